@@ -1,0 +1,1 @@
+"""FlowStone: asset-first data orchestration."""

@@ -1,0 +1,1 @@
+"""OTP supervision on top of ``actors``."""

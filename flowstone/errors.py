@@ -1,0 +1,131 @@
+"""The one error hierarchy of FlowStone. Every public error derives from ``FlowStoneError``
+and, where one fits, from the nearest builtin so that generic handlers keep working."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class FlowStoneError(Exception):
+    """Base class of every error FlowStone raises."""
+
+
+@dataclass(frozen=True)
+class DefinitionProblem:
+    """One problem found in a pipeline definition, with where it was defined."""
+
+    message: str
+    asset: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file else ""
+        who = f"asset {self.asset!r}: " if self.asset else ""
+        return f"{where}{who}{self.message}"
+
+
+class DefinitionError(FlowStoneError, ValueError):
+    """Raised at definition or ``Runtime`` construction time; lists every problem at once."""
+
+    def __init__(self, problems: Sequence[DefinitionProblem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [DefinitionProblem(problems)]
+        self.problems: tuple[DefinitionProblem, ...] = tuple(problems)
+        if len(self.problems) == 1:
+            text = str(self.problems[0])
+        else:
+            lines = "\n".join(f"  - {p}" for p in self.problems)
+            text = f"{len(self.problems)} problems in the pipeline definition:\n{lines}"
+        super().__init__(text)
+
+
+class AssetNotFound(FlowStoneError, LookupError):
+    """Raised when an asset name is not defined in the pipeline (with did-you-mean)."""
+
+    def __init__(self, name: str, known: Sequence[str], pipeline: str | None = None) -> None:
+        from difflib import get_close_matches
+
+        self.name = name
+        self.suggestions = get_close_matches(name, list(known), n=3, cutoff=0.6)
+        where = f" in pipeline {pipeline!r}" if pipeline else ""
+        hint = (
+            "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
+            if self.suggestions
+            else f"; defined assets: {', '.join(sorted(known)) or '(none)'}"
+        )
+        super().__init__(f"unknown asset {name!r}{where}{hint}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.name, self.suggestions))
+
+
+class InvalidPartition(FlowStoneError, ValueError):
+    """Raised when a partition key does not fit the asset's partitions definition."""
+
+
+class MissingUpstream(FlowStoneError):
+    """Raised by ``materialize`` when an upstream partition it needs was never materialized
+    (or its stored value cannot be loaded)."""
+
+    def __init__(self, message: str, missing: Sequence[tuple[str, Any]] = ()) -> None:
+        super().__init__(message)
+        self.missing = list(missing)
+
+
+class RunFailed(FlowStoneError):
+    """Raised by ``materialize`` / ``materialize_all`` when the run failed; ``.result`` is
+    the ``RunResult``."""
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+    @property
+    def materializations(self) -> list[Any]:
+        """This run's materialization records."""
+        return list(getattr(self.result, "materializations", []) or [])
+
+
+class StorageError(FlowStoneError):
+    """Raised when the record store cannot be opened or used (bad URL, unreachable server)."""
+
+
+class ConfigurationError(FlowStoneError, ValueError):
+    """Raised for invalid runtime configuration (io manager options, resources, settings)."""
+
+
+class IOManagerError(FlowStoneError):
+    """Raised when an I/O manager cannot store or load a value; the cause is chained."""
+
+    def __init__(self, message: str, *, asset: str | None = None, partition: Any = None) -> None:
+        super().__init__(message)
+        self.asset = asset
+        self.partition = partition
+
+
+class AssetExecutionError(FlowStoneError):
+    """Wraps an exception raised by user asset code, with the asset, partition and run."""
+
+    def __init__(self, message: str, *, asset: str, partition: Any, run_id: str) -> None:
+        super().__init__(message)
+        self.asset = asset
+        self.partition = partition
+        self.run_id = run_id
+
+
+__all__ = (
+    "AssetExecutionError",
+    "AssetNotFound",
+    "ConfigurationError",
+    "DefinitionError",
+    "DefinitionProblem",
+    "FlowStoneError",
+    "IOManagerError",
+    "InvalidPartition",
+    "MissingUpstream",
+    "RunFailed",
+    "StorageError",
+)

@@ -1,0 +1,141 @@
+"""The record store interface. One contract test suite (tests/flowstone/storage/contract.py)
+runs against every backend: memory, SQLite and PostgreSQL.
+
+Partition keys arrive here already encoded as strings (``None`` for unpartitioned assets);
+the store never needs to know how a key is shaped.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from flowstone.storage._records import (
+    LineageEntry,
+    MaterializationRecord,
+    RunRecord,
+    WriteBatch,
+)
+
+
+class Storage(ABC):
+    """Where runs and materializations are recorded. All methods are coroutines.
+
+    Writes come only from the lineage actor (one writer); reads may come from anywhere.
+    """
+
+    url: str = ""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and apply pending schema migrations (idempotent, safe to run concurrently)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
+
+    @abstractmethod
+    async def schema_version(self) -> int:
+        """Return the applied schema version."""
+
+    # -- writes -----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def write(self, batch: WriteBatch) -> None:
+        """Commit runs and materializations in ONE transaction; durable when this returns.
+
+        Idempotent: a record whose id (run_id; materialization id) is already stored is
+        replaced by the newer version, never duplicated.
+        """
+
+    # -- runs -------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """Return one run."""
+
+    @abstractmethod
+    async def list_runs(
+        self, *, limit: int = 50, status: str | None = None, backfill_id: str | None = None
+    ) -> list[RunRecord]:
+        """Return runs, newest first."""
+
+    # -- materializations -------------------------------------------------------------------
+
+    @abstractmethod
+    async def materializations(
+        self,
+        *,
+        asset: str | None = None,
+        partition: str | None = None,
+        any_partition: bool = True,
+        run_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        before: datetime | None = None,
+    ) -> list[MaterializationRecord]:
+        """Return materializations, newest first (by finished_at, then id).
+
+        ``partition`` filters on one key when given, or on the unpartitioned key ``None``
+        when ``any_partition`` is False.
+        """
+
+    @abstractmethod
+    async def latest(
+        self,
+        asset: str,
+        partitions: Sequence[str | None],
+        *,
+        status: str | None = "succeeded",
+        as_of: datetime | None = None,
+    ) -> dict[str | None, MaterializationRecord]:
+        """Return, per partition given, its newest materialization (with ``status`` if set,
+        finished at or before ``as_of`` if set). Partitions with none are absent."""
+
+    @abstractmethod
+    async def latest_statuses(self, asset: str) -> dict[str | None, str]:
+        """Return the status of the newest materialization of every recorded partition."""
+
+    @abstractmethod
+    async def status_counts(self, asset: str) -> dict[str, int]:
+        """Count partitions of ``asset`` by the status of their newest materialization."""
+
+    # -- lineage ----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def upstream(
+        self, asset: str, partition: str | None, *, as_of: datetime | None = None
+    ) -> list[LineageEntry]:
+        """Transitive upstream of the newest succeeded materialization of (asset, partition),
+        read from recorded inputs; deduplicated (smallest depth), ordered by depth, asset,
+        partition. With ``as_of``, uses the materializations that were newest then."""
+
+    @abstractmethod
+    async def downstream(self, asset: str, partition: str | None) -> list[LineageEntry]:
+        """Transitive downstream: the newest succeeded materializations of every asset
+        partition whose recorded inputs include (asset, partition), recursively; same order."""
+
+    # -- dynamic partitions -----------------------------------------------------------------
+
+    @abstractmethod
+    async def add_dynamic_partitions(self, name: str, keys: Iterable[str]) -> list[str]:
+        """Add keys to a dynamic partitions set; return the keys that were new."""
+
+    @abstractmethod
+    async def dynamic_partitions(self, name: str) -> list[str]:
+        """Return the keys of a dynamic partitions set, in insertion order."""
+
+    @abstractmethod
+    async def delete_dynamic_partition(self, name: str, key: str) -> bool:
+        """Remove one key; return whether it existed."""
+
+    # -- maintenance ------------------------------------------------------------------------
+
+    @abstractmethod
+    async def prune(self, older_than: datetime) -> int:
+        """Delete materializations finished before ``older_than``, except the newest of each
+        (asset, partition) and any that a kept record lists as an input. Return the count."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"

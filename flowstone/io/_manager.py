@@ -60,6 +60,9 @@ class IOManager:
     """
 
     options_model: ClassVar[type[IOOptions]] = IOOptions
+    inline: ClassVar[bool] = False
+    """True when the plain (non-async) methods are cheap and non-blocking, so the engine
+    calls them on the event loop instead of handing them to a worker thread."""
 
     def store(self, context: IOContext, value: Any) -> Mapping[str, Any] | None:
         """Persist ``value`` for ``context.asset`` / ``context.partition``."""

@@ -1,0 +1,456 @@
+"""The engine: the supervision tree, the shared services every materialization uses
+(storage reads, I/O managers, the lineage actor, executors, resources, the event bus) and
+the scheduling of a run's nodes in dependency order.
+
+Supervision tree (one per runtime)::
+
+    root (one_for_one)
+    ├── lineage        LineageWriter: the single writer of records (group commit)
+    └── runs           DynamicSupervisor: one child per run in flight
+        └── run:<id>   DynamicSupervisor: one Materializer per (asset, partition) in flight
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import inspect
+import itertools
+import logging
+import socket
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import actors
+import supervisors
+from flowstone._events import Event, EventBus
+from flowstone._executor import Executor, LocalExecutor
+from flowstone._lineage_writer import LineageWriter
+from flowstone._materializer import Job, Materializer
+from flowstone._node import Node, labels
+from flowstone._results import Materialization, RunResult
+from flowstone.errors import ConfigurationError, FlowStoneError, MissingUpstream
+from flowstone.io._manager import IOContext, IOManager
+from flowstone.storage import MaterializationRecord, RunRecord, Storage
+
+if TYPE_CHECKING:
+    from flowstone._asset import AssetDefinition
+    from flowstone._pipeline import Pipeline
+
+log = logging.getLogger("flowstone.engine")
+_engine_ids = itertools.count(1)
+
+
+@dataclass
+class Plan:
+    """The nodes of one run and, per node, the nodes of the same run it waits for."""
+
+    nodes: dict[tuple[str, str | None], Node] = field(default_factory=dict)
+    deps: dict[tuple[str, str | None], set[tuple[str, str | None]]] = field(default_factory=dict)
+
+    def add(self, node: Node, deps: Iterable[Node] = ()) -> None:
+        """Add ``node`` (idempotent) waiting for ``deps`` (which must be added too)."""
+        self.nodes.setdefault(node.id, node)
+        self.deps.setdefault(node.id, set()).update(d.id for d in deps)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to run and on whose behalf."""
+
+    run_id: str
+    kind: str
+    targets: tuple[str, ...]
+    plan: Plan
+    triggered_by: str
+    trigger: str = "manual"
+    backfill_id: str | None = None
+    partition: str | None = None
+
+
+class Engine:
+    """Internal: shared by ``AsyncRuntime``; one per runtime."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        storage: Storage,
+        io_managers: Mapping[str, IOManager],
+        io_options: Mapping[str, Any],
+        resources: Any,
+        *,
+        max_workers: int | None = None,
+        user: str | None = None,
+        executors: Mapping[str, Executor] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.storage = storage
+        self.io_managers = dict(io_managers)
+        self.io_options = dict(io_options)
+        self.resources = resources
+        self.events = EventBus()
+        self.user = user or _user()
+        self.host = socket.gethostname()
+        self.tag = f"{pipeline.name}#{next(_engine_ids)}"
+        self.local = LocalExecutor(max_workers)
+        self.executors: dict[str, Executor] = {"local": self.local, **(executors or {})}
+        self.inflight: dict[tuple[str, str | None], asyncio.Future[Materialization]] = {}
+        self.runs: dict[str, supervisors.DynamicSupervisorRef] = {}
+        self.root: supervisors.SupervisorRef | None = None
+        self._runs_sup: supervisors.DynamicSupervisorRef | None = None
+
+    @property
+    def lineage_name(self) -> str:
+        """The registered name of this engine's lineage actor."""
+        return f"flowstone:{self.tag}:lineage"
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store and start the supervision tree."""
+        await self.storage.open()
+        holder: dict[str, supervisors.DynamicSupervisorRef] = {}
+
+        async def start_runs() -> actors.ActorRef:
+            ref = await supervisors.DynamicSupervisor.start(
+                max_restarts=10, max_seconds=5.0, name=f"flowstone:{self.tag}:runs"
+            )
+            holder["runs"] = ref
+            return ref
+
+        self.root = await supervisors.Supervisor.start(
+            [
+                supervisors.ChildSpec(
+                    "lineage",
+                    lambda: actors.spawn(LineageWriter, self.storage, name=self.lineage_name),
+                ),
+                supervisors.ChildSpec("runs", start_runs, type="supervisor"),
+            ],
+            strategy="one_for_one",
+            max_restarts=5,
+            max_seconds=10.0,
+            name=f"flowstone:{self.tag}:root",
+        )
+        self._holder = holder
+
+    @property
+    def runs_supervisor(self) -> supervisors.DynamicSupervisorRef:
+        """The dynamic supervisor of runs (re-read: it may have been restarted)."""
+        return self._holder["runs"]
+
+    async def close(self) -> None:
+        """Stop the tree (runs in flight are cancelled), then release everything."""
+        if self.root is not None and self.root.alive:
+            await self.root.stop("shutdown", timeout=30.0)
+        for executor in self.executors.values():
+            await executor.aclose()
+        for manager in self.io_managers.values():
+            await manager.aclose()
+        await self.storage.close()
+
+    # -- services used by jobs --------------------------------------------------------------
+
+    async def record(self, record: MaterializationRecord | RunRecord) -> None:
+        """Write ``record`` through the lineage actor; return once it is durable."""
+        kind = "run" if isinstance(record, RunRecord) else "mat"
+        delay = 0.005
+        for _ in range(12):
+            ref = actors.whereis(self.lineage_name)
+            if ref is not None:
+                try:
+                    await ref.call((kind, record), timeout=120.0)
+                    return
+                except actors.NoProc:
+                    pass  # the writer crashed; its supervisor restarts it; retry (idempotent)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        raise FlowStoneError(
+            f"could not record {kind} {getattr(record, 'id', getattr(record, 'run_id', ''))}: "
+            f"the lineage writer kept failing (storage {self.storage.url!r})"
+        )
+
+    def record_nowait(self, record: RunRecord) -> None:
+        """Queue a run record without waiting (progress markers, not guarantees)."""
+        ref = actors.whereis(self.lineage_name)
+        if ref is not None:
+            ref.cast(("run", record))
+
+    async def latest_succeeded(
+        self, nodes: Sequence[Node]
+    ) -> dict[str | None, MaterializationRecord]:
+        """Newest succeeded record per node (nodes must share one asset)."""
+        if not nodes:
+            return {}
+        return await self.storage.latest(nodes[0].asset, [n.encoded for n in nodes])
+
+    def io_context(self, asset: AssetDefinition, node: Node, run_id: str) -> IOContext:
+        """Build the I/O manager context of ``node``."""
+        return IOContext(
+            asset=asset.name,
+            partition=node.key,
+            partition_key=node.encoded,
+            run_id=run_id,
+            io_options=asset.io_options,
+            options=self.io_options[asset.name],
+            pipeline=self.pipeline.name,
+            metadata=asset.metadata,
+        )
+
+    async def store_value(
+        self, asset: AssetDefinition, node: Node, run_id: str, value: Any
+    ) -> dict[str, Any]:
+        """Store ``value`` with the asset's I/O manager; return the metadata to record."""
+        manager = self.io_managers[asset.io_manager]
+        meta = await self._io(manager, manager.store, self.io_context(asset, node, run_id), value)
+        return {"io_manager": asset.io_manager, **(dict(meta) if meta else {})}
+
+    async def load_value(self, node: Node, run_id: str) -> Any:
+        """Load the stored value of ``node``."""
+        asset = self.pipeline.get(node.asset)
+        manager = self.io_managers[asset.io_manager]
+        return await self._io(manager, manager.load, self.io_context(asset, node, run_id))
+
+    async def _io(self, manager: IOManager, method: Any, *args: Any) -> Any:
+        if inspect.iscoroutinefunction(method):
+            return await method(*args)
+        if manager.inline:
+            return method(*args)
+        return await self.local.call_blocking(method, *args)
+
+    def resources_for(self, asset: AssetDefinition) -> Mapping[str, Any]:
+        """The resources ``asset`` declared, and only those."""
+        return self.resources.for_asset(asset)
+
+    def executor_for(self, asset: AssetDefinition) -> Executor:
+        """The executor ``asset`` asked for (Ray is started on first use)."""
+        executor = self.executors.get(asset.executor)
+        if executor is None:
+            executor = self._load_executor(asset.executor)
+        return executor
+
+    def _load_executor(self, name: str) -> Executor:
+        if name == "ray":
+            try:
+                from flowstone._ray import RayExecutor
+            except ImportError as exc:
+                raise ConfigurationError(
+                    "executor 'ray' is not available: " + str(exc)
+                ) from exc
+            executor: Executor = RayExecutor(self)
+            self.executors[name] = executor
+            return executor
+        raise ConfigurationError(f"unknown executor {name!r}; expected 'local' or 'ray'")
+
+    def missing_upstream(self, node: Node, missing: Sequence[Node]) -> MissingUpstream:
+        """The error for a node whose upstream partitions were never materialized."""
+        part = f", partition={node.key!r}" if node.encoded is not None else ""
+        cli_part = f" --partition {node.encoded}" if node.encoded is not None else ""
+        return MissingUpstream(
+            f"cannot materialize {node.label()}: upstream {labels(missing)} "
+            f"{'has' if len(missing) == 1 else 'have'} no successful materialization; "
+            f"materialize the upstream first with rt.materialize_all({node.asset!r}{part}) "
+            f"or `flowstone materialize {node.asset}{cli_part} --with-upstream`",
+            [(n.asset, n.key) for n in missing],
+        )
+
+    def to_materialization(self, record: MaterializationRecord) -> Materialization:
+        """Turn a stored record into the public ``Materialization`` (decoded keys)."""
+        return Materialization(
+            asset=record.asset,
+            partition=self.decode(record.asset, record.partition),
+            run_id=record.run_id,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            status=record.status,
+            inputs=[(i.asset, self.decode(i.asset, i.partition)) for i in record.inputs],
+            triggered_by=record.triggered_by,
+            metadata=record.metadata,
+            attempt=record.attempt,
+            id=record.id,
+            code_version=record.code_version,
+            error=record.error,
+            partition_key=record.partition,
+        )
+
+    def decode(self, asset: str, encoded: str | None) -> Any:
+        """Decode a stored partition key of ``asset`` (unknown assets keep the string)."""
+        if encoded is None:
+            return None
+        definition = self.pipeline.assets.get(asset)
+        if definition is None or definition.partitions is None:
+            return encoded
+        try:
+            return definition.partitions.decode(encoded)
+        except Exception:
+            return encoded
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def new_run_id(self) -> str:
+        """A fresh, sortable-enough run id."""
+        return uuid.uuid4().hex[:16]
+
+    def run_record(self, spec: RunSpec, status: str, started: datetime, **extra: Any) -> RunRecord:
+        """The run record of ``spec`` in ``status``."""
+        return RunRecord(
+            run_id=spec.run_id,
+            pipeline=self.pipeline.name,
+            kind=spec.kind,
+            targets=spec.targets,
+            status=status,
+            started_at=started,
+            finished_at=extra.pop("finished_at", None),
+            triggered_by=spec.triggered_by,
+            trigger=spec.trigger,
+            backfill_id=spec.backfill_id,
+            partition=spec.partition,
+            **extra,
+        )
+
+    async def execute(self, spec: RunSpec) -> RunResult:
+        """Run every node of ``spec.plan`` in dependency order, independent nodes in parallel."""
+        started = datetime.now(UTC)
+        self.record_nowait(self.run_record(spec, "running", started))
+        self._publish("run.started", spec.run_id, targets=list(spec.targets))
+        run_sup = await self._start_run_supervisor(spec.run_id)
+        try:
+            results, failure = await _Scheduler(self, spec, run_sup).run()
+        finally:
+            self.runs.pop(spec.run_id, None)
+            if run_sup.alive:
+                await run_sup.stop("shutdown", timeout=float("inf"))
+        status = _run_status(results, failure)
+        finished = datetime.now(UTC)
+        await self.record(self.run_record(spec, status, started, finished_at=finished))
+        self._publish(f"run.{status}", spec.run_id)
+        return RunResult(spec.run_id, status, results, failure)
+
+    async def _start_run_supervisor(self, run_id: str) -> supervisors.DynamicSupervisorRef:
+        holder: dict[str, supervisors.DynamicSupervisorRef] = {}
+
+        async def start() -> actors.ActorRef:
+            ref = await supervisors.DynamicSupervisor.start(
+                max_restarts=3, max_seconds=5.0, name=f"flowstone:{self.tag}:run:{run_id}"
+            )
+            holder["ref"] = ref
+            return ref
+
+        await self.runs_supervisor.start_child(
+            supervisors.ChildSpec(run_id, start, restart="temporary", type="supervisor")
+        )
+        self.runs[run_id] = holder["ref"]
+        return holder["ref"]
+
+    async def cancel(self, run_id: str) -> bool:
+        """Cancel a run in flight: its materializers are stopped and recorded cancelled."""
+        sup = self.runs.get(run_id)
+        if sup is None or not sup.alive:
+            return False
+        await sup.stop("shutdown", timeout=float("inf"))
+        return True
+
+    def _publish(self, kind: str, run_id: str, **data: Any) -> None:
+        self.events.publish(Event(kind=kind, run_id=run_id, at=datetime.now(UTC), data=data))
+
+
+class _Scheduler:
+    """Starts each node once all the nodes it waits for have succeeded.
+
+    Completions arrive on one queue (O(1) per completion), so a 1,000-node run costs no
+    more per node than a 10-node one.
+    """
+
+    def __init__(self, engine: Engine, spec: RunSpec, run_sup: Any) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.run_sup = run_sup
+        self.done: asyncio.Queue[tuple[tuple[str, str | None], Any]] = asyncio.Queue()
+        self.results: list[Materialization] = []
+
+    async def run(self) -> tuple[list[Materialization], BaseException | None]:
+        plan = self.spec.plan
+        waiting = {nid: set(deps) for nid, deps in plan.deps.items()}
+        dependents: dict[tuple[str, str | None], list[tuple[str, str | None]]] = {}
+        for nid, deps in plan.deps.items():
+            for dep in deps:
+                dependents.setdefault(dep, []).append(nid)
+        ready = [nid for nid, deps in waiting.items() if not deps]
+        watcher = asyncio.ensure_future(self.run_sup.wait())
+        watcher.add_done_callback(lambda _: self.done.put_nowait((("", None), _SUP_EXIT)))
+        running = 0
+        failure: BaseException | None = None
+        try:
+            while ready or running:
+                for nid in ready:
+                    await self._launch(plan.nodes[nid])
+                    running += 1
+                ready = []
+                nid, outcome = await self.done.get()
+                if outcome is _SUP_EXIT:
+                    if running:
+                        failure = FlowStoneError(
+                            f"run {self.spec.run_id} stopped: its supervisor exited "
+                            f"({actors.format_reason(self.run_sup.exit_reason)})"
+                        )
+                        break
+                    continue
+                running -= 1
+                if isinstance(outcome, BaseException):
+                    failure = failure or outcome
+                    continue
+                self.results.append(outcome)
+                if outcome.status != "succeeded":
+                    continue
+                for child in dependents.get(nid, ()):
+                    pending = waiting[child]
+                    pending.discard(nid)
+                    if not pending:
+                        ready.append(child)
+        finally:
+            watcher.cancel()
+        return self.results, failure
+
+    async def _launch(self, node: Node) -> None:
+        engine = self.engine
+        shared = engine.inflight.get(node.id)
+        if shared is None:
+            future: asyncio.Future[Materialization] = asyncio.get_running_loop().create_future()
+            engine.inflight[node.id] = future
+            future.add_done_callback(lambda _f, nid=node.id: engine.inflight.pop(nid, None))
+            job = Job(engine, node, self.spec.run_id, self.spec.triggered_by, self.spec.trigger, future)
+            spec = supervisors.ChildSpec(
+                node.label(), lambda: actors.spawn(Materializer, job), restart="transient"
+            )
+            try:
+                await self.run_sup.start_child(spec)
+            except Exception as exc:  # noqa: BLE001 - reported as the node's outcome
+                if not future.done():
+                    future.set_exception(exc)
+            shared = future
+
+        def deliver(f: asyncio.Future[Materialization], nid: Any = node.id) -> None:
+            outcome: Any = f.exception() if f.exception() is not None else f.result()
+            self.done.put_nowait((nid, outcome))
+
+        shared.add_done_callback(deliver)
+
+
+_SUP_EXIT = object()
+
+
+def _run_status(results: list[Materialization], failure: BaseException | None) -> str:
+    if any(r.status == "cancelled" for r in results):
+        return "cancelled"
+    if failure is not None or any(r.status != "succeeded" for r in results):
+        return "failed"
+    return "succeeded"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"

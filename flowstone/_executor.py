@@ -1,0 +1,64 @@
+"""Executors run asset functions. The local executor runs coroutine functions on the event
+loop and plain functions in a bounded thread pool; the Ray executor lives in
+``flowstone._ray`` and is loaded only when an asset asks for it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+
+class Executor(ABC):
+    """Runs one asset function call and returns its value."""
+
+    name: str = ""
+
+    @abstractmethod
+    async def run(
+        self, fn: Callable[..., Any], context: Any, inputs: Mapping[str, Any], asset: Any
+    ) -> Any:
+        """Call ``fn(context, **inputs)`` and return its value (raise what it raises)."""
+
+    async def aclose(self) -> None:
+        """Release workers."""
+
+
+class LocalExecutor(Executor):
+    """Coroutine functions on the loop; plain functions in a thread pool of ``max_workers``."""
+
+    name = "local"
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _threads(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="flowstone-asset")
+        return self._pool
+
+    async def run(
+        self, fn: Callable[..., Any], context: Any, inputs: Mapping[str, Any], asset: Any
+    ) -> Any:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(context, **inputs)
+        loop = asyncio.get_running_loop()
+        call = functools.partial(contextvars.copy_context().run, fn, context, **inputs)
+        return await loop.run_in_executor(self._threads(), call)
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def call_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a plain blocking helper (an I/O manager method) in the same pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads(), functools.partial(fn, *args))

@@ -1,0 +1,280 @@
+"""One materialization of one asset partition: the job, and the actor that runs it.
+
+The ``Materializer`` actor is thin: it runs its ``Job`` and exits. The job owns the attempt
+loop: load the inputs, call the asset function (through its executor, under its timeout),
+store the value, and record the attempt through the lineage actor. An exception from user
+code is a *failed attempt*, retried under the asset's ``RetryPolicy``; an exception in the
+engine itself crashes the actor, and its supervisor restarts it (the job keeps its attempt
+counter, so a restart consumes an attempt rather than repeating one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import traceback
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import actors
+from flowstone._context import AssetContext
+from flowstone._events import Event
+from flowstone._node import Node, Upstream, upstream_of
+from flowstone._results import Materialization
+from flowstone.errors import IOManagerError, MissingUpstream
+from flowstone.storage import ErrorInfo, InputRef, MaterializationRecord
+
+if TYPE_CHECKING:
+    from flowstone._asset import AssetDefinition
+    from flowstone._engine import Engine
+
+
+class AssetTimeout(TimeoutError):
+    """Raised (and recorded) when an asset function exceeds its ``timeout``."""
+
+
+class Job:
+    """Everything needed to materialize one node within one run."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        node: Node,
+        run_id: str,
+        triggered_by: str,
+        trigger: str,
+        future: asyncio.Future[Materialization],
+    ) -> None:
+        self.engine = engine
+        self.node = node
+        self.asset: AssetDefinition = engine.pipeline.get(node.asset)
+        self.run_id = run_id
+        self.triggered_by = triggered_by
+        self.trigger = trigger
+        self.future = future
+        self.attempts = 0
+        self.current_start: datetime | None = None
+
+    @property
+    def done(self) -> bool:
+        """True once the final outcome has been delivered."""
+        return self.future.done()
+
+    def finish(self, result: Materialization) -> None:
+        """Deliver the final outcome to whoever waits for this node."""
+        if not self.future.done():
+            self.future.set_result(result)
+
+    async def run(self) -> Materialization:
+        """Run attempts until one succeeds or the retry policy gives up."""
+        engine, asset = self.engine, self.asset
+        retry = asset.retry
+        rng = random.Random()
+        while True:
+            self.attempts += 1
+            attempt = self.attempts
+            started = datetime.now(UTC)
+            self.current_start = started
+            self._publish("materialization.started", attempt)
+            inputs_used: list[InputRef] = []
+            try:
+                values, inputs_used = await self._load_inputs()
+                value, extra = await self._call(values, attempt)
+                metadata = await engine.store_value(asset, self.node, self.run_id, value)
+                metadata = {**metadata, **extra}
+            except Exception as exc:  # noqa: BLE001 - user code and I/O failures are attempts
+                record = self._record("failed", attempt, started, inputs_used, {}, exc)
+                await engine.record(record)
+                self._publish("materialization.failed", attempt, error=_describe(exc))
+                if retry is not None and retry.should_retry(exc, attempt):
+                    delay = retry.delay_for(attempt, rng)
+                    self._publish("materialization.retried", attempt, delay=delay)
+                    await actors.sleep(delay)
+                    continue
+                return engine.to_materialization(record)
+            record = self._record("succeeded", attempt, started, inputs_used, metadata, None)
+            await engine.record(record)
+            self._publish("materialization.succeeded", attempt)
+            return engine.to_materialization(record)
+
+    async def _load_inputs(self) -> tuple[dict[str, Any], list[InputRef]]:
+        engine = self.engine
+        upstreams = upstream_of(self.asset, self.node, engine.pipeline.get)
+        values: dict[str, Any] = {}
+        used: list[InputRef] = []
+        missing: list[Node] = []
+        for up in upstreams:
+            latest = await engine.latest_succeeded(up.nodes)
+            missing.extend(n for n in up.nodes if n.encoded not in latest)
+            if missing:
+                continue
+            loaded = {}
+            for n in up.nodes:
+                record = latest[n.encoded]
+                used.append(InputRef(n.asset, n.encoded, record.id))
+                loaded[n.key] = await engine.load_value(n, self.run_id)
+            values[up.dep] = _shape(up, loaded)
+        if missing:
+            raise engine.missing_upstream(self.node, missing)
+        return values, used
+
+    async def _call(self, values: dict[str, Any], attempt: int) -> tuple[Any, dict[str, Any]]:
+        engine, asset = self.engine, self.asset
+        context = AssetContext(
+            asset=asset.name,
+            partition=self.node.key,
+            partition_key=self.node.encoded,
+            run_id=self.run_id,
+            attempt=attempt,
+            resources=engine.resources_for(asset),
+            pipeline=engine.pipeline.name,
+            definition=asset,
+        )
+        executor = engine.executor_for(asset)
+        call = executor.run(asset.fn, context, values, asset)
+        if asset.timeout is None:
+            value = await call
+        else:
+            value = await _with_timeout(call, asset.timeout, asset.name)
+        return value, context.metadata
+
+    def _record(
+        self,
+        status: str,
+        attempt: int,
+        started: datetime,
+        inputs: list[InputRef],
+        metadata: dict[str, Any],
+        exc: BaseException | None,
+    ) -> MaterializationRecord:
+        engine = self.engine
+        return MaterializationRecord(
+            id=MaterializationRecord.make_id(self.run_id, self.node.asset, self.node.encoded, attempt),
+            run_id=self.run_id,
+            asset=self.node.asset,
+            partition=self.node.encoded,
+            attempt=attempt,
+            status=status,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            triggered_by=self.triggered_by,
+            trigger=self.trigger,
+            user=engine.user,
+            host=engine.host,
+            code_version=self.asset.code_version,
+            inputs=tuple(inputs),
+            metadata=_jsonable(metadata),
+            error=_error_info(exc) if exc is not None else None,
+        )
+
+    def cancelled_record(self) -> MaterializationRecord:
+        """The record of an attempt stopped by a cancellation."""
+        started = self.current_start or datetime.now(UTC)
+        error = ErrorInfo("Cancelled", f"run {self.run_id} was cancelled")
+        record = self._record("cancelled", max(self.attempts, 1), started, [], {}, None)
+        return _replace_error(record, error)
+
+    def _publish(self, kind: str, attempt: int, **data: Any) -> None:
+        self.engine.events.publish(
+            Event(
+                kind=kind,
+                run_id=self.run_id,
+                at=datetime.now(UTC),
+                asset=self.node.asset,
+                partition=self.node.encoded,
+                attempt=attempt,
+                data=data,
+            )
+        )
+
+
+class Materializer(actors.Actor):
+    """The actor that owns one (asset, partition) while it is being materialized."""
+
+    async def init(self, job: Job) -> None:
+        self.job = job
+        self.ref.send(_GO)
+
+    async def handle_info(self, message: Any) -> None:
+        if message is _GO:
+            result = await self.job.run()
+            self.job.finish(result)
+            self.stop("normal")
+
+    async def terminate(self, reason: Any) -> None:
+        job = self.job
+        if job.done or not actors.is_shutdown(reason):
+            return
+        # Stopped by its supervisor (run cancelled or runtime closing): record the attempt
+        # as cancelled (never as succeeded) and release whoever waits for it.
+        record = job.cancelled_record()
+        try:
+            await job.engine.record(record)
+        finally:
+            job.finish(job.engine.to_materialization(record))
+
+
+_GO = object()
+
+
+async def _with_timeout(awaitable: Any, timeout: float, asset: str) -> Any:
+    """Await ``awaitable`` for at most ``timeout`` seconds of the runtime clock."""
+    task = asyncio.ensure_future(awaitable)
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        if not task.done():
+            expired = True
+            task.cancel()
+
+    handle = actors.get_clock().call_later(timeout, expire)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if expired:
+            raise AssetTimeout(
+                f"asset {asset!r} did not finish within its timeout of {timeout:g} s"
+            ) from None
+        raise
+    finally:
+        handle.cancel()
+
+
+def _shape(up: Upstream, loaded: dict[Any, Any]) -> Any:
+    if up.single:
+        return next(iter(loaded.values())) if loaded else None
+    if len(up.nodes) == 1 and up.nodes[0].key is None:
+        return loaded[None]
+    return loaded
+
+
+def _error_info(exc: BaseException) -> ErrorInfo:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return ErrorInfo(type(exc).__qualname__, str(exc), text[-20_000:])
+
+
+def _replace_error(record: MaterializationRecord, error: ErrorInfo) -> MaterializationRecord:
+    from dataclasses import replace
+
+    return replace(record, error=error)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _jsonable(metadata: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    clean: dict[str, Any] = {}
+    for key, value in metadata.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            value = repr(value)
+        clean[str(key)] = value
+    return clean
+
+
+__all__ = ("AssetTimeout", "IOManagerError", "Job", "Materializer", "MissingUpstream")

@@ -1,0 +1,64 @@
+"""Planning: which nodes a call has to run.
+
+``materialize`` runs one node. ``materialize_all`` runs the node and its whole upstream
+closure (every upstream partition it reads, recursively). A backfill partition runs the
+node and only the upstream nodes that have no succeeded materialization yet.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flowstone._engine import Plan
+from flowstone._node import Node, upstream_of
+
+if TYPE_CHECKING:
+    from flowstone._engine import Engine
+
+
+async def plan_single(engine: Engine, node: Node) -> Plan:
+    """Plan one node; raise ``MissingUpstream`` if an input was never materialized."""
+    asset = engine.pipeline.get(node.asset)
+    missing: list[Node] = []
+    for up in upstream_of(asset, node, engine.pipeline.get):
+        latest = await engine.latest_succeeded(up.nodes)
+        missing.extend(n for n in up.nodes if n.encoded not in latest)
+    if missing:
+        raise engine.missing_upstream(node, missing)
+    plan = Plan()
+    plan.add(node)
+    return plan
+
+
+async def plan_closure(engine: Engine, targets: list[Node], *, only_missing: bool) -> Plan:
+    """Plan ``targets`` with their upstream closure.
+
+    With ``only_missing``, an upstream node that already has a succeeded materialization
+    is not run (and its own upstream is not visited).
+    """
+    plan = Plan()
+    frontier = list(targets)
+    seen = {n.id for n in targets}
+    while frontier:
+        node = frontier.pop()
+        asset = engine.pipeline.get(node.asset)
+        ups = [n for up in upstream_of(asset, node, engine.pipeline.get) for n in up.nodes]
+        if only_missing and ups:
+            ups = await _without_succeeded(engine, ups)
+        plan.add(node, ups)
+        for up in ups:
+            if up.id not in seen:
+                seen.add(up.id)
+                frontier.append(up)
+    return plan
+
+
+async def _without_succeeded(engine: Engine, nodes: list[Node]) -> list[Node]:
+    by_asset: dict[str, list[Node]] = {}
+    for n in nodes:
+        by_asset.setdefault(n.asset, []).append(n)
+    keep: list[Node] = []
+    for group in by_asset.values():
+        latest = await engine.latest_succeeded(group)
+        keep.extend(n for n in group if n.encoded not in latest)
+    return keep

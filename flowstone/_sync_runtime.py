@@ -1,0 +1,161 @@
+"""``Runtime``: the blocking API. It owns an event loop in a background thread on which
+the ``AsyncRuntime``, its actors and its supervision tree live; every method submits a
+coroutine there and waits for the result. Usable from scripts, notebooks (which already
+run a loop in the main thread) and the CLI alike."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from flowstone._results import BackfillResult, Materialization, RunResult
+from flowstone._runtime import AsyncRuntime
+
+T = TypeVar("T")
+
+
+class _LoopThread:
+    """An event loop running forever in a daemon thread."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self.thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self.thread.start()
+        self._ready.wait()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._ready.set)
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self.thread:
+            coro.close()
+            raise RuntimeError("a blocking Runtime method was called from its own event loop")
+        return self.submit(coro).result()
+
+    def stop(self) -> None:
+        async def drain() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.loop.shutdown_default_executor()
+
+        self.submit(drain()).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+class Lineage:
+    """``rt.lineage`` of a blocking ``Runtime`` (see ``AsyncLineage`` for semantics)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+
+    def upstream(self, asset: str, partition: Any = None, **kw: Any) -> list[tuple[str, Any]]:
+        """Transitive recorded upstream, nearest first."""
+        return self._rt._call(self._rt.aio.lineage.upstream(asset, partition, **kw))
+
+    def downstream(self, asset: str, partition: Any = None) -> list[tuple[str, Any]]:
+        """Transitive recorded downstream, nearest first."""
+        return self._rt._call(self._rt.aio.lineage.downstream(asset, partition))
+
+    def impact(self, asset: str, partition: Any = None) -> list[Any]:
+        """Assets (or asset partitions) affected if ``asset`` changes."""
+        return self._rt._call(self._rt.aio.lineage.impact(asset, partition))
+
+    def stale(self, asset: str | None = None) -> list[Any]:
+        """Materializations made stale by newer upstream data or code versions."""
+        return self._rt._call(self._rt.aio.lineage.stale(asset))
+
+
+class Runtime:
+    """Materialize assets of a pipeline and query what was recorded (blocking API).
+
+    Takes the same arguments as ``AsyncRuntime``; use it as a context manager or call
+    ``close()``.
+    """
+
+    def __init__(self, pipeline: Any, *args: Any, **kwargs: Any) -> None:
+        self.aio = AsyncRuntime(pipeline, *args, **kwargs)
+        self.pipeline = pipeline
+        self.graph = self.aio.graph
+        self.events = self.aio.events
+        self._loop = _LoopThread(f"flowstone-{pipeline.name}")
+        self.lineage = Lineage(self)
+        self._closed = False
+        try:
+            self._call(self.aio.start())
+        except BaseException:
+            self._loop.stop()
+            raise
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._closed:
+            coro.close()
+            raise RuntimeError("this Runtime is closed; create a new one")
+        return self._loop.run(coro)
+
+    def materialize(self, asset: str, partition: Any = None) -> RunResult:
+        """See ``AsyncRuntime.materialize``."""
+        return self._call(self.aio.materialize(asset, partition))
+
+    def materialize_all(self, asset: str, partition: Any = None) -> RunResult:
+        """See ``AsyncRuntime.materialize_all``."""
+        return self._call(self.aio.materialize_all(asset, partition))
+
+    def backfill(
+        self, asset: str, partitions: Any, max_parallel: int = 10, *, force: bool = False,
+        progress: bool = False,
+    ) -> BackfillResult:
+        """See ``AsyncRuntime.backfill``; ``progress=True`` shows a progress bar."""
+        if not progress:
+            return self._call(self.aio.backfill(asset, partitions, max_parallel, force=force))
+        from flowstone._progress import BackfillProgress
+
+        with BackfillProgress(self.events, asset):
+            return self._call(self.aio.backfill(asset, partitions, max_parallel, force=force))
+
+    def cancel(self, run_id: str) -> bool:
+        """See ``AsyncRuntime.cancel``."""
+        return self._call(self.aio.cancel(run_id))
+
+    def materializations(self, asset: str, partition: Any = None, **kw: Any) -> list[Materialization]:
+        """See ``AsyncRuntime.materializations``."""
+        return self._call(self.aio.materializations(asset, partition, **kw))
+
+    def runs(self, limit: int = 50, status: str | None = None) -> list[Any]:
+        """See ``AsyncRuntime.runs``."""
+        return self._call(self.aio.runs(limit, status))
+
+    def add_dynamic_partitions(self, name: str, keys: list[str]) -> list[str]:
+        """See ``AsyncRuntime.add_dynamic_partitions``."""
+        return self._call(self.aio.add_dynamic_partitions(name, keys))
+
+    def close(self) -> None:
+        """Stop everything and release the event loop thread (idempotent)."""
+        if self._closed:
+            return
+        try:
+            self._call(self.aio.close())
+        finally:
+            self._closed = True
+            self._loop.stop()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Runtime {self.pipeline.name!r} storage={self.aio.storage.url!r}>"

@@ -1,0 +1,6 @@
+"""The ``flowstone`` command line (see ``_commands`` for the commands and exit codes)."""
+
+from flowstone.cli._commands import cli as cli
+from flowstone.cli._commands import main as main
+
+__all__ = ("cli", "main")

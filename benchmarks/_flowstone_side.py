@@ -1,0 +1,162 @@
+"""FlowStone measurements in a child process, so its peak RSS is FlowStone's alone.
+
+``python -m benchmarks._flowstone_side`` reads one JSON request on stdin and prints one JSON
+answer on stdout, the same protocol as the Dagster side::
+
+    {"storage": "memory" | "sqlite" | "postgresql://...", "io_manager": "memory" | "fs",
+     "jobs": [{"task": "dag", "spec": {"label": ..., "assets": [[name, [deps]], ...]},
+               "reps": 3},
+              {"task": "backfill", "count": 365, "chain": 2, "max_parallel": 10,
+               "executor": "local", "work": 0, "lineage_samples": 200}]}
+
+    -> {"peak_rss_mib": 80.1, "results": [{"seconds": [...], ...} | {"error": "..."}]}
+      or {"error": "engine not available: ..."} when flowstone cannot run at all.
+
+Every job gets a fresh Runtime (and, for SQLite, a fresh database in a temporary directory).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks._assets import (
+    dag_pipeline,
+    daily_chain_pipeline,
+    days,
+    runtime_with_fallback,
+)
+from benchmarks._dags import SINK, DagSpec
+from benchmarks._stats import peak_rss_mib
+
+
+def _storage_url(storage: str, workdir: Path) -> str:
+    return f"sqlite:///{workdir / 'fs.db'}" if storage == "sqlite" else storage
+
+
+def _spec(data: dict[str, Any]) -> DagSpec:
+    label = data["label"]
+    assets = tuple((name, tuple(deps)) for name, deps in data["assets"])
+    return DagSpec(label.split()[0], assets)
+
+
+def _dag(fs: Any, request: dict[str, Any], job: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    spec = _spec(job["spec"])
+    runtime, style = runtime_with_fallback(
+        fs,
+        lambda style: dag_pipeline(fs, spec, request["io_manager"], style),
+        storage=_storage_url(request["storage"], workdir),
+        base_dir=str(workdir),
+    )
+    try:
+        runtime.materialize_all(SINK)  # warm-up: first plan, schema, thread pool
+        seconds = []
+        for _ in range(job.get("reps", 1)):
+            started = time.perf_counter()
+            runtime.materialize_all(SINK)
+            seconds.append(time.perf_counter() - started)
+    finally:
+        runtime.close()
+    return {"seconds": seconds, "style": style}
+
+
+def _backfill(
+    fs: Any, request: dict[str, Any], job: dict[str, Any], workdir: Path
+) -> dict[str, Any]:
+    chain, work, executor = job.get("chain", 2), job.get("work", 0), job.get("executor", "local")
+    last = f"p{chain - 1}"
+    runtime, style = runtime_with_fallback(
+        fs,
+        lambda style: daily_chain_pipeline(
+            fs, chain, request["io_manager"], work=work, executor=executor, style=style
+        )[0],
+        storage=_storage_url(request["storage"], workdir),
+        base_dir=str(workdir),
+    )
+    measured = days(2024, job["count"])
+    try:
+        runtime.backfill(last, days(2023, 10), max_parallel=job.get("max_parallel", 10))
+        started = time.perf_counter()
+        result = runtime.backfill(last, measured, max_parallel=job.get("max_parallel", 10))
+        seconds = time.perf_counter() - started
+        answer: dict[str, Any] = {"seconds": [seconds], "style": style}
+        if len(result.succeeded) != len(measured) or result.failed:
+            answer["note"] = f"{len(result.succeeded)} succeeded, {len(result.failed)} failed"
+        answer["lineage_us"] = _lineage(runtime, last, measured, job.get("lineage_samples", 0))
+    finally:
+        runtime.close()
+    return answer
+
+
+def _lineage(runtime: Any, asset: str, partitions: list[Any], samples: int) -> list[float]:
+    """Latency of ``lineage.upstream`` for random recorded partitions, in microseconds."""
+    chooser = random.Random(7)
+    latencies = []
+    for _ in range(samples):
+        partition = chooser.choice(partitions)
+        started = time.perf_counter_ns()
+        runtime.lineage.upstream(asset, partition)
+        latencies.append((time.perf_counter_ns() - started) / 1_000)
+    return latencies
+
+
+TASKS = {"dag": _dag, "backfill": _backfill}
+
+
+def measure(request: dict[str, Any]) -> dict[str, Any]:
+    """Run every job of ``request``; a failing job is reported and the next one runs."""
+    try:
+        fs: Any = importlib.import_module("flowstone")
+        fs.Runtime  # noqa: B018 - the engine may not be written yet
+    except Exception as exc:  # report why the engine cannot run
+        return {"error": f"engine not available: {type(exc).__name__}: {exc}"}
+    results: list[dict[str, Any]] = []
+    for job in request["jobs"]:
+        with tempfile.TemporaryDirectory(prefix="bench-flowstone-") as tmp:
+            try:
+                results.append(TASKS[job["task"]](fs, request, job, Path(tmp)))
+            except Exception as exc:  # one failed job must not hide others
+                results.append({"error": f"{type(exc).__name__}: {exc}"})
+    return {"peak_rss_mib": peak_rss_mib(), "results": results}
+
+
+def run_in_child(request: dict[str, Any], timeout: float = 1800.0) -> dict[str, Any]:
+    """Run ``request`` in a fresh interpreter of this venv; failures become ``{"error"}``."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks._flowstone_side"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"the FlowStone run took longer than {timeout:.0f} s"}
+    if done.returncode != 0:
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        return {"error": f"the FlowStone process exited {done.returncode}: {tail}"}
+    try:
+        answer: dict[str, Any] = json.loads(done.stdout)
+    except ValueError as exc:
+        return {"error": f"the FlowStone process printed no JSON: {exc}"}
+    return answer
+
+
+def main() -> None:
+    request = json.load(sys.stdin)
+    # Progress bars or prints from the engine must not corrupt the JSON answer.
+    answer, sys.stdout = sys.stdout, sys.stderr
+    json.dump(measure(request), answer)
+
+
+if __name__ == "__main__":
+    main()

@@ -106,6 +106,25 @@ class IOManagerError(FlowStoneError):
         self.partition = partition
 
 
+class ResourceError(FlowStoneError):
+    """Raised when a resource cannot be set up, or is not provided for an asset that needs it."""
+
+    def __init__(
+        self, message: str, *, resource: str | None = None, asset: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.resource = resource
+        self.asset = asset
+
+
+class ResourceNotDeclared(ResourceError, KeyError):
+    """Raised when an asset reads a resource it did not declare with ``resources=[...]``."""
+
+    def __str__(self) -> str:
+        # KeyError would show the message in quotes, as if it were the missing key.
+        return str(self.args[0]) if self.args else ""
+
+
 class AssetExecutionError(FlowStoneError):
     """Wraps an exception raised by user asset code, with the asset, partition and run."""
 
@@ -126,6 +145,8 @@ __all__ = (
     "IOManagerError",
     "InvalidPartition",
     "MissingUpstream",
+    "ResourceError",
+    "ResourceNotDeclared",
     "RunFailed",
     "StorageError",
 )

@@ -1,0 +1,195 @@
+"""``Pipeline``: a named collection of asset definitions, made with ``@pipeline.asset``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, overload
+
+from flowstone._asset import AssetDefinition
+from flowstone._asset_builder import build_asset
+from flowstone._naming import is_pipeline_name
+from flowstone.errors import AssetNotFound, DefinitionError
+
+if TYPE_CHECKING:
+    from flowstone._asset_info import AssetInfo
+    from flowstone._dependency import Dep
+    from flowstone._graph import AssetGraph
+    from flowstone._ray_options import RayOptions
+    from flowstone._retry import RetryPolicy
+    from flowstone.io import IOManager
+    from flowstone.partitions import PartitionsDefinition
+
+AssetFunction = Callable[..., Any]
+
+
+class Pipeline:
+    """A named set of assets.
+
+    Decorators only record: dependencies may name assets defined later (or in another
+    module), and the whole pipeline is checked by ``validate()``, which the ``Runtime``
+    calls when it is built.
+
+    Args:
+        name: letters, digits, ``_`` and ``-``, not starting with a digit or ``-``.
+
+    Raises:
+        DefinitionError: when ``name`` is not a valid pipeline name.
+    """
+
+    def __init__(self, name: str) -> None:
+        if not is_pipeline_name(name):
+            raise DefinitionError(
+                f"pipeline name must use letters, digits, '_' and '-' and start with a "
+                f"letter or '_', got {name!r}; e.g. fs.Pipeline('analytics')"
+            )
+        self.name = name
+        # Every definition in decoration order, duplicates included: validate() reports
+        # both places of a duplicated name, so none may be dropped here.
+        self._definitions: list[AssetDefinition] = []
+        self._by_name: dict[str, AssetDefinition] = {}
+
+    @overload
+    def asset(self, fn: AssetFunction, /) -> AssetDefinition: ...
+
+    @overload
+    def asset(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        depends_on: Sequence[str | Dep] = (),
+        partitioned_by: PartitionsDefinition | None = None,
+        io_manager: str = "fs",
+        io_options: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        info: AssetInfo | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        executor: str = "local",
+        ray_options: RayOptions | None = None,
+        resources: Sequence[str] = (),
+    ) -> Callable[[AssetFunction], AssetDefinition]: ...
+
+    def asset(
+        self,
+        fn: AssetFunction | None = None,
+        /,
+        *,
+        name: str | None = None,
+        depends_on: Sequence[str | Dep] = (),
+        partitioned_by: PartitionsDefinition | None = None,
+        io_manager: str = "fs",
+        io_options: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        info: AssetInfo | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        executor: str = "local",
+        ray_options: RayOptions | None = None,
+        resources: Sequence[str] = (),
+    ) -> AssetDefinition | Callable[[AssetFunction], AssetDefinition]:
+        """Define an asset: ``@pipeline.asset(depends_on=[...])`` above ``def name(context, ...)``.
+
+        The function's parameters after ``context`` are the dependencies, by name. It may be
+        sync or async and is called as ``fn(context, **inputs)``; it returns the value that
+        the I/O manager stores. Usable bare (``@pipeline.asset``) and as a plain call in loops
+        and factories: ``pipeline.asset(name=f"shard_{i}", depends_on=["raw"])(load_shard)``
+        (a factory function may take ``**inputs`` instead of naming each dependency).
+
+        Args:
+            fn: the function, when used bare or called directly.
+            name: the asset name; default: the function name.
+            depends_on: upstream asset names, or ``fs.Dep(name, mapping=...)``.
+            partitioned_by: the partitions definition (e.g. ``fs.DailyPartitions(...)``).
+            io_manager: the key of the I/O manager that stores the value (default ``"fs"``).
+            io_options: that manager's options for this asset (checked by the runtime).
+            description: what the asset is; default: the function's docstring.
+            info: metadata, tags, owners, group and code_version, as ``fs.AssetInfo``.
+            retry: an ``fs.RetryPolicy``; default: no retries.
+            timeout: seconds one attempt may take; default: no limit.
+            executor: ``"local"`` (default) or ``"ray"``.
+            ray_options: an ``fs.RayOptions`` for ``executor="ray"``.
+            resources: names of the runtime resources the asset reads.
+
+        Returns:
+            The ``AssetDefinition`` (callable like the function), or a decorator making it.
+
+        Raises:
+            DefinitionError: listing every problem visible from this asset alone (the shape
+                of the function, the types of the options), with its file and line.
+        """
+        options = {
+            "name": name,
+            "depends_on": depends_on,
+            "partitioned_by": partitioned_by,
+            "io_manager": io_manager,
+            "io_options": io_options,
+            "description": description,
+            "info": info,
+            "retry": retry,
+            "timeout": timeout,
+            "executor": executor,
+            "ray_options": ray_options,
+            "resources": resources,
+        }
+
+        def decorate(function: AssetFunction) -> AssetDefinition:
+            definition = build_asset(function, self, **options)
+            self._definitions.append(definition)
+            self._by_name.setdefault(definition.name, definition)
+            return definition
+
+        return decorate(fn) if fn is not None else decorate
+
+    @property
+    def assets(self) -> Mapping[str, AssetDefinition]:
+        """The assets by name, in definition order (read-only)."""
+        return MappingProxyType(self._by_name)
+
+    @property
+    def definitions(self) -> tuple[AssetDefinition, ...]:
+        """Every definition in decoration order, including duplicated names."""
+        return tuple(self._definitions)
+
+    def get(self, name: str) -> AssetDefinition:
+        """Return the asset called ``name``.
+
+        Raises:
+            AssetNotFound: with the closest names ("did you mean ...?").
+        """
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise AssetNotFound(name, list(self._by_name), self.name) from None
+
+    def validate(
+        self,
+        io_managers: Mapping[str, IOManager] | None = None,
+        resources: Mapping[str, object] | None = None,
+    ) -> AssetGraph:
+        """Check the whole pipeline and return its graph.
+
+        The I/O manager keys and options are checked only when ``io_managers`` is given,
+        and required resources only when ``resources`` is given.
+
+        Raises:
+            DefinitionError: listing every problem, each with the asset's file and line.
+        """
+        from flowstone._graph import AssetGraph
+        from flowstone._validation import pipeline_problems
+
+        problems, io_options = pipeline_problems(self, io_managers, resources)
+        if problems:
+            raise DefinitionError(problems)
+        return AssetGraph(self, validated_io_options=io_options)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def __repr__(self) -> str:
+        return f"<Pipeline {self.name!r} with {len(self._by_name)} assets>"

@@ -1,0 +1,227 @@
+"""``FilesystemIOManager``: one file per asset partition under a base directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import secrets
+import string
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+from urllib.parse import quote
+
+from pydantic import field_validator
+
+from flowstone.errors import IOManagerError
+from flowstone.io._manager import IOContext, IOManager, IOOptions
+
+_EXTENSIONS = {"pickle": "pkl", "json": "json"}
+_PLACEHOLDERS = ("asset", "partition", "partition_key", "ext")
+_JSON_HINT = " (use format='pickle', or return lists, dicts, strings, numbers, booleans or None)"
+# Partition keys may hold '/', ':' or '|' (multi keys); in a file name they are %-escaped.
+_SAFE_IN_NAME = "-_.=,+@"
+
+
+class FilesystemOptions(IOOptions):
+    """Per-asset options of ``FilesystemIOManager`` (``io_options=`` on the asset).
+
+    Attributes:
+        format: ``"pickle"`` (default; any picklable value) or ``"json"``.
+        path: where the value goes, relative to the base directory: ``None`` for
+            ``<asset>/<partition key or __all__>.<pkl|json>``; a template such as
+            ``"reports/{partition:%Y/%m}/{partition_key}.{ext}"`` (placeholders ``asset``,
+            ``partition`` (the key itself, so dates take format specs), ``partition_key``
+            (its file-safe string) and ``ext``); or a function of the partition key
+            returning the relative path.
+    """
+
+    format: Literal["pickle", "json"] = "pickle"
+    path: Callable[[Any], str] | str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _known_placeholders(cls, value: object) -> object:
+        if isinstance(value, str):
+            for _, field, _, _ in string.Formatter().parse(value):
+                root = None if field is None else field.split(".")[0].split("[")[0]
+                if root is not None and root not in _PLACEHOLDERS:
+                    known = ", ".join("{" + p + "}" for p in _PLACEHOLDERS)
+                    raise ValueError(f"unknown placeholder {{{field}}} in path; use {known}")
+        return value
+
+
+class FilesystemIOManager(IOManager):
+    """Store each value in its own file under ``base_dir``.
+
+    Writes are atomic: the value goes to a temporary file in the target directory, which is
+    flushed, fsync'ed and renamed over the target, so a failed or interrupted write leaves
+    the previous value intact and a reader never sees half a file. Paths are checked to stay
+    inside ``base_dir``.
+
+    Args:
+        base_dir: the directory holding the files (created on first write).
+        fsync: flush files and their directory to disk before ``store`` returns; turning it
+            off trades durability across power loss for speed (atomicity is kept).
+    """
+
+    options_model = FilesystemOptions
+
+    def __init__(self, base_dir: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.base_dir = Path(os.path.abspath(base_dir))
+        self.fsync = fsync
+
+    def store(self, context: IOContext, value: Any) -> Mapping[str, Any]:
+        """Write ``value``; return ``{"path", "size", "format"}``.
+
+        Raises:
+            IOManagerError: when the value cannot be serialized or written (cause chained).
+        """
+        options = self._options(context)
+        path = self.path_for(context)
+        try:
+            size = self._write_atomically(path, value, options.format)
+        except Exception as error:
+            hint = _JSON_HINT if options.format == "json" and _is_encoding_error(error) else ""
+            message = f"cannot store {_describe(context)} as {options.format} at {path}{hint}"
+            raise _error(context, message, error) from error
+        return {"path": str(path), "size": size, "format": options.format}
+
+    def load(self, context: IOContext) -> Any:
+        """Read the value back.
+
+        Raises:
+            IOManagerError: when no file exists, or it cannot be read or decoded.
+        """
+        options = self._options(context)
+        path = self.path_for(context)
+        try:
+            with path.open("rb") as file:
+                return pickle.load(file) if options.format == "pickle" else json.load(file)
+        except FileNotFoundError:
+            raise IOManagerError(
+                f"no stored value for {_describe(context)}: {path} does not exist; "
+                "materialize it first",
+                asset=context.asset,
+                partition=context.partition,
+            ) from None
+        except Exception as error:
+            message = f"cannot load {_describe(context)} from {path}"
+            raise _error(context, message, error) from error
+
+    def exists(self, context: IOContext) -> bool:
+        """Return True when the file of the asset partition exists."""
+        return self.path_for(context).is_file()
+
+    def delete(self, context: IOContext) -> None:
+        """Remove the file of the asset partition (a no-op when there is none)."""
+        self.path_for(context).unlink(missing_ok=True)
+
+    def path_for(self, context: IOContext) -> Path:
+        """Return the absolute path of the file of ``context``'s asset partition.
+
+        Raises:
+            IOManagerError: when the ``path`` option fails or leads outside ``base_dir``.
+        """
+        options = self._options(context)
+        relative = self._relative_path(context, options)
+        if not isinstance(relative, str) or not relative:
+            raise _error(
+                context,
+                f"the path option gave {relative!r} for {_describe(context)}; "
+                "it must give a non-empty relative path string",
+            )
+        if not self._inside(relative):
+            raise _error(
+                context,
+                f"the path {relative!r} of {_describe(context)} leaves the base directory "
+                f"{self.base_dir}; paths must be relative and stay inside it",
+            )
+        return Path(os.path.normpath(os.path.join(self.base_dir, relative)))
+
+    def _inside(self, relative: str) -> bool:
+        # Lexical check (no symlink resolution): it stops '..' and absolute paths, while
+        # symlinks the owner placed inside base_dir keep working.
+        if os.path.isabs(relative):
+            return False
+        base = str(self.base_dir)
+        full = os.path.normpath(os.path.join(base, relative))
+        return full != base and os.path.commonpath([base, full]) == base
+
+    def _relative_path(self, context: IOContext, options: FilesystemOptions) -> object:
+        ext = _EXTENSIONS[options.format]
+        key = context.partition_key
+        key = "__all__" if key is None else quote(key, safe=_SAFE_IN_NAME)
+        if options.path is None:
+            return f"{context.asset}/{key}.{ext}"
+        try:
+            if isinstance(options.path, str):
+                fields = {"asset": context.asset, "partition": context.partition}
+                return options.path.format(**fields, partition_key=key, ext=ext)
+            return options.path(context.partition)
+        except Exception as error:
+            message = f"the path option failed for {_describe(context)}"
+            raise _error(context, message, error) from error
+
+    def _options(self, context: IOContext) -> FilesystemOptions:
+        if isinstance(context.options, FilesystemOptions):
+            return context.options
+        try:
+            return FilesystemOptions(**dict(context.io_options))
+        except Exception as error:
+            raise _error(context, f"invalid io_options for {_describe(context)}", error) from error
+
+    def _write_atomically(self, path: Path, value: Any, fmt: str) -> int:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A random name in the same directory: os.replace is atomic only within a filesystem.
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            with temporary.open("xb") as file:
+                _serialize(file, value, fmt)
+                file.flush()
+                if self.fsync:
+                    os.fsync(file.fileno())
+                size = file.tell()
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        if self.fsync:
+            _fsync_directory(path.parent)
+        return size
+
+    def __repr__(self) -> str:
+        return f"<FilesystemIOManager base_dir={str(self.base_dir)!r}>"
+
+
+def _serialize(file: BinaryIO, value: Any, fmt: str) -> None:
+    if fmt == "pickle":
+        pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
+    else:
+        file.write(json.dumps(value).encode("utf-8"))
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable; without it a power loss can undo the replace.
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _describe(context: IOContext) -> str:
+    if context.partition_key is None:
+        return f"asset {context.asset!r}"
+    return f"asset {context.asset!r} partition {context.partition_key!r}"
+
+
+def _is_encoding_error(error: BaseException) -> bool:
+    return isinstance(error, TypeError | ValueError) and not isinstance(error, OSError)
+
+
+def _error(context: IOContext, message: str, cause: BaseException | None = None) -> IOManagerError:
+    if cause is not None:
+        message += f": {type(cause).__name__}: {cause}"
+    return IOManagerError(message, asset=context.asset, partition=context.partition)

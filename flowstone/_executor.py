@@ -19,6 +19,14 @@ class Executor(ABC):
     """Runs one asset function call and returns its value."""
 
     name: str = ""
+    remote: bool = False
+    """A remote executor implements ``materialize`` (inputs, call and store in its worker)
+    instead of ``run``."""
+
+    async def materialize(self, job: Any, context: Any, upstreams: Any) -> dict[str, Any]:
+        """Load inputs, call the asset function and store its value remotely; return the
+        metadata to record (remote executors only)."""
+        raise NotImplementedError(f"executor {self.name!r} is not remote")
 
     @abstractmethod
     async def run(

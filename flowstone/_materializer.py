@@ -78,10 +78,8 @@ class Job:
             self._publish("materialization.started", attempt)
             inputs_used: list[InputRef] = []
             try:
-                values, inputs_used = await self._load_inputs()
-                value, extra = await self._call(values, attempt)
-                metadata = await engine.store_value(asset, self.node, self.run_id, value)
-                metadata = {**metadata, **extra}
+                upstreams, inputs_used = await self._resolve_inputs()
+                metadata = await self._attempt(upstreams, attempt)
             except Exception as exc:  # noqa: BLE001 - user code and I/O failures are attempts
                 record = self._record("failed", attempt, started, inputs_used, {}, exc)
                 await engine.record(record)
@@ -97,30 +95,28 @@ class Job:
             self._publish("materialization.succeeded", attempt)
             return engine.to_materialization(record)
 
-    async def _load_inputs(self) -> tuple[dict[str, Any], list[InputRef]]:
+    async def _resolve_inputs(self) -> tuple[list[Upstream], list[InputRef]]:
+        """Find the upstream nodes and their latest succeeded records (the consumed inputs)."""
         engine = self.engine
         upstreams = upstream_of(self.asset, self.node, engine.pipeline.get)
-        values: dict[str, Any] = {}
         used: list[InputRef] = []
         missing: list[Node] = []
         for up in upstreams:
             latest = await engine.latest_succeeded(up.nodes)
-            missing.extend(n for n in up.nodes if n.encoded not in latest)
-            if missing:
-                continue
-            loaded = {}
             for n in up.nodes:
-                record = latest[n.encoded]
-                used.append(InputRef(n.asset, n.encoded, record.id))
-                loaded[n.key] = await engine.load_value(n, self.run_id)
-            values[up.dep] = _shape(up, loaded)
+                record = latest.get(n.encoded)
+                if record is None:
+                    missing.append(n)
+                else:
+                    used.append(InputRef(n.asset, n.encoded, record.id))
         if missing:
             raise engine.missing_upstream(self.node, missing)
-        return values, used
+        return upstreams, used
 
-    async def _call(self, values: dict[str, Any], attempt: int) -> tuple[Any, dict[str, Any]]:
+    def context(self, attempt: int) -> AssetContext:
+        """The context handed to the asset function for ``attempt``."""
         engine, asset = self.engine, self.asset
-        context = AssetContext(
+        return AssetContext(
             asset=asset.name,
             partition=self.node.key,
             partition_key=self.node.encoded,
@@ -130,13 +126,31 @@ class Job:
             pipeline=engine.pipeline.name,
             definition=asset,
         )
+
+    async def _attempt(self, upstreams: list[Upstream], attempt: int) -> dict[str, Any]:
+        """Load inputs, call the function, store the value; return the metadata to record.
+
+        A remote executor (Ray) does all three in its worker, so values never pass
+        through this process.
+        """
+        engine, asset = self.engine, self.asset
+        context = self.context(attempt)
         executor = engine.executor_for(asset)
-        call = executor.run(asset.fn, context, values, asset)
-        if asset.timeout is None:
-            value = await call
-        else:
-            value = await _with_timeout(call, asset.timeout, asset.name)
-        return value, context.metadata
+        if executor.remote:
+            work = executor.materialize(self, context, upstreams)
+            return await self._timed(work)
+        values: dict[str, Any] = {}
+        for up in upstreams:
+            loaded = {n.key: await engine.load_value(n, self.run_id) for n in up.nodes}
+            values[up.dep] = _shape(up, loaded)
+        value = await self._timed(executor.run(asset.fn, context, values, asset))
+        metadata = await engine.store_value(asset, self.node, self.run_id, value)
+        return {**metadata, **context.metadata}
+
+    async def _timed(self, awaitable: Any) -> Any:
+        if self.asset.timeout is None:
+            return await awaitable
+        return await _with_timeout(awaitable, self.asset.timeout, self.asset.name)
 
     def _record(
         self,

@@ -63,10 +63,7 @@ class AsyncRuntime:
         }
         managers.update(io_managers or {})
         self.graph = pipeline.validate(io_managers=managers, resources=resources or {})
-        options = {
-            name: managers[a.io_manager].validate_options(a.io_options)
-            for name, a in pipeline.assets.items()
-        }
+        options = {name: self.graph.io_options(name) for name in pipeline.assets}
         self.storage = open_storage(storage, base_dir=self.base_dir)
         self._resources = ResourceManager(resources or {})
         self.engine = Engine(

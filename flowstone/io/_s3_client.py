@@ -1,0 +1,415 @@
+"""A small asynchronous S3 client shared by the S3 and Parquet I/O managers.
+
+Internal, not part of the public API except the value types ``S3Object``, ``S3Retry`` and
+``S3Transfer``. One aiobotocore client per owner, created lazily on first use and closed by
+``aclose()``; every request goes through one bounded retry loop; large bodies go up as
+multipart uploads that are aborted when any part fails; botocore errors become
+``IOManagerError`` messages that say what to fix (see ``_s3_errors``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import logging
+import os
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+
+from flowstone.errors import IOManagerError
+
+from ._s3_errors import CredentialInfo, S3Target, error_code, is_retryable, to_io_error
+
+_log = logging.getLogger("flowstone.io.s3")
+
+MiB = 1024 * 1024
+_MIN_PART = 5 * MiB  # S3 refuses smaller parts (except the last one)
+_MAX_PARTS = 10_000  # S3's limit on parts per upload
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """One stored object, as listed or read by a HEAD request."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+    @property
+    def uri(self) -> str:
+        """The ``s3://bucket/key`` form."""
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class S3Retry:
+    """How often and how patiently to retry throttled or failed S3 requests.
+
+    A request answered with SlowDown / throttling / HTTP 429, any 5xx, a request timeout or
+    a dropped connection is retried up to ``max_attempts`` attempts in all, sleeping a
+    "full jitter" exponential backoff between them: uniform in
+    ``[0, min(max_delay, base_delay * 2 ** (attempt - 1))]``. Client errors (4xx: missing
+    bucket or key, bad credentials) are never retried.
+    """
+
+    max_attempts: int = 5
+    base_delay: float = 0.1
+    max_delay: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"S3Retry.max_attempts must be at least 1, got {self.max_attempts}")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError("S3Retry delays must not be negative")
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Return the sleep before retrying after failed attempt number ``attempt`` (1-based)."""
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        return ceiling * rand()
+
+
+@dataclass(frozen=True)
+class S3Transfer:
+    """When and how to split uploads into multipart uploads.
+
+    Bodies of ``multipart_threshold`` bytes or more are uploaded in parts of ``part_size``
+    bytes (grown when the object would need more than 10,000 parts), at most
+    ``max_concurrency`` parts at a time.
+    """
+
+    multipart_threshold: int = 8 * MiB
+    part_size: int = 8 * MiB
+    max_concurrency: int = 4
+
+    def __post_init__(self) -> None:
+        if self.part_size < _MIN_PART:
+            raise ValueError(
+                f"S3Transfer.part_size must be at least 5 MiB ({_MIN_PART} bytes), the "
+                f"smallest part S3 accepts; got {self.part_size}"
+            )
+        if self.multipart_threshold < 1 or self.max_concurrency < 1:
+            raise ValueError("S3Transfer.multipart_threshold and max_concurrency must be >= 1")
+
+    def part_size_for(self, size: int) -> int:
+        """Return the part size to use for a body of ``size`` bytes."""
+        return max(self.part_size, -(-size // _MAX_PARTS))
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Connection settings of an ``S3Client`` (internal)."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    session_token: str | None = None
+    retry: S3Retry = S3Retry()
+    transfer: S3Transfer = S3Transfer()
+
+
+def _resolved_endpoint(settings: S3Settings) -> str | None:
+    # botocore reads AWS_ENDPOINT_URL itself; reading it here too lets errors name the
+    # endpoint and lets path-style addressing be chosen for custom endpoints.
+    return (
+        settings.endpoint_url
+        or os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+        or None
+    )
+
+
+def _resolved_region(settings: S3Settings) -> str:
+    return (
+        settings.region
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or "us-east-1"
+    )
+
+
+class S3Client:
+    """An aiobotocore S3 client with retries, multipart uploads and clear errors (internal).
+
+    The client is bound to the event loop that first uses it; ``aclose()`` must run there.
+    """
+
+    def __init__(
+        self,
+        settings: S3Settings,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.endpoint_url = _resolved_endpoint(settings)
+        self.region = _resolved_region(settings)
+        self._sleep = sleep
+        self._session = get_session()
+        self._context: Any = None
+        self._client: Any = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint requests go to, for messages."""
+        if self._client is not None:
+            return str(self._client.meta.endpoint_url)
+        return self.endpoint_url or f"https://s3.{self.region}.amazonaws.com"
+
+    async def _get_client(self) -> Any:
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    await self._open()
+        return self._client
+
+    async def _open(self) -> None:
+        s = self.settings
+        config = AioConfig(
+            # Retries are ours (see ``call``): botocore's would multiply with them.
+            retries={"total_max_attempts": 1},
+            max_pool_connections=max(10, s.transfer.max_concurrency * 2),
+            # Custom endpoints (MinIO, moto, Ceph) rarely resolve bucket subdomains.
+            s3={"addressing_style": "path"} if self.endpoint_url else None,
+        )
+        context = self._session.create_client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=s.access_key_id,
+            aws_secret_access_key=s.secret_access_key,
+            aws_session_token=s.session_token,
+            config=config,
+        )
+        self._client = await context.__aenter__()
+        self._context = context
+
+    async def aclose(self) -> None:
+        """Close the underlying client (it is opened again on next use)."""
+        context, self._context, self._client = self._context, None, None
+        if context is not None:
+            await context.__aexit__(None, None, None)
+
+    async def credential_info(self) -> CredentialInfo:
+        """Say where the credentials come from, for error messages."""
+        s = self.settings
+        if s.access_key_id:
+            return CredentialInfo("explicit", s.access_key_id)
+        credentials = await self._session.get_credentials()
+        if credentials is None:
+            return CredentialInfo(None, None)
+        frozen = await credentials.get_frozen_credentials()
+        return CredentialInfo(getattr(credentials, "method", None), frozen.access_key)
+
+    async def call(
+        self, operation: str, target: S3Target, *, read_body: bool = False, **params: Any
+    ) -> dict[str, Any]:
+        """Run one S3 operation with bounded retries; raise ``IOManagerError`` on failure.
+
+        With ``read_body`` the response body is read inside the retried block (a connection
+        dropped mid-body is retried too) and returned under ``"Data"``.
+        """
+        try:
+            return await self._attempt(operation, target, read_body, params)
+        except _RequestFailedError as failed:
+            raise await self._translate(failed, target) from failed.error
+
+    async def _translate(self, failed: _RequestFailedError, target: S3Target) -> IOManagerError:
+        return await to_io_error(failed.error, target, self, attempts=failed.attempts)
+
+    async def _attempt(
+        self, operation: str, target: S3Target, read_body: bool, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        client = await self._get_client()
+        retry = self.settings.retry
+        for attempt in range(1, retry.max_attempts + 1):
+            try:
+                response: dict[str, Any] = await getattr(client, operation)(**params)
+                if read_body:
+                    async with response["Body"] as body:
+                        response["Data"] = await body.read()
+                return response
+            except Exception as exc:
+                if not is_retryable(exc) or attempt == retry.max_attempts:
+                    raise _RequestFailedError(exc, attempt) from exc
+                delay = retry.delay(attempt)
+                _log.warning(
+                    "S3 %s of %s failed (%s); retry %d of %d in %.2fs",
+                    operation,
+                    target.uri,
+                    exc,
+                    attempt,
+                    retry.max_attempts - 1,
+                    delay,
+                )
+                await self._sleep(delay)
+        raise AssertionError("unreachable: the retry loop returns or raises")
+
+    async def head(self, target: S3Target) -> S3Object | None:
+        """Return the object's size, ETag and last-modified time, or None when it is absent.
+
+        A missing bucket is an error, not an absent object.
+        """
+        where: dict[str, Any] = {"Bucket": target.bucket, "Key": target.key}
+        try:
+            response = await self._attempt("head_object", target, False, where)
+        except _RequestFailedError as failed:
+            if error_code(failed.error) not in {"404", "NoSuchKey", "NotFound"}:
+                raise await self._translate(failed, target) from failed.error
+            # A HEAD answer has no body, so "no such bucket" and "no such key" look alike.
+            await self.call("head_bucket", target, Bucket=target.bucket)
+            return None
+        return _object(target, response)
+
+    async def get(self, target: S3Target) -> bytes | None:
+        """Return the object's bytes, or None when the key does not exist."""
+        where: dict[str, Any] = {"Bucket": target.bucket, "Key": target.key}
+        try:
+            response = await self._attempt("get_object", target, True, where)
+        except _RequestFailedError as failed:
+            if error_code(failed.error) == "NoSuchKey":
+                return None
+            raise await self._translate(failed, target) from failed.error
+        data: bytes = response["Data"]
+        return data
+
+    async def put(
+        self,
+        target: S3Target,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+    ) -> S3Object:
+        """Upload ``data`` (multipart above the transfer threshold) and return its HEAD."""
+        extra: dict[str, Any] = {"ContentType": content_type, "Metadata": dict(metadata or {})}
+        if len(data) >= self.settings.transfer.multipart_threshold:
+            await self._put_multipart(target, data, extra)
+        else:
+            await self.call(
+                "put_object", target, Bucket=target.bucket, Key=target.key, Body=data, **extra
+            )
+        stored = await self.head(target)
+        if stored is None:  # S3 is read-after-write consistent; this means a broken endpoint
+            raise await to_io_error(LookupError("object vanished after upload"), target, self)
+        return stored
+
+    async def _put_multipart(self, target: S3Target, data: bytes, extra: dict[str, Any]) -> None:
+        where: dict[str, Any] = {"Bucket": target.bucket, "Key": target.key}
+        created = await self.call("create_multipart_upload", target, **where, **extra)
+        upload_id = created["UploadId"]
+        try:
+            parts = await self._upload_parts(target, data, upload_id)
+            await self.call(
+                "complete_multipart_upload",
+                target,
+                **where,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            # Shielded so that a cancelled store still releases the parts S3 keeps (and bills).
+            await asyncio.shield(self._abort(target, upload_id))
+            raise
+
+    async def _upload_parts(
+        self, target: S3Target, data: bytes, upload_id: str
+    ) -> builtins.list[dict[str, Any]]:
+        size = self.settings.transfer.part_size_for(len(data))
+        view = memoryview(data)
+        gate = asyncio.Semaphore(self.settings.transfer.max_concurrency)
+
+        async def upload(number: int, offset: int) -> dict[str, Any]:
+            async with gate:
+                response = await self.call(
+                    "upload_part",
+                    target,
+                    Bucket=target.bucket,
+                    Key=target.key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=bytes(view[offset : offset + size]),
+                )
+            return {"PartNumber": number, "ETag": response["ETag"]}
+
+        tasks = [
+            asyncio.ensure_future(upload(number, offset))
+            for number, offset in enumerate(range(0, len(data), size), start=1)
+        ]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _abort(self, target: S3Target, upload_id: str) -> None:
+        try:
+            await self.call(
+                "abort_multipart_upload",
+                target,
+                Bucket=target.bucket,
+                Key=target.key,
+                UploadId=upload_id,
+            )
+        except Exception as exc:  # the original failure matters more; say what is left over
+            _log.error("could not abort multipart upload %s of %s: %s", upload_id, target.uri, exc)
+
+    async def delete(self, target: S3Target) -> None:
+        """Delete the object (S3 answers success for a missing key too)."""
+        await self.call("delete_object", target, Bucket=target.bucket, Key=target.key)
+
+    async def list(
+        self, target: S3Target, *, start_after: str | None = None, page_size: int = 1000
+    ) -> builtins.list[S3Object]:
+        """List every object whose key starts with ``target.key``, in key order."""
+        params: dict[str, Any] = {
+            "Bucket": target.bucket,
+            "Prefix": target.key,
+            "MaxKeys": page_size,
+        }
+        if start_after:
+            params["StartAfter"] = start_after
+        found: builtins.list[S3Object] = []
+        while True:
+            page = await self.call("list_objects_v2", target, **params)
+            found.extend(
+                S3Object(
+                    bucket=target.bucket,
+                    key=item["Key"],
+                    size=int(item["Size"]),
+                    etag=str(item["ETag"]).strip('"'),
+                    last_modified=item["LastModified"],
+                )
+                for item in page.get("Contents", ())
+            )
+            if not page.get("IsTruncated"):
+                return found
+            params["ContinuationToken"] = page["NextContinuationToken"]
+
+
+class _RequestFailedError(Exception):
+    """A request that failed for good: the last error and how many attempts were made."""
+
+    def __init__(self, error: Exception, attempts: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.attempts = attempts
+
+
+def _object(target: S3Target, head: Mapping[str, Any]) -> S3Object:
+    return S3Object(
+        bucket=target.bucket,
+        key=target.key,
+        size=int(head["ContentLength"]),
+        etag=str(head["ETag"]).strip('"'),
+        last_modified=head["LastModified"],
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from types import TracebackType
 
 from flowstone.storage._records import (
     LineageEntry,
@@ -23,9 +24,34 @@ class Storage(ABC):
     """Where runs and materializations are recorded. All methods are coroutines.
 
     Writes come only from the lineage actor (one writer); reads may come from anywhere.
+
+    Conventions every backend follows (the contract suite checks them):
+
+    - Times are timezone-aware; they come back in UTC. A naive datetime is refused with
+      ``StorageError``, in records and in query arguments alike.
+    - A materialization's instant is ``finished_at``, or ``started_at`` for an attempt
+      recorded without a finish (a waiting one). "Newest" orders by that instant, then by
+      id; ``as_of`` and ``before`` compare it; ``prune`` ages by it.
+    - Metadata is stored as JSON: it comes back as plain dicts and lists; a value JSON
+      cannot hold is stored as its ``str()``.
+    - ``url`` never shows a password.
+
+    Use as ``async with storage: ...`` to open and close it.
     """
 
     url: str = ""
+
+    async def __aenter__(self) -> Storage:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
 
     @abstractmethod
     async def open(self) -> None:
@@ -46,7 +72,13 @@ class Storage(ABC):
         """Commit runs and materializations in ONE transaction; durable when this returns.
 
         Idempotent: a record whose id (run_id; materialization id) is already stored is
-        replaced by the newer version, never duplicated.
+        replaced by the newer version, never duplicated; within one batch the last version
+        of an id wins. So a caller that does not know whether a failed ``write`` committed
+        (a lost connection) may simply call it again with the same batch.
+
+        Raises:
+            StorageError: the batch is invalid (a naive datetime, an unknown materialization
+                status) and nothing was written, or the store stayed unreachable.
         """
 
     # -- runs -------------------------------------------------------------------------------
@@ -59,7 +91,7 @@ class Storage(ABC):
     async def list_runs(
         self, *, limit: int = 50, status: str | None = None, backfill_id: str | None = None
     ) -> list[RunRecord]:
-        """Return runs, newest first."""
+        """Return runs, newest first (by started_at, then run_id)."""
 
     # -- materializations -------------------------------------------------------------------
 
@@ -78,7 +110,8 @@ class Storage(ABC):
         """Return materializations, newest first (by finished_at, then id).
 
         ``partition`` filters on one key when given, or on the unpartitioned key ``None``
-        when ``any_partition`` is False.
+        when ``any_partition`` is False. ``before`` keeps those finished strictly before it
+        (for paging: pass the last record's ``finished_at``).
         """
 
     @abstractmethod
@@ -109,12 +142,22 @@ class Storage(ABC):
     ) -> list[LineageEntry]:
         """Transitive upstream of the newest succeeded materialization of (asset, partition),
         read from recorded inputs; deduplicated (smallest depth), ordered by depth, asset,
-        partition. With ``as_of``, uses the materializations that were newest then."""
+        partition (the unpartitioned ``None`` first). With ``as_of``, uses the
+        materializations that were newest then.
+
+        At every step the walk follows the newest succeeded materialization of the node
+        reached (as of ``as_of``); an entry's ``materialization_id`` is that one, or None
+        when the node has none (a source never materialized here), which ends that branch.
+        An asset partition with no succeeded materialization has no upstream: ``[]``.
+        """
 
     @abstractmethod
     async def downstream(self, asset: str, partition: str | None) -> list[LineageEntry]:
         """Transitive downstream: the newest succeeded materializations of every asset
-        partition whose recorded inputs include (asset, partition), recursively; same order."""
+        partition whose recorded inputs include (asset, partition), recursively; same order.
+
+        A consumer counts only while its newest succeeded materialization still lists the
+        node: re-materialized with other inputs, it drops out."""
 
     # -- dynamic partitions -----------------------------------------------------------------
 
@@ -135,7 +178,13 @@ class Storage(ABC):
     @abstractmethod
     async def prune(self, older_than: datetime) -> int:
         """Delete materializations finished before ``older_than``, except the newest of each
-        (asset, partition) and any that a kept record lists as an input. Return the count."""
+        (asset, partition) and any that a kept record lists as an input. Return the count.
+
+        Also kept: the newest *succeeded* materialization of each (asset, partition), since
+        lineage and backfill skips start from it. Inputs are followed transitively by their
+        recorded materialization id for as long as a kept record lists them. Runs and
+        dynamic partitions are not pruned. ``as_of`` queries older than the cutoff see only
+        what was kept."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"

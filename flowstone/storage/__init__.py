@@ -1,0 +1,53 @@
+"""FlowStone's record store: runs and materializations, with the lineage between them.
+
+Module map:
+    _records.py          the records (RunRecord, MaterializationRecord, InputRef, ...)
+    _storage.py          Storage: the interface every backend implements
+    _url.py              open_storage(): storage URL -> backend
+    _memory.py           MemoryStorage
+    _sqlite.py           SQLiteStorage (the default; _sqlite_queries.py holds its statements)
+    _postgres.py         PostgresStorage (asyncpg; _postgres_queries.py holds its statements)
+    _sql.py              queries both SQL backends share (lineage, prune, listings)
+    _migrations.py       versioned schema migrations for both SQL dialects
+    _codec.py            record <-> row conversions shared by every backend
+"""
+
+from flowstone.storage._memory import MemoryStorage as MemoryStorage
+from flowstone.storage._postgres import PostgresStorage as PostgresStorage
+from flowstone.storage._records import MATERIALIZATION_STATUSES as MATERIALIZATION_STATUSES
+from flowstone.storage._records import RUN_STATUSES as RUN_STATUSES
+from flowstone.storage._records import TRIGGERS as TRIGGERS
+from flowstone.storage._records import ErrorInfo as ErrorInfo
+from flowstone.storage._records import InputRef as InputRef
+from flowstone.storage._records import LineageEntry as LineageEntry
+from flowstone.storage._records import MaterializationRecord as MaterializationRecord
+from flowstone.storage._records import RunRecord as RunRecord
+from flowstone.storage._records import WriteBatch as WriteBatch
+from flowstone.storage._sqlite import SQLiteStorage as SQLiteStorage
+from flowstone.storage._storage import Storage as Storage
+from flowstone.storage._url import open_storage as open_storage
+
+__all__ = (
+    "MATERIALIZATION_STATUSES",
+    "RUN_STATUSES",
+    "TRIGGERS",
+    "ErrorInfo",
+    "InputRef",
+    "LineageEntry",
+    "MaterializationRecord",
+    "MemoryStorage",
+    "PostgresStorage",
+    "RunRecord",
+    "SQLiteStorage",
+    "Storage",
+    "WriteBatch",
+    "open_storage",
+)
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("flowstone.storage._"):
+        try:
+            _obj.__module__ = "flowstone.storage"
+        except (AttributeError, TypeError):
+            pass

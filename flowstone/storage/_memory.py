@@ -1,0 +1,285 @@
+"""The in-memory record store: for tests and throwaway runs; everything is lost at exit."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flowstone.storage._codec import (
+    check_as_of,
+    encode_pkey,
+    event_at,
+    lineage_entries,
+    normalise_materialization,
+    normalise_run,
+    partition_filter,
+    prepare_batch,
+    require_aware,
+)
+from flowstone.storage._records import (
+    LineageEntry,
+    MaterializationRecord,
+    RunRecord,
+    WriteBatch,
+)
+from flowstone.storage._storage import Storage
+
+_Key = tuple[str, str]  # (asset, pkey)
+
+
+def _order(record: MaterializationRecord) -> tuple[datetime, str]:
+    return (event_at(record), record.id)
+
+
+@dataclass
+class _Partition:
+    """Every materialization of one (asset, partition), by id."""
+
+    records: dict[str, MaterializationRecord] = field(default_factory=dict)
+
+    def newest(
+        self, status: str | None = None, as_of: datetime | None = None
+    ) -> MaterializationRecord | None:
+        candidates = [
+            r
+            for r in self.records.values()
+            if (status is None or r.status == status) and (as_of is None or event_at(r) <= as_of)
+        ]
+        return max(candidates, key=_order, default=None)
+
+
+class MemoryStorage(Storage):
+    """A ``Storage`` held in dictionaries; follows the same contract as the SQL backends."""
+
+    url = "memory"
+
+    def __init__(self) -> None:
+        self._runs: dict[str, RunRecord] = {}
+        self._records: dict[str, MaterializationRecord] = {}
+        self._partitions: dict[_Key, _Partition] = {}
+        self._by_asset: dict[str, set[str]] = {}
+        self._dynamic: dict[str, dict[str, None]] = {}  # dicts keep insertion order
+        self._open = False
+
+    async def open(self) -> None:
+        """Mark the store open (there is nothing to connect to)."""
+        self._open = True
+
+    async def close(self) -> None:
+        """Mark the store closed; the records stay for a later ``open``."""
+        self._open = False
+
+    async def schema_version(self) -> int:
+        """Return the latest schema version (memory has no schema to migrate)."""
+        from flowstone.storage._migrations import LATEST_VERSION
+
+        return LATEST_VERSION
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def write(self, batch: WriteBatch) -> None:
+        """Store the batch; validation happens first so a bad batch changes nothing."""
+        runs, mats = prepare_batch(batch)
+        normal_runs = [normalise_run(r) for r in runs]
+        normal_mats = [normalise_materialization(m) for m in mats]
+        for run in normal_runs:
+            self._runs[run.run_id] = run
+        for record in normal_mats:
+            self._put(record)
+
+    def _put(self, record: MaterializationRecord) -> None:
+        old = self._records.get(record.id)
+        if old is not None:
+            del self._partitions[(old.asset, encode_pkey(old.partition))].records[old.id]
+        self._records[record.id] = record
+        key = (record.asset, encode_pkey(record.partition))
+        self._partitions.setdefault(key, _Partition()).records[record.id] = record
+        self._by_asset.setdefault(record.asset, set()).add(key[1])
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """Return one run."""
+        return self._runs.get(run_id)
+
+    async def list_runs(
+        self, *, limit: int = 50, status: str | None = None, backfill_id: str | None = None
+    ) -> list[RunRecord]:
+        """Return runs, newest first (by started_at, then run_id)."""
+        runs = [
+            r
+            for r in self._runs.values()
+            if (status is None or r.status == status)
+            and (backfill_id is None or r.backfill_id == backfill_id)
+        ]
+        runs.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
+        return runs[:limit]
+
+    # -- materializations ---------------------------------------------------------------------
+
+    async def materializations(
+        self,
+        *,
+        asset: str | None = None,
+        partition: str | None = None,
+        any_partition: bool = True,
+        run_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        before: datetime | None = None,
+    ) -> list[MaterializationRecord]:
+        """Return materializations, newest first (by finished_at, then id)."""
+        pkey = partition_filter(partition, any_partition)
+        cutoff = None if before is None else require_aware(before, "before")
+        checks: list[Callable[[MaterializationRecord], bool]] = []
+        if asset is not None:
+            checks.append(lambda r: r.asset == asset)
+        if pkey is not None:
+            checks.append(lambda r: encode_pkey(r.partition) == pkey)
+        if run_id is not None:
+            checks.append(lambda r: r.run_id == run_id)
+        if status is not None:
+            checks.append(lambda r: r.status == status)
+        if cutoff is not None:
+            checks.append(lambda r: event_at(r) < cutoff)
+        found = [r for r in self._records.values() if all(c(r) for c in checks)]
+        found.sort(key=_order, reverse=True)
+        return found if limit is None else found[:limit]
+
+    async def latest(
+        self,
+        asset: str,
+        partitions: Sequence[str | None],
+        *,
+        status: str | None = "succeeded",
+        as_of: datetime | None = None,
+    ) -> dict[str | None, MaterializationRecord]:
+        """Return, per partition given, its newest materialization."""
+        as_of = check_as_of(as_of)
+        found: dict[str | None, MaterializationRecord] = {}
+        for partition in partitions:
+            slot = self._partitions.get((asset, encode_pkey(partition)))
+            newest = slot.newest(status, as_of) if slot is not None else None
+            if newest is not None:
+                found[partition] = newest
+        return found
+
+    async def latest_statuses(self, asset: str) -> dict[str | None, str]:
+        """Return the status of the newest materialization of every recorded partition."""
+        statuses: dict[str | None, str] = {}
+        for pkey in self._by_asset.get(asset, ()):
+            newest = self._partitions[(asset, pkey)].newest()
+            if newest is not None:
+                statuses[newest.partition] = newest.status
+        return statuses
+
+    async def status_counts(self, asset: str) -> dict[str, int]:
+        """Count partitions of ``asset`` by the status of their newest materialization."""
+        counts: dict[str, int] = {}
+        for status in (await self.latest_statuses(asset)).values():
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    # -- lineage ------------------------------------------------------------------------------
+
+    def _newest_succeeded(self, key: _Key, as_of: datetime | None) -> MaterializationRecord | None:
+        slot = self._partitions.get(key)
+        return slot.newest("succeeded", as_of) if slot is not None else None
+
+    async def upstream(
+        self, asset: str, partition: str | None, *, as_of: datetime | None = None
+    ) -> list[LineageEntry]:
+        """Transitive upstream, breadth first (so each node is met at its smallest depth)."""
+        as_of = check_as_of(as_of)
+        start = (asset, encode_pkey(partition))
+        root = self._newest_succeeded(start, as_of)
+        if root is None:
+            return []
+        rows: list[tuple[str, str, int, str | None]] = []
+        seen = {start}
+        queue = deque([(root, 0)])
+        while queue:
+            record, depth = queue.popleft()
+            for ref in record.inputs:
+                key = (ref.asset, encode_pkey(ref.partition))
+                if key in seen:
+                    continue
+                seen.add(key)
+                newest = self._newest_succeeded(key, as_of)
+                rows.append((key[0], key[1], depth + 1, newest.id if newest else None))
+                if newest is not None:
+                    queue.append((newest, depth + 1))
+        return lineage_entries(rows)
+
+    async def downstream(self, asset: str, partition: str | None) -> list[LineageEntry]:
+        """Transitive downstream over the newest succeeded materializations."""
+        consumers = self._current_consumers()
+        rows: list[tuple[str, str, int, str | None]] = []
+        start = (asset, encode_pkey(partition))
+        seen = {start}
+        queue = deque([(start, 0)])
+        while queue:
+            key, depth = queue.popleft()
+            for record in consumers.get(key, ()):
+                child = (record.asset, encode_pkey(record.partition))
+                if child not in seen:
+                    seen.add(child)
+                    rows.append((child[0], child[1], depth + 1, record.id))
+                    queue.append((child, depth + 1))
+        return lineage_entries(rows)
+
+    def _current_consumers(self) -> dict[_Key, list[MaterializationRecord]]:
+        consumers: dict[_Key, list[MaterializationRecord]] = {}
+        for slot in self._partitions.values():
+            newest = slot.newest("succeeded")
+            if newest is None:
+                continue
+            for ref in newest.inputs:
+                consumers.setdefault((ref.asset, encode_pkey(ref.partition)), []).append(newest)
+        return consumers
+
+    # -- dynamic partitions -------------------------------------------------------------------
+
+    async def add_dynamic_partitions(self, name: str, keys: Iterable[str]) -> list[str]:
+        """Add keys to a dynamic partitions set; return the keys that were new."""
+        known = self._dynamic.setdefault(name, {})
+        new = [k for k in dict.fromkeys(keys) if k not in known]
+        known.update(dict.fromkeys(new))
+        return new
+
+    async def dynamic_partitions(self, name: str) -> list[str]:
+        """Return the keys of a dynamic partitions set, in insertion order."""
+        return list(self._dynamic.get(name, {}))
+
+    async def delete_dynamic_partition(self, name: str, key: str) -> bool:
+        """Remove one key; return whether it existed."""
+        known = self._dynamic.get(name, {})
+        if key not in known:
+            return False
+        del known[key]
+        return True
+
+    # -- maintenance --------------------------------------------------------------------------
+
+    async def prune(self, older_than: datetime) -> int:
+        """Delete old materializations that nothing kept needs (see ``Storage.prune``)."""
+        cutoff = require_aware(older_than, "older_than")
+        keep = {r.id for r in self._records.values() if event_at(r) >= cutoff}
+        for slot in self._partitions.values():
+            for newest in (slot.newest(), slot.newest("succeeded")):
+                if newest is not None:
+                    keep.add(newest.id)
+        pending = list(keep)
+        while pending:
+            record = self._records.get(pending.pop())
+            for ref in record.inputs if record is not None else ():
+                if ref.materialization_id is not None and ref.materialization_id not in keep:
+                    keep.add(ref.materialization_id)
+                    pending.append(ref.materialization_id)
+        doomed = [rid for rid in self._records if rid not in keep]
+        for rid in doomed:
+            record = self._records.pop(rid)
+            del self._partitions[(record.asset, encode_pkey(record.partition))].records[rid]
+        return len(doomed)

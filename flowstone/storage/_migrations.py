@@ -1,0 +1,216 @@
+"""Versioned schema migrations for the SQL backends.
+
+Internal, not part of the public API. Migrations are numbered from 1 and never edited once
+released: a schema change is a new entry at the end of ``MIGRATIONS``. Each migration has a
+SQLite and a PostgreSQL form so both backends always share a version number. A backend applies
+every migration above the version recorded in ``schema_version``, each in its own
+transaction together with its ``schema_version`` row, so a crash mid-way leaves a consistent
+schema. Postgres statements name their tables ``{s}.table``; ``{s}`` is the quoted schema.
+
+Design notes (docs/adr/0010-record-store-schema.md):
+
+- ``pkey`` is the partition key in non-null form ("" unpartitioned, "~" + key otherwise), so
+  unpartitioned keys can sit in primary keys and index equality lookups.
+- ``event_at`` is ``finished_at``, or ``started_at`` for an attempt recorded without a finish;
+  it is the order of "newest" everywhere and the instant ``as_of`` and ``prune`` compare.
+- ``asset_partitions`` is the denormalised newest (any status) and newest succeeded
+  materialization of each (asset, partition), refreshed in the same transaction as every
+  write; status summaries, backfill skips and lineage start from it.
+- ``inputs`` is kept twice: as JSON on the materialization (loading a record is one row) and
+  as ``materialization_inputs`` rows (the lineage graph, indexed both ways).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema change, in both SQL dialects."""
+
+    version: int
+    name: str
+    sqlite: tuple[str, ...]
+    postgres: tuple[str, ...]
+
+
+_SQLITE_V1 = (
+    """CREATE TABLE runs (
+        run_id       TEXT PRIMARY KEY,
+        pipeline     TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        targets      TEXT NOT NULL,
+        status       TEXT NOT NULL,
+        started_at   INTEGER NOT NULL,
+        finished_at  INTEGER,
+        triggered_by TEXT NOT NULL,
+        trigger      TEXT NOT NULL,
+        backfill_id  TEXT,
+        partition    TEXT,
+        metadata     TEXT NOT NULL,
+        error        TEXT
+    )""",
+    "CREATE INDEX runs_by_start ON runs (started_at DESC, run_id DESC)",
+    "CREATE INDEX runs_by_status ON runs (status, started_at DESC, run_id DESC)",
+    "CREATE INDEX runs_by_backfill ON runs (backfill_id, started_at DESC, run_id DESC)",
+    """CREATE TABLE materializations (
+        id           TEXT PRIMARY KEY,
+        run_id       TEXT NOT NULL,
+        asset        TEXT NOT NULL,
+        partition    TEXT,
+        pkey         TEXT NOT NULL,
+        attempt      INTEGER NOT NULL,
+        status       TEXT NOT NULL,
+        started_at   INTEGER NOT NULL,
+        finished_at  INTEGER,
+        event_at     INTEGER NOT NULL,
+        triggered_by TEXT NOT NULL,
+        trigger      TEXT NOT NULL,
+        user_name    TEXT,
+        host         TEXT,
+        code_version TEXT,
+        inputs       TEXT NOT NULL,
+        metadata     TEXT NOT NULL,
+        error        TEXT
+    )""",
+    "CREATE INDEX mat_by_key ON materializations (asset, pkey, event_at DESC, id DESC)",
+    """CREATE INDEX mat_succeeded_by_key ON materializations (asset, pkey, event_at DESC, id DESC)
+        WHERE status = 'succeeded'""",
+    "CREATE INDEX mat_by_asset ON materializations (asset, event_at DESC, id DESC)",
+    "CREATE INDEX mat_by_time ON materializations (event_at DESC, id DESC)",
+    "CREATE INDEX mat_by_run ON materializations (run_id)",
+    """CREATE TABLE materialization_inputs (
+        materialization_id          TEXT NOT NULL
+                                    REFERENCES materializations (id) ON DELETE CASCADE,
+        position                    INTEGER NOT NULL,
+        upstream_asset              TEXT NOT NULL,
+        upstream_partition          TEXT,
+        upstream_pkey               TEXT NOT NULL,
+        upstream_materialization_id TEXT,
+        PRIMARY KEY (materialization_id, position)
+    ) WITHOUT ROWID""",
+    """CREATE INDEX inputs_by_upstream
+        ON materialization_inputs (upstream_asset, upstream_pkey, materialization_id)""",
+    """CREATE TABLE asset_partitions (
+        asset         TEXT NOT NULL,
+        pkey          TEXT NOT NULL,
+        partition     TEXT,
+        latest_id     TEXT NOT NULL,
+        latest_status TEXT NOT NULL,
+        latest_at     INTEGER NOT NULL,
+        succeeded_id  TEXT,
+        succeeded_at  INTEGER,
+        PRIMARY KEY (asset, pkey)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX asset_partitions_by_succeeded ON asset_partitions (succeeded_id)",
+    "CREATE INDEX asset_partitions_by_latest ON asset_partitions (latest_id)",
+    """CREATE TABLE dynamic_partitions (
+        seq      INTEGER PRIMARY KEY,
+        name     TEXT NOT NULL,
+        key      TEXT NOT NULL,
+        UNIQUE (name, key)
+    )""",
+    "CREATE INDEX dynamic_partitions_by_name ON dynamic_partitions (name, seq)",
+)
+
+_POSTGRES_V1 = (
+    """CREATE TABLE {s}.runs (
+        run_id       text COLLATE "C" PRIMARY KEY,
+        pipeline     text NOT NULL,
+        kind         text NOT NULL,
+        targets      jsonb NOT NULL,
+        status       text NOT NULL,
+        started_at   timestamptz NOT NULL,
+        finished_at  timestamptz,
+        triggered_by text NOT NULL,
+        trigger      text NOT NULL,
+        backfill_id  text,
+        partition    text,
+        metadata     jsonb NOT NULL,
+        error        jsonb
+    )""",
+    "CREATE INDEX runs_by_start ON {s}.runs (started_at DESC, run_id DESC)",
+    "CREATE INDEX runs_by_status ON {s}.runs (status, started_at DESC, run_id DESC)",
+    """CREATE INDEX runs_by_backfill ON {s}.runs (backfill_id, started_at DESC, run_id DESC)
+        WHERE backfill_id IS NOT NULL""",
+    """CREATE TABLE {s}.materializations (
+        id           text COLLATE "C" PRIMARY KEY,
+        run_id       text COLLATE "C" NOT NULL,
+        asset        text COLLATE "C" NOT NULL,
+        partition    text,
+        pkey         text COLLATE "C" NOT NULL,
+        attempt      integer NOT NULL,
+        status       text NOT NULL,
+        started_at   timestamptz NOT NULL,
+        finished_at  timestamptz,
+        event_at     timestamptz NOT NULL,
+        triggered_by text NOT NULL,
+        trigger      text NOT NULL,
+        user_name    text,
+        host         text,
+        code_version text,
+        inputs       jsonb NOT NULL,
+        metadata     jsonb NOT NULL,
+        error        jsonb
+    )""",
+    """CREATE INDEX mat_by_key ON {s}.materializations
+        (asset, pkey, event_at DESC, id DESC)""",
+    """CREATE INDEX mat_succeeded_by_key ON {s}.materializations
+        (asset, pkey, event_at DESC, id DESC) WHERE status = 'succeeded'""",
+    "CREATE INDEX mat_by_asset ON {s}.materializations (asset, event_at DESC, id DESC)",
+    "CREATE INDEX mat_by_time ON {s}.materializations (event_at DESC, id DESC)",
+    "CREATE INDEX mat_by_run ON {s}.materializations (run_id)",
+    """CREATE TABLE {s}.materialization_inputs (
+        materialization_id          text COLLATE "C" NOT NULL
+                                    REFERENCES {s}.materializations (id) ON DELETE CASCADE,
+        position                    integer NOT NULL,
+        upstream_asset              text COLLATE "C" NOT NULL,
+        upstream_partition          text,
+        upstream_pkey               text COLLATE "C" NOT NULL,
+        upstream_materialization_id text COLLATE "C",
+        PRIMARY KEY (materialization_id, position) INCLUDE (upstream_asset, upstream_pkey)
+    )""",
+    """CREATE INDEX inputs_by_upstream
+        ON {s}.materialization_inputs (upstream_asset, upstream_pkey, materialization_id)""",
+    """CREATE TABLE {s}.asset_partitions (
+        asset         text COLLATE "C" NOT NULL,
+        pkey          text COLLATE "C" NOT NULL,
+        partition     text,
+        latest_id     text COLLATE "C" NOT NULL,
+        latest_status text NOT NULL,
+        latest_at     timestamptz NOT NULL,
+        succeeded_id  text COLLATE "C",
+        succeeded_at  timestamptz,
+        PRIMARY KEY (asset, pkey)
+    )""",
+    "CREATE INDEX asset_partitions_by_succeeded ON {s}.asset_partitions (succeeded_id)",
+    "CREATE INDEX asset_partitions_by_latest ON {s}.asset_partitions (latest_id)",
+    """CREATE TABLE {s}.dynamic_partitions (
+        seq      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name     text COLLATE "C" NOT NULL,
+        key      text COLLATE "C" NOT NULL,
+        UNIQUE (name, key)
+    )""",
+    "CREATE INDEX dynamic_partitions_by_name ON {s}.dynamic_partitions (name, seq)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "runs, materializations, lineage inputs, partitions", _SQLITE_V1, _POSTGRES_V1),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def pending(current: int) -> list[Migration]:
+    """Return the migrations above ``current``, in order."""
+    return [m for m in MIGRATIONS if m.version > current]
+
+
+def too_new_message(found: int, where: str) -> str:
+    """Explain a database migrated by a newer FlowStone than this one."""
+    return (
+        f"the record store at {where} has schema version {found}, but this FlowStone knows "
+        f"versions up to {LATEST_VERSION}; upgrade flowstone (pip install -U flowstone) "
+        f"or point storage= at another database"
+    )

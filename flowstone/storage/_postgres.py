@@ -1,0 +1,341 @@
+"""The PostgreSQL record store (asyncpg), for production and for several processes sharing
+one store.
+
+Resilience: every operation runs through ``_run``, which retries on a lost connection (the
+server restarted, a backend was terminated, the network blinked) with bounded backoff. That
+is safe for every call: reads have no effects and ``write()`` is idempotent (upserts keyed by
+run id and materialization id), so replaying a batch whose commit reply was lost stores the
+same rows again. When the attempts are exhausted the caller gets a ``StorageError`` and may
+call ``write()`` again with the same batch later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+import asyncpg
+
+import actors
+from flowstone.errors import StorageError
+from flowstone.storage import _postgres_queries as q
+from flowstone.storage import _sql
+from flowstone.storage._codec import check_as_of, prepare_batch
+from flowstone.storage._records import (
+    LineageEntry,
+    MaterializationRecord,
+    RunRecord,
+    WriteBatch,
+)
+from flowstone.storage._storage import Storage
+from flowstone.storage._url import redact
+
+T = TypeVar("T")
+
+#: Seconds between attempts after a lost connection: about 15 s in all, enough to ride out
+#: a server restart; the first retry is immediate because a pool usually just holds a
+#: connection the server already closed.
+DEFAULT_RETRY_DELAYS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+# Server errors that mean "this connection or this server is going away, try again".
+_TRANSIENT_SERVER_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.AdminShutdownError,  # 57P01, e.g. pg_terminate_backend or a fast shutdown
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.CannotConnectNowError,  # 57P03, the server is starting up
+    asyncpg.TooManyConnectionsError,  # 53300
+    asyncpg.SerializationError,  # 40001
+    asyncpg.DeadlockDetectedError,  # 40P01
+)
+# Connecting cannot succeed by trying again: wrong credentials or no such database.
+_PERMANENT_CONNECT_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.InvalidCatalogNameError,
+)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class _TransientError(Exception):
+    """Internal: an attempt failed in a way another attempt may not."""
+
+
+class PostgresStorage(Storage):
+    """A ``Storage`` in PostgreSQL, in its own schema, through a small asyncpg pool.
+
+    Args:
+        url: a ``postgresql://`` (or ``postgres://``) URL asyncpg accepts.
+        schema: the schema holding FlowStone's tables (created if missing), so they never
+            collide with tables of the same name, such as those the Postgres I/O manager
+            writes.
+        min_size, max_size: bounds of the connection pool (few connections: one writer and a
+            handful of readers; Dagster's connection storms came from unbounded pools).
+        retry_delays: seconds to wait before each retry after a lost connection; their count
+            is the number of retries. ``()`` disables retrying.
+        sleep: how to wait between attempts; defaults to ``actors.sleep`` (the runtime clock,
+            so tests can drive it with a mock clock).
+        connect_timeout: seconds allowed for establishing one connection.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "flowstone",
+        min_size: int = 1,
+        max_size: int = 4,
+        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+        sleep: Sleep | None = None,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        if not _IDENTIFIER.match(schema):
+            raise StorageError(
+                f"schema name {schema!r} is not a plain SQL identifier; use letters, digits "
+                f"and underscores, starting with a letter or underscore (e.g. 'flowstone')"
+            )
+        self._dsn = url
+        self.url = redact(url)
+        self.schema = schema
+        self._min_size, self._max_size = min_size, max(min_size, max_size)
+        self._retry_delays = tuple(retry_delays)
+        self._sleep: Sleep = sleep if sleep is not None else actors.sleep
+        self._connect_timeout = connect_timeout
+        self._st = q.Statements(f'"{schema}"')
+        self._pool: asyncpg.Pool | None = None
+        self._lock_key = lock_key(schema)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect (retrying as for a lost connection) and apply pending migrations."""
+        if self._pool is not None:
+            return
+        self._pool = await self._retrying("connect", self._create_pool)
+        try:
+            await self._run("migrate", lambda c: q.migrate(c, self._st, self._lock_key, self.url))
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _create_pool(self) -> asyncpg.Pool:
+        try:
+            return await asyncpg.create_pool(
+                self._dsn,
+                min_size=self._min_size,
+                max_size=self._max_size,
+                timeout=self._connect_timeout,
+                server_settings={"application_name": "flowstone"},
+            )
+        except _PERMANENT_CONNECT_ERRORS as exc:
+            raise StorageError(f"cannot connect to {self.url}: {exc}") from exc
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _TransientError(exc) from exc
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await pool.close()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                pool.terminate()  # the server is gone; drop the sockets without goodbyes
+
+    async def schema_version(self) -> int:
+        """Return the applied schema version."""
+        return await self._run("schema_version", lambda c: q.schema_version(c, self._st))
+
+    # -- retrying -----------------------------------------------------------------------------
+
+    async def _run(self, what: str, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run ``fn`` on a pooled connection, retrying when the connection is lost."""
+        return await self._retrying(what, lambda: self._once(fn))
+
+    async def _once(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        pool = self._pool
+        if pool is None:
+            raise StorageError(f"{self!r} is not open; call `await storage.open()` first")
+        try:
+            conn = await pool.acquire(timeout=self._connect_timeout)
+        except _PERMANENT_CONNECT_ERRORS as exc:
+            raise StorageError(f"cannot connect to {self.url}: {exc}") from exc
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _TransientError(exc) from exc
+        try:
+            return await fn(conn)
+        except StorageError:
+            raise
+        except Exception as exc:
+            if conn.is_closed() or isinstance(exc, (OSError, *_TRANSIENT_SERVER_ERRORS)):
+                raise _TransientError(exc) from exc
+            raise StorageError(f"PostgreSQL error on {self.url}: {exc}") from exc
+        finally:
+            await _release(pool, conn)
+
+    async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        failures: list[str] = []
+        delays = iter(self._retry_delays)
+        while True:
+            try:
+                return await attempt()
+            except _TransientError as transient:
+                cause = transient.__cause__ or transient
+                failures.append(f"{type(cause).__name__}: {cause}")
+                delay = next(delays, None)
+                if delay is None:
+                    raise self._gave_up(what, failures) from cause
+            await self._sleep(delay)
+
+    def _gave_up(self, what: str, failures: list[str]) -> StorageError:
+        waited = sum(self._retry_delays)
+        return StorageError(
+            f"cannot reach PostgreSQL at {self.url} ({what}): {len(failures)} attempt(s) "
+            f"over {waited:g} s of backoff all failed; last error: {failures[-1]}. Check that "
+            f"the server is running and accepts connections at that address; a write can be "
+            f"retried with the same batch once it is back"
+        )
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def write(self, batch: WriteBatch) -> None:
+        """Commit the batch in one transaction (see ``Storage.write``); replays are safe."""
+        runs, mats = prepare_batch(batch)
+        if runs or mats:
+            await self._run("write", lambda c: q.write(c, self._st, runs, mats))
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """Return one run."""
+        query = _sql.get_run(self._st.dialect, run_id)
+        found = await self._run("get_run", lambda c: q.fetch_runs(c, query))
+        return found[0] if found else None
+
+    async def list_runs(
+        self, *, limit: int = 50, status: str | None = None, backfill_id: str | None = None
+    ) -> list[RunRecord]:
+        """Return runs, newest first (by started_at, then run_id)."""
+        query = _sql.list_runs(self._st.dialect, limit, status, backfill_id)
+        return await self._run("list_runs", lambda c: q.fetch_runs(c, query))
+
+    # -- materializations ---------------------------------------------------------------------
+
+    async def materializations(
+        self,
+        *,
+        asset: str | None = None,
+        partition: str | None = None,
+        any_partition: bool = True,
+        run_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        before: datetime | None = None,
+    ) -> list[MaterializationRecord]:
+        """Return materializations, newest first (by finished_at, then id)."""
+        query = _sql.list_materializations(
+            self._st.dialect,
+            asset=asset,
+            partition=partition,
+            any_partition=any_partition,
+            run_id=run_id,
+            status=status,
+            limit=limit,
+            before=before,
+        )
+        return await self._run("materializations", lambda c: q.fetch_materializations(c, query))
+
+    async def latest(
+        self,
+        asset: str,
+        partitions: Sequence[str | None],
+        *,
+        status: str | None = "succeeded",
+        as_of: datetime | None = None,
+    ) -> dict[str | None, MaterializationRecord]:
+        """Return, per partition given, its newest materialization (one query)."""
+        query = q.latest_query(self._st, asset, list(partitions), status, check_as_of(as_of))
+        found = await self._run("latest", lambda c: q.fetch_materializations(c, query))
+        return {record.partition: record for record in found}
+
+    async def latest_statuses(self, asset: str) -> dict[str | None, str]:
+        """Return the status of the newest materialization of every recorded partition."""
+        query = _sql.latest_statuses(self._st.dialect, asset)
+        return dict(await self._run("latest_statuses", lambda c: q.fetch_pairs(c, query)))
+
+    async def status_counts(self, asset: str) -> dict[str, int]:
+        """Count partitions of ``asset`` by the status of their newest materialization."""
+        query = _sql.status_counts(self._st.dialect, asset)
+        return dict(await self._run("status_counts", lambda c: q.fetch_pairs(c, query)))
+
+    # -- lineage ------------------------------------------------------------------------------
+
+    async def upstream(
+        self, asset: str, partition: str | None, *, as_of: datetime | None = None
+    ) -> list[LineageEntry]:
+        """Transitive upstream (see ``Storage.upstream``)."""
+        query = _sql.upstream(self._st.dialect, asset, partition, as_of)
+        return await self._run("upstream", lambda c: q.lineage(c, query))
+
+    async def downstream(self, asset: str, partition: str | None) -> list[LineageEntry]:
+        """Transitive downstream (see ``Storage.downstream``)."""
+        query = _sql.downstream(self._st.dialect, asset, partition)
+        return await self._run("downstream", lambda c: q.lineage(c, query))
+
+    # -- dynamic partitions -------------------------------------------------------------------
+
+    async def add_dynamic_partitions(self, name: str, keys: Iterable[str]) -> list[str]:
+        """Add keys to a dynamic partitions set; return the keys that were new."""
+        wanted = list(keys)
+        return await self._run(
+            "add_dynamic_partitions",
+            lambda c: q.add_dynamic_partitions(c, self._st, name, wanted),
+        )
+
+    async def dynamic_partitions(self, name: str) -> list[str]:
+        """Return the keys of a dynamic partitions set, in insertion order."""
+        text = f"SELECT key FROM {self._st.schema}.dynamic_partitions WHERE name = $1 ORDER BY seq"
+
+        async def fetch(conn: asyncpg.Connection) -> list[str]:
+            return [row["key"] for row in await conn.fetch(text, name)]
+
+        return await self._run("dynamic_partitions", fetch)
+
+    async def delete_dynamic_partition(self, name: str, key: str) -> bool:
+        """Remove one key; return whether it existed."""
+        text = f"DELETE FROM {self._st.schema}.dynamic_partitions WHERE name = $1 AND key = $2"
+
+        async def delete(conn: asyncpg.Connection) -> bool:
+            return str(await conn.execute(text, name, key)) != "DELETE 0"
+
+        return await self._run("delete_dynamic_partition", delete)
+
+    # -- maintenance --------------------------------------------------------------------------
+
+    async def prune(self, older_than: datetime) -> int:
+        """Delete old materializations that nothing kept needs (see ``Storage.prune``)."""
+        text, args = _sql.prune(self._st.dialect, older_than).positional()
+
+        async def delete(conn: asyncpg.Connection) -> int:
+            status = await conn.execute(text, *args)
+            return int(str(status).rsplit(" ", 1)[-1])
+
+        return await self._run("prune", delete)
+
+
+async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    try:
+        await pool.release(conn)
+    except Exception:
+        # A connection that died mid-transaction cannot be reset; drop it. The pool opens a
+        # fresh one on the next acquire.
+        conn.terminate()
+
+
+def lock_key(schema: str) -> int:
+    """Return the advisory lock key that serialises migrations of ``schema``."""
+    digest = hashlib.sha256(f"flowstone.schema:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)

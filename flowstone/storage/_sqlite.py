@@ -1,0 +1,253 @@
+"""The embedded SQLite record store, FlowStone's default.
+
+``sqlite3`` blocks, so no call here touches the database on the event loop. All writes go to
+one dedicated writer thread that owns the only write connection (SQLite allows one writer at
+a time anyway; a single thread also keeps transactions strictly ordered). Reads run on a small
+pool of reader threads with their own connections; WAL mode lets them proceed while a write
+is in progress. ``synchronous=FULL`` makes every commit reach the disk before ``write()``
+returns, so a record that was acknowledged survives ``kill -9`` and power loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flowstone.errors import StorageError
+from flowstone.storage import _sql
+from flowstone.storage import _sqlite_queries as q
+from flowstone.storage._codec import check_as_of, prepare_batch
+from flowstone.storage._records import (
+    LineageEntry,
+    MaterializationRecord,
+    RunRecord,
+    WriteBatch,
+)
+from flowstone.storage._storage import Storage
+
+T = TypeVar("T")
+
+_D = q.DIALECT
+
+
+class SQLiteStorage(Storage):
+    """A ``Storage`` in one SQLite file (WAL mode, durable commits).
+
+    Args:
+        path: the database file; its directory is created on ``open()``.
+        readers: how many reader threads (and read connections) to keep.
+        busy_timeout: seconds to wait for another process's write lock before failing.
+    """
+
+    def __init__(self, path: str | Path, *, readers: int = 2, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        self._readers_count = max(1, readers)
+        self._busy_timeout = busy_timeout
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the file if needed and apply pending migrations."""
+        if self._writer is not None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the directory of {self.url}: {exc}") from exc
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="flowstone-sqlite-writer")
+        self._readers = ThreadPoolExecutor(
+            self._readers_count, thread_name_prefix="flowstone-sqlite-reader"
+        )
+        try:
+            await self._write(q.migrate, self.url)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Finish pending calls and close every connection."""
+        executors = [e for e in (self._writer, self._readers) if e is not None]
+        self._writer = self._readers = None
+        if executors:
+            # Joining threads blocks; do it off the loop.
+            await asyncio.to_thread(_shutdown, executors)
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    async def schema_version(self) -> int:
+        """Return the applied schema version."""
+        return await self._read(q.schema_version)
+
+    # -- threads ------------------------------------------------------------------------------
+
+    def _connection(self, *, writer: bool) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect(writer=writer)
+            self._local.conn = conn
+        return conn
+
+    def _connect(self, *, writer: bool) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,  # transactions are explicit (BEGIN IMMEDIATE)
+                check_same_thread=False,  # closed from the loop thread on close()
+            )
+            if writer:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open the SQLite database {self.url}: {exc}") from exc
+        if not writer:
+            conn.execute("PRAGMA query_only=ON")
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._submit(self._writer, True, fn, *args)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._submit(self._readers, False, fn, *args)
+
+    async def _submit(
+        self, executor: ThreadPoolExecutor | None, writer: bool, fn: Callable[..., T], *args: Any
+    ) -> T:
+        if executor is None:
+            raise StorageError(f"{self!r} is not open; call `await storage.open()` first")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, partial(self._call, writer, fn, *args))
+
+    def _call(self, writer: bool, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return fn(self._connection(writer=writer), *args)
+        except sqlite3.Error as exc:
+            raise StorageError(f"SQLite error on {self.url}: {exc}") from exc
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def write(self, batch: WriteBatch) -> None:
+        """Commit the batch in one durable transaction (see ``Storage.write``)."""
+        runs, mats = prepare_batch(batch)
+        if runs or mats:
+            await self._write(q.write, runs, mats)
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """Return one run."""
+        found = await self._read(q.fetch_runs, _sql.get_run(_D, run_id))
+        return found[0] if found else None
+
+    async def list_runs(
+        self, *, limit: int = 50, status: str | None = None, backfill_id: str | None = None
+    ) -> list[RunRecord]:
+        """Return runs, newest first (by started_at, then run_id)."""
+        return await self._read(q.fetch_runs, _sql.list_runs(_D, limit, status, backfill_id))
+
+    # -- materializations ---------------------------------------------------------------------
+
+    async def materializations(
+        self,
+        *,
+        asset: str | None = None,
+        partition: str | None = None,
+        any_partition: bool = True,
+        run_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        before: datetime | None = None,
+    ) -> list[MaterializationRecord]:
+        """Return materializations, newest first (by finished_at, then id)."""
+        query = _sql.list_materializations(
+            _D,
+            asset=asset,
+            partition=partition,
+            any_partition=any_partition,
+            run_id=run_id,
+            status=status,
+            limit=limit,
+            before=before,
+        )
+        return await self._read(q.fetch_materializations, query)
+
+    async def latest(
+        self,
+        asset: str,
+        partitions: Sequence[str | None],
+        *,
+        status: str | None = "succeeded",
+        as_of: datetime | None = None,
+    ) -> dict[str | None, MaterializationRecord]:
+        """Return, per partition given, its newest materialization (one query)."""
+        found = await self._read(q.latest, asset, list(partitions), status, check_as_of(as_of))
+        return {record.partition: record for record in found}
+
+    async def latest_statuses(self, asset: str) -> dict[str | None, str]:
+        """Return the status of the newest materialization of every recorded partition."""
+        query = _sql.latest_statuses(_D, asset)
+        return dict(await self._read(_fetch_pairs, query))
+
+    async def status_counts(self, asset: str) -> dict[str, int]:
+        """Count partitions of ``asset`` by the status of their newest materialization."""
+        return dict(await self._read(_fetch_pairs, _sql.status_counts(_D, asset)))
+
+    # -- lineage ------------------------------------------------------------------------------
+
+    async def upstream(
+        self, asset: str, partition: str | None, *, as_of: datetime | None = None
+    ) -> list[LineageEntry]:
+        """Transitive upstream (see ``Storage.upstream``)."""
+        return await self._read(q.lineage, _sql.upstream(_D, asset, partition, as_of))
+
+    async def downstream(self, asset: str, partition: str | None) -> list[LineageEntry]:
+        """Transitive downstream (see ``Storage.downstream``)."""
+        return await self._read(q.lineage, _sql.downstream(_D, asset, partition))
+
+    # -- dynamic partitions -------------------------------------------------------------------
+
+    async def add_dynamic_partitions(self, name: str, keys: Iterable[str]) -> list[str]:
+        """Add keys to a dynamic partitions set; return the keys that were new."""
+        return await self._write(q.add_dynamic_partitions, name, list(keys))
+
+    async def dynamic_partitions(self, name: str) -> list[str]:
+        """Return the keys of a dynamic partitions set, in insertion order."""
+        return await self._read(q.dynamic_partitions, name)
+
+    async def delete_dynamic_partition(self, name: str, key: str) -> bool:
+        """Remove one key; return whether it existed."""
+        return await self._write(q.delete_dynamic_partition, name, key)
+
+    # -- maintenance --------------------------------------------------------------------------
+
+    async def prune(self, older_than: datetime) -> int:
+        """Delete old materializations that nothing kept needs (see ``Storage.prune``)."""
+        return await self._write(q.prune, older_than)
+
+
+def _fetch_pairs(conn: sqlite3.Connection, query: _sql.Query) -> list[tuple[Any, Any]]:
+    return [(row[0], row[1]) for row in conn.execute(query.text, query.params)]
+
+
+def _shutdown(executors: list[ThreadPoolExecutor]) -> None:
+    for executor in executors:
+        executor.shutdown(wait=True)

@@ -1,0 +1,248 @@
+"""The SQLite statements, as plain functions over a ``sqlite3.Connection``.
+
+Internal, not part of the public API. Everything here is synchronous and runs on the
+backend's worker threads (``_sqlite.py``), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from flowstone.errors import StorageError
+from flowstone.storage import _sql
+from flowstone.storage._codec import (
+    encode_pkey,
+    from_micros,
+    input_values,
+    lineage_entries,
+    materialization_from_row,
+    materialization_values,
+    run_from_row,
+    run_values,
+    to_micros,
+)
+from flowstone.storage._migrations import LATEST_VERSION, pending, too_new_message
+from flowstone.storage._records import (
+    LineageEntry,
+    MaterializationRecord,
+    RunRecord,
+)
+
+DIALECT = _sql.Dialect(prefix="", to_time=to_micros)
+
+_UPSERT_RUN = f"""
+INSERT INTO runs ({_sql.RUN_COLUMNS}) VALUES ({", ".join("?" * 13)})
+ON CONFLICT (run_id) DO UPDATE SET
+    pipeline = excluded.pipeline, kind = excluded.kind, targets = excluded.targets,
+    status = excluded.status, started_at = excluded.started_at,
+    finished_at = excluded.finished_at, triggered_by = excluded.triggered_by,
+    trigger = excluded.trigger, backfill_id = excluded.backfill_id,
+    partition = excluded.partition, metadata = excluded.metadata, error = excluded.error"""
+
+_UPSERT_MATERIALIZATION = f"""
+INSERT INTO materializations ({_sql.MAT_COLUMNS}, pkey, event_at)
+VALUES ({", ".join("?" * 18)})
+ON CONFLICT (id) DO UPDATE SET
+    run_id = excluded.run_id, asset = excluded.asset, partition = excluded.partition,
+    attempt = excluded.attempt, status = excluded.status, started_at = excluded.started_at,
+    finished_at = excluded.finished_at, triggered_by = excluded.triggered_by,
+    trigger = excluded.trigger, user_name = excluded.user_name, host = excluded.host,
+    code_version = excluded.code_version, inputs = excluded.inputs,
+    metadata = excluded.metadata, error = excluded.error, pkey = excluded.pkey,
+    event_at = excluded.event_at"""
+
+_INSERT_INPUT = """
+INSERT INTO materialization_inputs (materialization_id, position, upstream_asset,
+    upstream_partition, upstream_pkey, upstream_materialization_id)
+VALUES (?, ?, ?, ?, ?, ?)"""
+
+# Recompute the denormalised newest / newest-succeeded pointers of one (asset, partition).
+_REFRESH_PARTITION = f"""
+INSERT INTO asset_partitions (asset, pkey, partition, latest_id, latest_status, latest_at,
+    succeeded_id, succeeded_at)
+SELECT l.asset, l.pkey, l.partition, l.id, l.status, l.event_at, s.id, s.event_at
+FROM (SELECT asset, pkey, partition, id, status, event_at FROM materializations
+      WHERE asset = :asset AND pkey = :pkey {_sql.NEWEST_FIRST} LIMIT 1) AS l
+LEFT JOIN (SELECT id, event_at FROM materializations
+      WHERE asset = :asset AND pkey = :pkey AND status = 'succeeded'
+      {_sql.NEWEST_FIRST} LIMIT 1) AS s ON 1
+WHERE 1
+ON CONFLICT (asset, pkey) DO UPDATE SET
+    partition = excluded.partition, latest_id = excluded.latest_id,
+    latest_status = excluded.latest_status, latest_at = excluded.latest_at,
+    succeeded_id = excluded.succeeded_id, succeeded_at = excluded.succeeded_at"""
+
+_FORGET_EMPTY_PARTITION = """
+DELETE FROM asset_partitions WHERE asset = :asset AND pkey = :pkey
+AND NOT EXISTS (SELECT 1 FROM materializations WHERE asset = :asset AND pkey = :pkey)"""
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run a write transaction; IMMEDIATE takes the write lock up front, so two processes
+    never both read a stale state and then collide on upgrade to a writer."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# -- schema -----------------------------------------------------------------------------------
+
+
+def migrate(conn: sqlite3.Connection, where: str) -> int:
+    """Apply pending migrations; return the resulting version."""
+    with transaction(conn):
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+            "name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+        )
+        current = schema_version(conn)
+        if current > LATEST_VERSION:
+            raise StorageError(too_new_message(current, where))
+        for migration in pending(current):
+            for statement in migration.sqlite:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, to_micros(datetime.now(UTC))),
+            )
+    return schema_version(conn)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """Return the highest applied migration (0 on an empty database)."""
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+    return int(row[0])
+
+
+# -- writes -----------------------------------------------------------------------------------
+
+
+def write(
+    conn: sqlite3.Connection, runs: Sequence[RunRecord], mats: Sequence[MaterializationRecord]
+) -> None:
+    """Upsert runs and materializations in one transaction and refresh partition pointers."""
+    with transaction(conn):
+        conn.executemany(_UPSERT_RUN, [run_values(r, to_micros) for r in runs])
+        if not mats:
+            return
+        ids = json.dumps([m.id for m in mats])
+        # A replaced record may have moved (same id, other key): refresh its old key too.
+        keys = set(
+            conn.execute(
+                "SELECT asset, pkey FROM materializations "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (ids,),
+            ).fetchall()
+        )
+        keys.update((m.asset, encode_pkey(m.partition)) for m in mats)
+        conn.executemany(
+            _UPSERT_MATERIALIZATION, [materialization_values(m, to_micros) for m in mats]
+        )
+        conn.execute(
+            "DELETE FROM materialization_inputs "
+            "WHERE materialization_id IN (SELECT value FROM json_each(?))",
+            (ids,),
+        )
+        conn.executemany(_INSERT_INPUT, [row for m in mats for row in input_values(m)])
+        params = [{"asset": asset, "pkey": pkey} for asset, pkey in keys]
+        conn.executemany(_REFRESH_PARTITION, params)
+        conn.executemany(_FORGET_EMPTY_PARTITION, params)
+
+
+def prune(conn: sqlite3.Connection, older_than: datetime) -> int:
+    """Delete what ``Storage.prune`` allows; return how many materializations went."""
+    query = _sql.prune(DIALECT, older_than)
+    with transaction(conn):
+        conn.execute(query.text, query.params)
+        # rowcount is -1 for a statement that starts with WITH; changes() counts the rows
+        # the DELETE itself removed (not the inputs removed by the cascade).
+        return int(conn.execute("SELECT changes()").fetchone()[0])
+
+
+def add_dynamic_partitions(conn: sqlite3.Connection, name: str, keys: Sequence[str]) -> list[str]:
+    """Insert the keys not yet present; return them in the order given."""
+    new: list[str] = []
+    with transaction(conn):
+        for key in dict.fromkeys(keys):
+            cursor = conn.execute(
+                "INSERT INTO dynamic_partitions (name, key) VALUES (?, ?) "
+                "ON CONFLICT (name, key) DO NOTHING",
+                (name, key),
+            )
+            if cursor.rowcount:
+                new.append(key)
+    return new
+
+
+def delete_dynamic_partition(conn: sqlite3.Connection, name: str, key: str) -> bool:
+    """Delete one key; return whether it existed."""
+    with transaction(conn):
+        cursor = conn.execute(
+            "DELETE FROM dynamic_partitions WHERE name = ? AND key = ?", (name, key)
+        )
+    return cursor.rowcount > 0
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+def fetch_runs(conn: sqlite3.Connection, query: _sql.Query) -> list[RunRecord]:
+    """Run a query over RUN_COLUMNS."""
+    return [run_from_row(row, from_micros) for row in conn.execute(query.text, query.params)]
+
+
+def fetch_materializations(
+    conn: sqlite3.Connection, query: _sql.Query
+) -> list[MaterializationRecord]:
+    """Run a query over MAT_COLUMNS."""
+    rows = conn.execute(query.text, query.params)
+    return [materialization_from_row(row, from_micros) for row in rows]
+
+
+def latest(
+    conn: sqlite3.Connection,
+    asset: str,
+    partitions: Sequence[str | None],
+    status: str | None,
+    as_of: datetime | None,
+) -> list[MaterializationRecord]:
+    """Return the newest matching materialization of each partition (one query)."""
+    params: dict[str, Any] = {
+        "asset": asset,
+        "keys": json.dumps([encode_pkey(p) for p in dict.fromkeys(partitions)]),
+    }
+    if as_of is None and status in ("succeeded", None):
+        pointer = "succeeded_id" if status == "succeeded" else "latest_id"
+        text = f"""SELECT {_sql.mat_columns("m")} FROM json_each(:keys) w
+            JOIN asset_partitions ap ON ap.asset = :asset AND ap.pkey = w.value
+            JOIN materializations m ON m.id = ap.{pointer}"""
+    else:
+        if status is not None:
+            params["status"] = status
+        if as_of is not None:
+            params["as_of"] = to_micros(as_of)
+        newest = _sql.newest_id(status, as_of is not None, ":asset", "w.value")
+        text = f"""SELECT {_sql.mat_columns("m")} FROM json_each(:keys) w
+            JOIN materializations m ON m.id = {DIALECT.sql(newest)}"""
+    return fetch_materializations(conn, _sql.Query(text, params))
+
+
+def lineage(conn: sqlite3.Connection, query: _sql.Query) -> list[LineageEntry]:
+    """Run an upstream or downstream walk."""
+    return lineage_entries(conn.execute(query.text, query.params).fetchall())
+
+
+def dynamic_partitions(conn: sqlite3.Connection, name: str) -> list[str]:
+    """Return the keys of a set in insertion order."""
+    rows = conn.execute("SELECT key FROM dynamic_partitions WHERE name = ? ORDER BY seq", (name,))
+    return [row[0] for row in rows]

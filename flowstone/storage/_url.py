@@ -1,0 +1,98 @@
+"""``open_storage``: from a storage URL to a (not yet opened) ``Storage``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flowstone.errors import StorageError
+from flowstone.storage._storage import Storage
+
+SCHEMES = (
+    "'sqlite:///PATH' (a file; the default is <base_dir>/flowstone.db; "
+    "'sqlite:////abs/path.db' for an absolute path)",
+    "'memory' (in this process only; lost at exit)",
+    "'postgresql://USER:PASSWORD@HOST:PORT/DATABASE' (or 'postgres://...')",
+)
+
+
+def open_storage(url: str | None, *, base_dir: str | Path = ".flowstone") -> Storage:
+    """Return the ``Storage`` a URL names, not yet opened (``await storage.open()``).
+
+    Args:
+        url: ``"sqlite:///relative/path.db"`` (relative to the working directory),
+            ``"sqlite:////absolute/path.db"``, ``"sqlite://"`` or ``None`` for
+            ``<base_dir>/flowstone.db``, ``"memory"``, or ``"postgresql://..."`` /
+            ``"postgres://..."`` (any libpq-style URL asyncpg accepts).
+        base_dir: where the default SQLite file lives.
+
+    Raises:
+        StorageError: the URL names no backend FlowStone has; the message lists the schemes
+            that exist and shows the URL with its password hidden.
+    """
+    if url is None:
+        return _sqlite(Path(base_dir) / "flowstone.db")
+    text = url.strip()
+    scheme, sep, rest = text.partition("://")
+    scheme = scheme.lower()
+    if text.lower() in ("memory", "memory://", ":memory:"):
+        from flowstone.storage._memory import MemoryStorage
+
+        return MemoryStorage()
+    if sep and scheme == "sqlite":
+        return _sqlite_url(rest, text, Path(base_dir))
+    if sep and scheme in ("postgresql", "postgres"):
+        from flowstone.storage._postgres import PostgresStorage
+
+        return PostgresStorage(text)
+    reason = f"unknown scheme {scheme!r}" if sep else "it has no scheme"
+    raise unusable(text, reason)
+
+
+def _sqlite_url(rest: str, url: str, base_dir: Path) -> Storage:
+    # sqlite:// + "/" + path: the third slash separates the (empty) host from the path, so
+    # "sqlite:///a.db" is relative and "sqlite:////tmp/a.db" is absolute, as in SQLAlchemy.
+    if rest == "":
+        return _sqlite(base_dir / "flowstone.db")
+    if not rest.startswith("/"):
+        raise unusable(url, "a SQLite URL has no host; write 'sqlite:///' + the file path")
+    path = rest[1:].split("?", 1)[0]
+    if path in ("", ":memory:"):
+        hint = "no file path" if path == "" else "an in-memory SQLite is not shared; use 'memory'"
+        raise unusable(url, hint)
+    return _sqlite(Path(path))
+
+
+def _sqlite(path: Path) -> Storage:
+    from flowstone.storage._sqlite import SQLiteStorage
+
+    return SQLiteStorage(path)
+
+
+def unusable(url: str, reason: str) -> StorageError:
+    """Return the error for a storage URL that names no usable backend."""
+    options = "\n".join(f"  - {s}" for s in SCHEMES)
+    return StorageError(
+        f"cannot use storage URL {redact(url)!r}: {reason}. FlowStone can store records in:\n"
+        f"{options}"
+    )
+
+
+def redact(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***`` (userinfo and ``password=``)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        hidden = [(k, "***" if k.lower() == "password" else v) for k, v in pairs]
+        query = urlencode(hidden, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

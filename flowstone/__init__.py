@@ -1,1 +1,118 @@
-"""FlowStone: asset-first data orchestration (public API assembled at integration)."""
+"""FlowStone: asset-first data orchestration on an OTP-style actor runtime.
+
+Layering (enforced by tests/test_layering.py): ``flowstone`` uses only the public APIs of
+``supervisors`` and ``actors``.
+
+Module map:
+    _pipeline.py, _asset.py, _dependency.py   definitions: Pipeline, @asset, Dep
+    _graph.py, _validation.py                 the asset graph and definition checks
+    partitions/                               partition definitions, sets and mappings
+    io/                                       I/O managers (memory, fs, s3, parquet, postgres)
+    storage/                                  the record store (memory, SQLite, PostgreSQL)
+    _runtime.py, _sync_runtime.py             AsyncRuntime, Runtime (the public entry points)
+    _engine.py, _planning.py, _backfill.py    supervision tree, plans, scheduling
+    _materializer.py, _lineage_writer.py      the materializer and lineage actors
+    _lineage.py                               lineage queries, impact, staleness
+    _events.py                                the in-process event bus
+    cli/                                      the `flowstone` command line
+"""
+
+from flowstone import errors as errors
+from flowstone import io as io
+from flowstone._asset import AssetDefinition as AssetDefinition
+from flowstone._context import AssetContext as AssetContext
+from flowstone._default import backfill as backfill
+from flowstone._default import configure as configure
+from flowstone._default import lineage as lineage
+from flowstone._default import materialize as materialize
+from flowstone._default import materialize_all as materialize_all
+from flowstone._dependency import Dep as Dep
+from flowstone._events import Event as Event
+from flowstone._events import EventBus as EventBus
+from flowstone._graph import AssetGraph as AssetGraph
+from flowstone._materializer import AssetTimeout as AssetTimeout
+from flowstone._pipeline import Pipeline as Pipeline
+from flowstone._ray_options import RayOptions as RayOptions
+from flowstone._resources import ResourceDefinition as ResourceDefinition
+from flowstone._results import BackfillResult as BackfillResult
+from flowstone._results import Materialization as Materialization
+from flowstone._results import RunResult as RunResult
+from flowstone._retry import RetryPolicy as RetryPolicy
+from flowstone._runtime import AsyncRuntime as AsyncRuntime
+from flowstone._sync_runtime import Runtime as Runtime
+from flowstone.errors import AssetNotFound as AssetNotFound
+from flowstone.errors import ConfigurationError as ConfigurationError
+from flowstone.errors import DefinitionError as DefinitionError
+from flowstone.errors import FlowStoneError as FlowStoneError
+from flowstone.errors import InvalidPartition as InvalidPartition
+from flowstone.errors import IOManagerError as IOManagerError
+from flowstone.errors import MissingUpstream as MissingUpstream
+from flowstone.errors import RunFailed as RunFailed
+from flowstone.errors import StorageError as StorageError
+from flowstone.partitions import AllPartitionsMapping as AllPartitionsMapping
+from flowstone.partitions import CronPartitions as CronPartitions
+from flowstone.partitions import DailyPartitions as DailyPartitions
+from flowstone.partitions import DimensionMapping as DimensionMapping
+from flowstone.partitions import DynamicPartitions as DynamicPartitions
+from flowstone.partitions import HourlyPartitions as HourlyPartitions
+from flowstone.partitions import IdentityMapping as IdentityMapping
+from flowstone.partitions import MonthlyPartitions as MonthlyPartitions
+from flowstone.partitions import MultiPartitions as MultiPartitions
+from flowstone.partitions import PartitionMapping as PartitionMapping
+from flowstone.partitions import PartitionsDefinition as PartitionsDefinition
+from flowstone.partitions import PartitionSet as PartitionSet
+from flowstone.partitions import StaticPartitions as StaticPartitions
+from flowstone.partitions import TimeWindowMapping as TimeWindowMapping
+from flowstone.partitions import WeeklyPartitions as WeeklyPartitions
+
+__all__ = (
+    "AllPartitionsMapping",
+    "AssetContext",
+    "AssetDefinition",
+    "AssetGraph",
+    "AssetNotFound",
+    "AssetTimeout",
+    "AsyncRuntime",
+    "BackfillResult",
+    "ConfigurationError",
+    "CronPartitions",
+    "DailyPartitions",
+    "DefinitionError",
+    "Dep",
+    "DimensionMapping",
+    "DynamicPartitions",
+    "Event",
+    "EventBus",
+    "FlowStoneError",
+    "HourlyPartitions",
+    "IOManagerError",
+    "IdentityMapping",
+    "InvalidPartition",
+    "Materialization",
+    "MissingUpstream",
+    "MonthlyPartitions",
+    "MultiPartitions",
+    "PartitionMapping",
+    "PartitionSet",
+    "PartitionsDefinition",
+    "Pipeline",
+    "RayOptions",
+    "ResourceDefinition",
+    "RetryPolicy",
+    "RunFailed",
+    "RunResult",
+    "Runtime",
+    "StaticPartitions",
+    "StorageError",
+    "TimeWindowMapping",
+    "WeeklyPartitions",
+    "backfill",
+    "configure",
+    "errors",
+    "io",
+    "lineage",
+    "materialize",
+    "materialize_all",
+)
+
+__version__ = "0.1.0"

@@ -87,9 +87,7 @@ async def run_backfill(
                 nodes = [n for n in nodes if n.encoded not in done]
             for node in nodes:
                 await slots.acquire()
-                task = asyncio.ensure_future(
-                    _one(engine, node, backfill_id, who, result, slots)
-                )
+                task = asyncio.ensure_future(_one(engine, node, backfill_id, who, result, slots))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         while tasks:
@@ -135,7 +133,7 @@ async def _one(
         else:
             result.failed.append(node.key)
             result.errors[str(node.encoded)] = _first_error(run)
-    except Exception as exc:  # noqa: BLE001 - a backfill never raises for one partition
+    except Exception as exc:
         result.failed.append(node.key)
         result.errors[str(node.encoded)] = f"{type(exc).__name__}: {exc}"
     finally:

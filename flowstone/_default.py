@@ -1,8 +1,8 @@
 """Module-level shortcuts on a default runtime, as in the original design::
 
-    fs.configure(pipeline, storage="memory")
-    fs.materialize_all("daily_report", partition="2025-01-15")
-    fs.lineage.upstream("daily_report", "2025-01-15")
+fs.configure(pipeline, storage="memory")
+fs.materialize_all("daily_report", partition="2025-01-15")
+fs.lineage.upstream("daily_report", "2025-01-15")
 """
 
 from __future__ import annotations

@@ -236,9 +236,7 @@ class Engine:
             try:
                 from flowstone._ray import RayExecutor
             except ImportError as exc:
-                raise ConfigurationError(
-                    "executor 'ray' is not available: " + str(exc)
-                ) from exc
+                raise ConfigurationError("executor 'ray' is not available: " + str(exc)) from exc
             executor: Executor = RayExecutor(self)
             self.executors[name] = executor
             return executor
@@ -420,13 +418,15 @@ class _Scheduler:
             future: asyncio.Future[Materialization] = asyncio.get_running_loop().create_future()
             engine.inflight[node.id] = future
             future.add_done_callback(lambda _f, nid=node.id: engine.inflight.pop(nid, None))
-            job = Job(engine, node, self.spec.run_id, self.spec.triggered_by, self.spec.trigger, future)
+            job = Job(
+                engine, node, self.spec.run_id, self.spec.triggered_by, self.spec.trigger, future
+            )
             spec = supervisors.ChildSpec(
                 node.label(), lambda: actors.spawn(Materializer, job), restart="transient"
             )
             try:
                 await self.run_sup.start_child(spec)
-            except Exception as exc:  # noqa: BLE001 - reported as the node's outcome
+            except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)
             shared = future

@@ -109,8 +109,7 @@ class AsyncLineage:
         engine = self._engine
         if definition.code_version != record.code_version:
             return (
-                f"code_version changed from {record.code_version!r} to "
-                f"{definition.code_version!r}"
+                f"code_version changed from {record.code_version!r} to {definition.code_version!r}"
             )
         for ref in record.inputs:
             newest = await engine.storage.latest(ref.asset, [ref.partition])
@@ -119,8 +118,10 @@ class AsyncLineage:
                 label = ref.asset if ref.partition is None else f"{ref.asset}[{ref.partition}]"
                 return f"upstream {label} was re-materialized (run {current.run_id})"
             up_def = engine.pipeline.assets.get(ref.asset)
-            if current is not None and up_def is not None and (
-                up_def.code_version != current.code_version
+            if (
+                current is not None
+                and up_def is not None
+                and (up_def.code_version != current.code_version)
             ):
                 return f"upstream {ref.asset} changed code_version"
         return None

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from flowstone._engine import Engine
 
 
-class AssetTimeout(TimeoutError):
+class AssetTimeout(TimeoutError):  # noqa: N818 - reads as the event, like TimeoutError
     """Raised (and recorded) when an asset function exceeds its ``timeout``."""
 
 
@@ -80,7 +80,7 @@ class Job:
             try:
                 upstreams, inputs_used = await self._resolve_inputs()
                 metadata = await self._attempt(upstreams, attempt)
-            except Exception as exc:  # noqa: BLE001 - user code and I/O failures are attempts
+            except Exception as exc:
                 record = self._record("failed", attempt, started, inputs_used, {}, exc)
                 await engine.record(record)
                 self._publish("materialization.failed", attempt, error=_describe(exc))
@@ -163,7 +163,9 @@ class Job:
     ) -> MaterializationRecord:
         engine = self.engine
         return MaterializationRecord(
-            id=MaterializationRecord.make_id(self.run_id, self.node.asset, self.node.encoded, attempt),
+            id=MaterializationRecord.make_id(
+                self.run_id, self.node.asset, self.node.encoded, attempt
+            ),
             run_id=self.run_id,
             asset=self.node.asset,
             partition=self.node.encoded,

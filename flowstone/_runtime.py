@@ -67,8 +67,13 @@ class AsyncRuntime:
         self.storage = open_storage(storage, base_dir=self.base_dir)
         self._resources = ResourceManager(resources or {})
         self.engine = Engine(
-            pipeline, self.storage, managers, options, self._resources,
-            max_workers=max_workers, user=user,
+            pipeline,
+            self.storage,
+            managers,
+            options,
+            self._resources,
+            max_workers=max_workers,
+            user=user,
         )
         self.engine.ray_address = ray_address  # type: ignore[attr-defined]
         self.events = self.engine.events
@@ -162,7 +167,11 @@ class AsyncRuntime:
         """
         await self.start()
         return await run_backfill(
-            self.engine, self.pipeline.get(asset), partitions, max_parallel=max_parallel, force=force
+            self.engine,
+            self.pipeline.get(asset),
+            partitions,
+            max_parallel=max_parallel,
+            force=force,
         )
 
     async def cancel(self, run_id: str) -> bool:
@@ -172,7 +181,11 @@ class AsyncRuntime:
     # -- records ----------------------------------------------------------------------------
 
     async def materializations(
-        self, asset: str, partition: Any = None, *, status: str | None = None,
+        self,
+        asset: str,
+        partition: Any = None,
+        *,
+        status: str | None = None,
         limit: int | None = None,
     ) -> list[Materialization]:
         """Recorded attempts of ``asset`` (one partition when given), newest first."""
@@ -207,7 +220,10 @@ def _failure_message(result: RunResult) -> str:
         m = failed[-1]
         label = m.asset if m.partition_key is None else f"{m.asset}[{m.partition_key}]"
         err = f"{m.error.type}: {m.error.message}" if m.error else m.status
-        return f"run {result.run_id} {result.status}: {label} failed after {m.attempt} attempt(s): {err}"
+        return (
+            f"run {result.run_id} {result.status}: {label} failed after {m.attempt} "
+            f"attempt(s): {err}"
+        )
     if result.error is not None:
         return f"run {result.run_id} {result.status}: {result.error}"
     return f"run {result.run_id} {result.status}"

@@ -114,7 +114,12 @@ class Runtime:
         return self._call(self.aio.materialize_all(asset, partition))
 
     def backfill(
-        self, asset: str, partitions: Any, max_parallel: int = 10, *, force: bool = False,
+        self,
+        asset: str,
+        partitions: Any,
+        max_parallel: int = 10,
+        *,
+        force: bool = False,
         progress: bool = False,
     ) -> BackfillResult:
         """See ``AsyncRuntime.backfill``; ``progress=True`` shows a progress bar."""
@@ -129,7 +134,9 @@ class Runtime:
         """See ``AsyncRuntime.cancel``."""
         return self._call(self.aio.cancel(run_id))
 
-    def materializations(self, asset: str, partition: Any = None, **kw: Any) -> list[Materialization]:
+    def materializations(
+        self, asset: str, partition: Any = None, **kw: Any
+    ) -> list[Materialization]:
         """See ``AsyncRuntime.materializations``."""
         return self._call(self.aio.materializations(asset, partition, **kw))
 

@@ -48,7 +48,9 @@ def run_asset(
             f"run_asset({asset!r}) needs upstream values for exactly {list(definition.dep_names)}; "
             f"missing {missing}, unexpected {extra}"
         )
-    declared = {name: (resources or {})[name] for name in definition.resources if name in (resources or {})}
+    declared = {
+        name: (resources or {})[name] for name in definition.resources if name in (resources or {})
+    }
     context = AssetContext(
         asset=asset,
         partition=node.key,
@@ -71,7 +73,11 @@ async def _await(awaitable: Any) -> Any:
 
 def memory_runtime(pipeline: Any, **kwargs: Any) -> Runtime:
     """A ``Runtime`` with the memory record store and in-memory ``fs``/``memory`` managers."""
-    managers = {"fs": MemoryIOManager(), "memory": MemoryIOManager(), **kwargs.pop("io_managers", {})}
+    managers = {
+        "fs": MemoryIOManager(),
+        "memory": MemoryIOManager(),
+        **kwargs.pop("io_managers", {}),
+    }
     kwargs.setdefault("storage", "memory")
     return Runtime(pipeline, io_managers=managers, **kwargs)
 

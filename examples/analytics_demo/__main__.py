@@ -28,20 +28,26 @@ def main(argv: list[str]) -> int:
         console.rule("[bold]1. materialize one day with its upstream")
         run = rt.materialize_all("daily_report", partition="2025-01-15")
         for m in run.materializations:
-            console.print(f"  ✓ {m.asset}[{m.partition}]  {m.duration * 1000:.1f} ms  {dict(m.metadata)}")
+            console.print(
+                f"  ✓ {m.asset}[{m.partition}]  {m.duration * 1000:.1f} ms  {dict(m.metadata)}"
+            )
         report = rt.materializations("daily_report", "2025-01-15")[0]
         console.print(f"  report written to {report.metadata.get('path')}")
 
         console.rule("[bold]2. backfill January (max_parallel=8)")
         t0 = time.perf_counter()
-        result = rt.backfill("daily_report", "2025-01-01..2025-01-31", max_parallel=8, progress=True)
+        result = rt.backfill(
+            "daily_report", "2025-01-01..2025-01-31", max_parallel=8, progress=True
+        )
         console.print(
             f"  backfill {result.backfill_id}: {len(result.succeeded)} succeeded, "
             f"{len(result.failed)} failed, {len(result.skipped)} skipped (already done) "
             f"in {time.perf_counter() - t0:.2f} s"
         )
         again = rt.backfill("daily_report", "2025-01-01..2025-01-31", max_parallel=8)
-        console.print(f"  re-running it resumes: {len(again.skipped)} skipped, {len(again.succeeded)} run")
+        console.print(
+            f"  re-running it resumes: {len(again.skipped)} skipped, {len(again.succeeded)} run"
+        )
 
         console.rule("[bold]3. lineage")
         up = rt.lineage.upstream("daily_report", "2025-01-15")
@@ -53,8 +59,12 @@ def main(argv: list[str]) -> int:
         console.rule("[bold]4. the graph")
         console.print(rt.graph.render_ascii())
         console.print(rt.graph.render_mermaid())
-    console.print(f"done in {time.perf_counter() - started:.2f} s; records in {BASE / 'flowstone.db'}")
-    console.print("try: cd examples && flowstone runs   |   flowstone lineage daily_report -p 2025-01-20")
+    console.print(
+        f"done in {time.perf_counter() - started:.2f} s; records in {BASE / 'flowstone.db'}"
+    )
+    console.print(
+        "try: cd examples && flowstone runs   |   flowstone lineage daily_report -p 2025-01-20"
+    )
     return 0
 
 

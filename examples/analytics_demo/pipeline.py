@@ -48,7 +48,7 @@ def raw_events(context: Any) -> list[dict[str, Any]]:
 def cleaned_events(context: Any, raw_events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drop events without a type and normalise amounts to cents."""
     cleaned = [
-        {**e, "amount_cents": int(round(e["amount"] * 100))} for e in raw_events if e["type"]
+        {**e, "amount_cents": round(e["amount"] * 100)} for e in raw_events if e["type"]
     ]
     context.add_metadata(rows=len(cleaned), dropped=len(raw_events) - len(cleaned))
     return cleaned

@@ -48,7 +48,7 @@ class State:
     def pipeline(self) -> Any:
         if not self.settings.pipeline:
             raise ConfigurationError(
-                "no pipeline configured: add `pipeline = \"module:attribute\"` under "
+                'no pipeline configured: add `pipeline = "module:attribute"` under '
                 "[flowstone] in flowstone.toml, set FLOWSTONE_PIPELINE, or pass --pipeline"
             )
         return import_object(self.settings.pipeline, self.settings.root, self.settings.python_path)
@@ -63,7 +63,7 @@ class State:
         base_dir = (s.root / s.base_dir).resolve()
         storage = s.storage
         if storage and storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):
-            storage = f"sqlite:///{(s.root / storage[len('sqlite:///'):]).resolve()}"
+            storage = f"sqlite:///{(s.root / storage[len('sqlite:///') :]).resolve()}"
         return Runtime(self.pipeline(), storage=storage, base_dir=base_dir, **kwargs)
 
 
@@ -105,12 +105,20 @@ def with_runtime(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group()
-@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="flowstone.toml to use.")
+@click.option(
+    "--config", type=click.Path(path_type=Path, dir_okay=False), help="flowstone.toml to use."
+)
 @click.option("--pipeline", help="The pipeline as module:attribute (overrides the config).")
 @click.option("--storage", help="Storage URL (sqlite:///PATH, memory, postgresql://...).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None, pipeline: str | None, storage: str | None, as_json: bool) -> None:
+def cli(
+    ctx: click.Context,
+    config: Path | None,
+    pipeline: str | None,
+    storage: str | None,
+    as_json: bool,
+) -> None:
     """FlowStone: asset-first data orchestration."""
     with errors_to_exit_codes():
         settings = load_settings(config, {"pipeline": pipeline, "storage": storage})
@@ -159,8 +167,14 @@ def list_assets(state: State) -> None:
         f"pipeline {pipeline.name}",
         ["asset", "depends on", "partitions", "io", "executor", "description"],
         [
-            [r["asset"], ", ".join(r["depends_on"]), r["partitions"] or "-", r["io_manager"],
-             r["executor"], r["description"] or ""]
+            [
+                r["asset"],
+                ", ".join(r["depends_on"]),
+                r["partitions"] or "-",
+                r["io_manager"],
+                r["executor"],
+                r["description"] or "",
+            ]
             for r in rows
         ],
     )
@@ -190,7 +204,9 @@ def graph(state: State, asset: str | None, fmt: str) -> None:
 @click.option("--partition", "-p", help="Partition key, e.g. 2025-01-15.")
 @click.option("--with-upstream", is_flag=True, help="Materialize the upstream closure too.")
 @with_runtime
-def materialize(state: State, rt: Any, asset: str, partition: str | None, with_upstream: bool) -> None:
+def materialize(
+    state: State, rt: Any, asset: str, partition: str | None, with_upstream: bool
+) -> None:
     """Materialize ASSET (and with --with-upstream its whole upstream closure)."""
     run = (rt.materialize_all if with_upstream else rt.materialize)(asset, partition)
     if state.json:
@@ -211,11 +227,20 @@ def materialize(state: State, rt: Any, asset: str, partition: str | None, with_u
 @click.option("--to", "last", help="Last partition of a range (inclusive).")
 @click.option("--max-parallel", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--force", is_flag=True, help="Re-run partitions that already succeeded.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+)
 @with_runtime
 def backfill(
-    state: State, rt: Any, asset: str, keys: tuple[str, ...], first: str | None,
-    last: str | None, max_parallel: int, force: bool, progress: bool | None,
+    state: State,
+    rt: Any,
+    asset: str,
+    keys: tuple[str, ...],
+    first: str | None,
+    last: str | None,
+    max_parallel: int,
+    force: bool,
+    progress: bool | None,
 ) -> None:
     """Backfill ASSET over KEYS or --from/--to; skips partitions that already succeeded."""
     if keys and (first or last):
@@ -226,7 +251,9 @@ def backfill(
     if partitions is None:
         raise click.UsageError("give partition KEYS or a range with --from and --to")
     show = sys.stderr.isatty() if progress is None else progress
-    result = rt.backfill(asset, partitions, max_parallel, force=force, progress=show and not state.json)
+    result = rt.backfill(
+        asset, partitions, max_parallel, force=force, progress=show and not state.json
+    )
     if state.json:
         emit_json(result)
     else:
@@ -247,7 +274,15 @@ def backfill(
 @click.option("--impact", is_flag=True, help="What is affected if ASSET changes (definitions).")
 @click.option("--stale", is_flag=True, help="Downstream materializations that are stale.")
 @with_runtime
-def lineage(state: State, rt: Any, asset: str, partition: str | None, downstream: bool, impact: bool, stale: bool) -> None:
+def lineage(
+    state: State,
+    rt: Any,
+    asset: str,
+    partition: str | None,
+    downstream: bool,
+    impact: bool,
+    stale: bool,
+) -> None:
     """Show where ASSET (PARTITION) came from, what consumed it, or what it impacts."""
     if stale:
         entries: Any = rt.lineage.stale(asset if asset != "*" else None)
@@ -290,8 +325,15 @@ def runs(state: State, rt: Any, limit: int, status: str | None) -> None:
         "runs",
         ["run", "kind", "targets", "partition", "status", "started", "triggered by"],
         [
-            [r.run_id, r.kind, ",".join(r.targets), r.partition, r.status,
-             fmt_time(r.started_at), r.triggered_by]
+            [
+                r.run_id,
+                r.kind,
+                ",".join(r.targets),
+                r.partition,
+                r.status,
+                fmt_time(r.started_at),
+                r.triggered_by,
+            ]
             for r in records
         ],
     )
@@ -312,8 +354,15 @@ def materializations(state: State, rt: Any, asset: str, partition: str | None, l
         f"materializations of {asset}",
         ["partition", "status", "attempt", "run", "finished", "duration", "inputs"],
         [
-            [m.partition_key, m.status, m.attempt, m.run_id, fmt_time(m.finished_at),
-             fmt_duration(m.duration), len(m.inputs)]
+            [
+                m.partition_key,
+                m.status,
+                m.attempt,
+                m.run_id,
+                fmt_time(m.finished_at),
+                fmt_duration(m.duration),
+                len(m.inputs),
+            ]
             for m in records
         ],
     )

@@ -35,4 +35,6 @@ if __name__ == "__main__":
     with fs.Runtime(pipeline, base_dir=sys.argv[1]) as rt:
         print("STARTED", flush=True)
         result = rt.backfill("derived", "2025-01-01..2025-03-31", max_parallel=4)
-        print(f"DONE {len(result.succeeded)} {len(result.failed)} {len(result.skipped)}", flush=True)
+        print(
+            f"DONE {len(result.succeeded)} {len(result.failed)} {len(result.skipped)}", flush=True
+        )

@@ -17,7 +17,8 @@ async def test_a_backfill_materializes_every_partition_with_its_missing_upstream
     rt = make_runtime(chain_pipeline())
     result = await rt.backfill("report", "2025-01-01..2025-01-10", max_parallel=4)
     assert sorted(result.succeeded) == [dt.date(2025, 1, d) for d in range(1, 11)]
-    assert result.failed == [] and result.skipped == []
+    assert result.failed == []
+    assert result.skipped == []
     raw = await rt.materializations("raw")
     assert len(raw) == 10
     assert {m.triggered_by for m in raw} == {f"backfill:{result.backfill_id}"}
@@ -30,7 +31,8 @@ async def test_a_backfill_skips_partitions_that_already_succeeded(make_runtime: 
     assert result.skipped == [dt.date(2025, 1, 3)]
     assert len(result.succeeded) == 4
     again = await rt.backfill("report", "2025-01-01..2025-01-05")
-    assert len(again.skipped) == 5 and again.succeeded == []
+    assert len(again.skipped) == 5
+    assert again.succeeded == []
 
 
 async def test_force_re_runs_partitions_that_already_succeeded(make_runtime: Any) -> None:

@@ -71,7 +71,11 @@ async def test_a_partitioned_asset_without_a_key_says_what_key_is_expected(
     make_runtime: Any,
 ) -> None:
     rt = make_runtime(chain_pipeline())
-    with pytest.raises(fs.InvalidPartition, match=r"^asset 'report' is partitioned \(.*\) and needs a partition key, e.g. partition='.*'$"):
+    with pytest.raises(
+        fs.InvalidPartition,
+        match=r"^asset 'report' is partitioned \(.*\) and needs a partition key, "
+        r"e.g. partition='.*'$",
+    ):
         await rt.materialize_all("report")
 
 

@@ -67,7 +67,8 @@ async def test_a_crashed_lineage_writer_is_restarted_and_no_record_is_lost(
     writer.kill()
     await wait_all_idle()
     replacement = actors.whereis(rt.engine.lineage_name)
-    assert replacement is not None and replacement != writer
+    assert replacement is not None
+    assert replacement != writer
     run = await rt.materialize("one")
     assert run.success
     assert [m.status for m in await rt.materializations("one")] == ["succeeded"]
@@ -91,7 +92,8 @@ async def test_cancelling_a_run_records_the_attempt_as_cancelled(make_runtime: A
     assert info.value.result.status == "cancelled"
     [record] = await rt.materializations("forever")
     assert record.status == "cancelled"
-    assert record.error is not None and record.error.type == "Cancelled"
+    assert record.error is not None
+    assert record.error.type == "Cancelled"
     [run] = await rt.runs()
     assert run.status == "cancelled"
 

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from flowstone._asset_info import AssetInfo
 from flowstone._dependency import Dep
+from flowstone._naming import quoted_list, suggestion
 from flowstone._ray_options import RayOptions
 from flowstone._retry import RetryPolicy
-from flowstone.errors import AssetNotFound
+from flowstone.errors import AssetNotFound, DefinitionError
+from flowstone.partitions import PartitionMapping, PartitionsDefinition, default_mapping
 
 if TYPE_CHECKING:
     from flowstone._pipeline import Pipeline
-    from flowstone.partitions import PartitionMapping, PartitionsDefinition
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,26 +87,37 @@ class AssetDefinition:
             code_version=self.code_version,
         )
 
-    def mapping_for(self, dep_name: str) -> PartitionMapping | None:
+    def mapping_for(self, dep_name: str) -> PartitionMapping:
         """Return how this asset's partitions map onto those of the dependency ``dep_name``:
-        the explicit ``Dep(..., mapping=...)`` or else ``default_mapping``. None when the
-        two partitions definitions cannot be mapped without an explicit mapping (a
-        validated pipeline never has such an edge).
+        the explicit ``Dep(..., mapping=...)``, else ``default_mapping`` (identity for equal
+        definitions, all partitions for an unpartitioned upstream).
 
         Raises:
             AssetNotFound: when ``dep_name`` is not a dependency of this asset.
+            DefinitionError: when the two definitions need an explicit mapping (a validated
+                pipeline never has such a dependency).
         """
-        from flowstone.partitions import default_mapping
-
         dep = next((d for d in self.deps if d.name == dep_name), None)
         if dep is None:
-            raise AssetNotFound(dep_name, self.dep_names(), self._pipeline_name())
+            error = AssetNotFound(dep_name, self.dep_names(), self._pipeline_name())
+            error.args = (
+                f"{dep_name!r} is not a dependency of asset {self.name!r}"
+                f"{suggestion(dep_name, self.dep_names())}; "
+                f"its dependencies: {quoted_list(self.dep_names())}",
+            )
+            raise error
         if dep.mapping is not None:
             return dep.mapping
         if self.pipeline is None:
             raise AssetNotFound(dep_name, (), None)
         upstream = self.pipeline.get(dep_name)
-        return default_mapping(self.partitions, upstream.partitions)
+        mapping = default_mapping(self.partitions, upstream.partitions)
+        if mapping is None:
+            raise DefinitionError(
+                f"asset {self.name!r} needs an explicit partition mapping for {dep_name!r}; "
+                "call pipeline.validate() for details"
+            )
+        return mapping
 
     @property
     def location(self) -> str:

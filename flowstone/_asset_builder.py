@@ -22,6 +22,7 @@ from flowstone._naming import IDENTIFIER_RULE, is_identifier
 from flowstone._ray_options import RayOptions
 from flowstone._retry import RetryPolicy
 from flowstone.errors import DefinitionError, DefinitionProblem
+from flowstone.partitions import PartitionsDefinition
 
 if TYPE_CHECKING:
     from flowstone._pipeline import Pipeline
@@ -102,12 +103,14 @@ def source_location(fn: Callable[..., Any]) -> tuple[str, int]:
     if code is None:
         return "<unknown>", 0
     first = code.co_firstlineno
-    for line in range(first, first + _MAX_DECORATOR_LINES):
-        text = linecache.getline(code.co_filename, line)
-        if not text:
-            break
-        if _DEF_LINE.match(text):
-            return code.co_filename, line
+    # co_firstlineno of a decorated function is its first decorator's line; skip to the def.
+    if linecache.getline(code.co_filename, first).lstrip().startswith("@"):
+        for line in range(first + 1, first + _MAX_DECORATOR_LINES):
+            text = linecache.getline(code.co_filename, line)
+            if not text:
+                break
+            if _DEF_LINE.match(text):
+                return code.co_filename, line
     return code.co_filename, first
 
 
@@ -116,8 +119,11 @@ def _name_problems(name: object, explicit: bool) -> list[str]:
         return ["cannot name the asset after this callable; pass name='...'"]
     if is_identifier(name):
         return []
-    given = "name=" if explicit else "the function name"
-    return [f"{given} {name!r} is not a valid asset name ({IDENTIFIER_RULE})"]
+    if explicit:
+        return [f"name={name!r} is not a valid asset name ({IDENTIFIER_RULE})"]
+    return [
+        f"the function name {name!r} is not a valid asset name ({IDENTIFIER_RULE}); pass name='...'"
+    ]
 
 
 def _function_problems(fn: Callable[..., Any]) -> list[str]:
@@ -130,7 +136,11 @@ def _function_problems(fn: Callable[..., Any]) -> list[str]:
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     if not parameters or parameters[0].name != "context" or parameters[0].kind not in positional:
         found = repr(parameters[0].name) if parameters else "no parameters"
-        return [f"the first parameter must be `context`, found {found}; write def f(context, ...)"]
+        function = getattr(fn, "__name__", "f")
+        return [
+            f"the first parameter must be `context`, found {found}; "
+            f"write def {function}(context, ...)"
+        ]
     return []
 
 
@@ -162,8 +172,6 @@ def _deps(depends_on: object, problems: list[str]) -> tuple[Dep, ...]:
 def _partitions(partitioned_by: object, problems: list[str]) -> Any:
     if partitioned_by is None:
         return None
-    from flowstone.partitions import PartitionsDefinition
-
     if not isinstance(partitioned_by, PartitionsDefinition):
         problems.append(
             f"partitioned_by must be a partitions definition such as "

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from flowstone._naming import IDENTIFIER_RULE, is_identifier
 from flowstone.errors import DefinitionError
-
-if TYPE_CHECKING:
-    from flowstone.partitions import PartitionMapping
+from flowstone.partitions import PartitionMapping
 
 
 @dataclass(frozen=True)
@@ -34,14 +31,8 @@ class Dep:
             raise DefinitionError(
                 f"Dep name must be an asset name ({IDENTIFIER_RULE}), got {self.name!r}"
             )
-        if self.mapping is not None and not _is_mapping(self.mapping):
+        if self.mapping is not None and not isinstance(self.mapping, PartitionMapping):
             raise DefinitionError(
                 f"Dep({self.name!r}) mapping must be a PartitionMapping such as "
                 f"fs.TimeWindowMapping(-1, -1), got {self.mapping!r}"
             )
-
-
-def _is_mapping(value: object) -> bool:
-    from flowstone.partitions import PartitionMapping
-
-    return isinstance(value, PartitionMapping)

@@ -192,4 +192,5 @@ class Pipeline:
         return len(self._by_name)
 
     def __repr__(self) -> str:
-        return f"<Pipeline {self.name!r} with {len(self._by_name)} assets>"
+        count = len(self._by_name)
+        return f"<Pipeline {self.name!r}: {count} asset{'' if count == 1 else 's'}>"

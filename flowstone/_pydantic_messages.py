@@ -31,7 +31,11 @@ def _describe(item: ErrorDetails, model: type[BaseModel] | None) -> str:
         return f"unknown option; known options: {known}"
     if kind == "missing":
         return "required option is missing"
-    return f"{item['msg']} (got {item.get('input')!r})"
+    message = item["msg"]
+    if kind == "value_error":
+        # A validator's own ValueError: its text is already the message.
+        message = str(item.get("ctx", {}).get("error", message))
+    return f"{message} (got {item.get('input')!r})"
 
 
 def _field_names(fields: Iterable[str]) -> str:

@@ -17,6 +17,7 @@ from flowstone._cycles import find_cycles
 from flowstone._naming import did_you_mean, quoted_list, suggestion
 from flowstone._pydantic_messages import readable_errors
 from flowstone.errors import DefinitionProblem
+from flowstone.partitions import MultiPartitions, PartitionsDefinition, default_mapping
 
 if TYPE_CHECKING:
     from flowstone._pipeline import Pipeline
@@ -58,8 +59,8 @@ def _duplicate_problems(asset: AssetDefinition, assets: Mapping[str, AssetDefini
     if first is asset:
         return []
     return [
-        f"the name is already used by the asset defined at {first.location}; "
-        f"give one of them another name with name='...'"
+        f"duplicate asset name, also defined at {first.location}; "
+        "rename one of them with name='...'"
     ]
 
 
@@ -114,24 +115,44 @@ def _partition_problems(asset: AssetDefinition, assets: Mapping[str, AssetDefini
         if upstream is None or upstream is asset:
             continue
         if dep.mapping is not None:
-            for problem in dep.mapping.problems(asset.partitions, upstream.partitions):
-                problems.append(f"partition mapping {dep.mapping!r} of {dep.name!r}: {problem}")
-        elif not _maps_by_default(asset, upstream):
-            problems.append(
-                f"its partitions ({asset.partitions!r}) cannot be matched to those of "
-                f"{dep.name!r} ({upstream.partitions!r}) without a mapping; write "
-                f"fs.Dep({dep.name!r}, mapping=...) in depends_on"
-            )
+            found = dep.mapping.problems(asset.partitions, upstream.partitions)
+            problems += [f"dependency {dep.name!r}: {problem}" for problem in found]
+        elif default_mapping(asset.partitions, upstream.partitions) is None:
+            problems.append(_unmatched_partitions(asset, upstream))
     return problems
 
 
-def _maps_by_default(asset: AssetDefinition, upstream: AssetDefinition) -> bool:
-    # An unpartitioned upstream is one value that every partition reads: no mapping needed.
-    if upstream.partitions is None:
-        return True
-    from flowstone.partitions import default_mapping
+def _unmatched_partitions(asset: AssetDefinition, upstream: AssetDefinition) -> str:
+    name = upstream.name
+    found = (
+        f"dependency {name!r}: its partitions cannot be matched to this asset's without a "
+        f"mapping; this asset has {_describe(asset.partitions)} and {name!r} has "
+        f"{_describe(upstream.partitions)}"
+    )
+    if asset.partitions is None:
+        return (
+            f"{found}; to read every partition of {name!r}, write "
+            f"fs.Dep({name!r}, mapping=fs.AllPartitionsMapping()) in depends_on"
+        )
+    dimension = _matching_dimension(asset.partitions, upstream.partitions)
+    if dimension is not None:
+        return (
+            f"{found}; to read the partition of the same {dimension!r}, write "
+            f"fs.Dep({name!r}, mapping=fs.DimensionMapping({dimension!r})) in depends_on"
+        )
+    return f"{found}; write fs.Dep({name!r}, mapping=...) with a partition mapping in depends_on"
 
-    return default_mapping(asset.partitions, upstream.partitions) is not None
+
+def _describe(partitions: PartitionsDefinition | None) -> str:
+    return "no partitions" if partitions is None else partitions.describe()
+
+
+def _matching_dimension(
+    downstream: PartitionsDefinition, upstream: PartitionsDefinition | None
+) -> str | None:
+    if not isinstance(downstream, MultiPartitions):
+        return None
+    return next((n for n, d in downstream.dimensions.items() if d == upstream), None)
 
 
 def _executor_problems(asset: AssetDefinition) -> list[str]:
@@ -182,7 +203,10 @@ def _cycle_problems(assets: Mapping[str, AssetDefinition]) -> list[DefinitionPro
     for cycle in find_cycles(assets):
         first = assets[cycle[0]]
         path = " -> ".join((*cycle, cycle[0]))
-        message = f"dependency cycle {path}; remove one of these dependencies"
+        message = (
+            f"dependency cycle: {path} (each asset depends on the one before it); "
+            "remove one of these dependencies"
+        )
         problems.append(DefinitionProblem(message, first.name, first.file, first.line))
     return problems
 

@@ -1,0 +1,224 @@
+"""FilesystemIOManager: one file per asset partition, written atomically inside base_dir."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import flowstone as fs
+from flowstone.io import FilesystemIOManager, FilesystemOptions, IOContext
+
+
+def context(
+    asset: str = "events", partition: Any = None, key: str | None = None, **io_options: Any
+) -> IOContext:
+    """The context of one asset partition, with options validated as the engine does."""
+    options = FilesystemOptions(**io_options)
+    return IOContext(
+        asset=asset,
+        partition=partition,
+        partition_key=key,
+        run_id="run-1",
+        io_options=io_options,
+        options=options,
+    )
+
+
+class Unpicklable:
+    """Pickling it fails, after the values before it were already written out."""
+
+    def __reduce__(self) -> Any:
+        raise pickle.PicklingError("the connection cannot be pickled")
+
+
+@pytest.fixture
+def manager(tmp_path: Path) -> FilesystemIOManager:
+    return FilesystemIOManager(tmp_path / "storage")
+
+
+def test_an_unpartitioned_value_goes_to_the_all_file_as_pickle(
+    manager: FilesystemIOManager, tmp_path: Path
+) -> None:
+    metadata = manager.store(context(), {"rows": [1, 2]})
+    path = tmp_path / "storage" / "events" / "__all__.pkl"
+    assert metadata == {"path": str(path), "size": path.stat().st_size, "format": "pickle"}
+    assert manager.load(context()) == {"rows": [1, 2]}
+
+
+def test_partitions_get_one_file_each_with_file_safe_names(manager: FilesystemIOManager) -> None:
+    day = dt.date(2024, 1, 15)
+    manager.store(context(partition=day, key="2024-01-15"), "day")
+    multi = {"region": "eu/west", "date": day}
+    manager.store(context(partition=multi, key="region=eu/west|date=2024-01-15"), "multi")
+    hour = "2024-01-15T03:00:00+00:00"
+    manager.store(context(partition=hour, key=hour), "hour")
+    files = sorted(p.relative_to(manager.base_dir).as_posix() for p in manager.base_dir.rglob("*"))
+    assert files == [
+        "events",
+        "events/2024-01-15.pkl",
+        "events/2024-01-15T03%3A00%3A00+00%3A00.pkl",
+        "events/region=eu%2Fwest%7Cdate=2024-01-15.pkl",
+    ]
+    assert manager.load(context(partition=multi, key="region=eu/west|date=2024-01-15")) == "multi"
+
+
+def test_json_values_are_readable_json_files(manager: FilesystemIOManager) -> None:
+    metadata = manager.store(context(format="json"), {"total": 3, "days": ["a"]})
+    assert metadata["format"] == "json"
+    assert metadata["path"].endswith("/events/__all__.json")
+    assert json.loads(Path(metadata["path"]).read_text()) == {"total": 3, "days": ["a"]}
+    assert manager.load(context(format="json")) == {"total": 3, "days": ["a"]}
+
+
+def test_a_path_template_can_format_the_partition_key(manager: FilesystemIOManager) -> None:
+    template = "reports/{partition:%Y/%m}/{asset}-{partition_key}.{ext}"
+    day = dt.date(2024, 1, 15)
+    metadata = manager.store(context(partition=day, key="2024-01-15", path=template), 1)
+    assert metadata["path"] == str(manager.base_dir / "reports/2024/01/events-2024-01-15.pkl")
+
+
+def test_a_path_function_receives_the_partition_key(manager: FilesystemIOManager) -> None:
+    day = dt.date(2024, 1, 15)
+    ctx = context(partition=day, key="2024-01-15", format="json", path=lambda d: f"r/{d:%d}.json")
+    assert manager.store(ctx, [1])["path"] == str(manager.base_dir / "r/15.json")
+    assert manager.load(ctx) == [1]
+
+
+def test_options_are_read_from_io_options_when_not_validated_beforehand(
+    manager: FilesystemIOManager,
+) -> None:
+    ctx = IOContext(
+        asset="a", partition=None, partition_key=None, run_id="r", io_options={"format": "json"}
+    )
+    assert manager.store(ctx, [1])["format"] == "json"
+
+
+def test_a_failing_write_leaves_the_previous_value_intact(manager: FilesystemIOManager) -> None:
+    manager.store(context(), ["first", "value"])
+    with pytest.raises(fs.IOManagerError) as caught:
+        manager.store(context(), ["x" * 100_000, Unpicklable()])
+    path = manager.base_dir / "events" / "__all__.pkl"
+    assert str(caught.value) == (
+        f"cannot store asset 'events' as pickle at {path}: PicklingError: the connection "
+        "cannot be pickled"
+    )
+    assert manager.load(context()) == ["first", "value"]
+    assert os.listdir(path.parent) == ["__all__.pkl"]  # no temporary file left behind
+
+
+def test_a_failing_rename_leaves_the_previous_value_intact(
+    manager: FilesystemIOManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager.store(context(), "before")
+
+    def disk_error(src: Any, dst: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_error)
+    with pytest.raises(fs.IOManagerError, match=r"OSError: \[Errno 28\] No space left on device$"):
+        manager.store(context(), "after")
+    monkeypatch.undo()
+    assert manager.load(context()) == "before"
+    assert os.listdir(manager.base_dir / "events") == ["__all__.pkl"]
+
+
+def test_values_json_cannot_hold_are_refused_with_a_hint(manager: FilesystemIOManager) -> None:
+    ctx = context(partition=dt.date(2024, 1, 15), key="2024-01-15", format="json")
+    with pytest.raises(fs.IOManagerError) as caught:
+        manager.store(ctx, {"day": dt.date(2024, 1, 15)})
+    path = manager.base_dir / "events" / "2024-01-15.json"
+    assert str(caught.value) == (
+        f"cannot store asset 'events' partition '2024-01-15' as json at {path} (use "
+        "format='pickle', or return lists, dicts, strings, numbers, booleans or None): "
+        "TypeError: Object of type date is not JSON serializable"
+    )
+    assert (caught.value.asset, caught.value.partition) == ("events", dt.date(2024, 1, 15))
+
+
+def test_loading_a_missing_value_names_the_asset_partition_and_path(
+    manager: FilesystemIOManager,
+) -> None:
+    with pytest.raises(fs.IOManagerError) as caught:
+        manager.load(context(partition="eu", key="eu"))
+    path = manager.base_dir / "events" / "eu.pkl"
+    assert str(caught.value) == (
+        f"no stored value for asset 'events' partition 'eu': {path} does not exist; "
+        "materialize it first"
+    )
+
+
+def test_a_corrupt_file_is_reported_as_unloadable(manager: FilesystemIOManager) -> None:
+    manager.store(context(), 1)
+    path = manager.base_dir / "events" / "__all__.pkl"
+    path.write_bytes(b"not a pickle")
+    with pytest.raises(fs.IOManagerError, match=rf"^cannot load asset 'events' from {path}: "):
+        manager.load(context())
+
+
+@pytest.mark.parametrize("path", ["../outside.pkl", "a/../../outside.pkl", "/etc/passwd", "."])
+def test_paths_must_stay_inside_the_base_directory(manager: FilesystemIOManager, path: str) -> None:
+    with pytest.raises(fs.IOManagerError) as caught:
+        manager.store(context(path=path), 1)
+    assert str(caught.value) == (
+        f"the path {path!r} of asset 'events' leaves the base directory {manager.base_dir}; "
+        "paths must be relative and stay inside it"
+    )
+    assert not manager.base_dir.exists()
+
+
+def test_a_path_function_that_fails_or_returns_no_string_is_reported(
+    manager: FilesystemIOManager,
+) -> None:
+    with pytest.raises(fs.IOManagerError) as caught:
+        manager.store(context(path=lambda p: p.year), 1)
+    assert str(caught.value) == (
+        "the path option failed for asset 'events': AttributeError: 'NoneType' object has no "
+        "attribute 'year'"
+    )
+    with pytest.raises(fs.IOManagerError) as caught:
+        manager.store(context(path=lambda p: 42), 1)
+    assert str(caught.value) == (
+        "the path option gave 42 for asset 'events'; it must give a non-empty relative path string"
+    )
+
+
+def test_exists_and_delete(manager: FilesystemIOManager) -> None:
+    assert manager.exists(context()) is False
+    manager.store(context(), 1)
+    assert manager.exists(context()) is True
+    manager.delete(context())
+    manager.delete(context())  # deleting nothing is fine
+    assert manager.exists(context()) is False
+
+
+def test_without_fsync_writes_are_still_atomic_replacements(tmp_path: Path) -> None:
+    manager = FilesystemIOManager(tmp_path, fsync=False)
+    manager.store(context(), 1)
+    manager.store(context(), 2)
+    assert manager.load(context()) == 2
+    assert repr(manager) == f"<FilesystemIOManager base_dir={str(tmp_path)!r}>"
+
+
+def test_unknown_template_placeholders_and_formats_are_refused_at_validation() -> None:
+    pipeline = fs.Pipeline("p")
+
+    @pipeline.asset(io_options={"path": "{asset}/{day}.pkl", "format": "csv"})
+    def report(context: Any) -> None:
+        return None
+
+    with pytest.raises(fs.DefinitionError) as caught:
+        pipeline.validate(io_managers={"fs": FilesystemIOManager("/tmp/unused")})
+    prefix = (
+        f"{report.location}: asset 'report': io_options for io_manager 'fs' (FilesystemIOManager): "
+    )
+    assert [str(p) for p in caught.value.problems] == [
+        prefix + "format: Input should be 'pickle' or 'json' (got 'csv')",
+        prefix + "path: unknown placeholder {day} in path; use {asset}, "
+        "{partition}, {partition_key}, {ext} (got '{asset}/{day}.pkl')",
+    ]

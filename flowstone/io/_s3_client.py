@@ -68,7 +68,15 @@ class S3Client:
         self._session = get_session()
         self._context: Any = None
         self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy (pickled to a worker process) opens its own client on its own loop.
+        return {"settings": self.settings, "sleep": self._sleep}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["settings"], sleep=state["sleep"])  # type: ignore[misc]
 
     @property
     def endpoint(self) -> str:
@@ -78,6 +86,13 @@ class S3Client:
         return self.endpoint_url or f"https://s3.{self.region}.amazonaws.com"
 
     async def _get_client(self) -> Any:
+        if self._client is not None and self._loop is not asyncio.get_running_loop():
+            raise IOManagerError(
+                f"the S3 client of this I/O manager was opened on another event loop "
+                f"({self._loop!r}); aiohttp clients cannot move between loops: call "
+                "`await manager.aclose()` on that loop before using the manager on another, "
+                "or give each loop its own manager"
+            )
         if self._client is None:
             async with self._lock:
                 if self._client is None:
@@ -104,6 +119,7 @@ class S3Client:
         )
         self._client = await context.__aenter__()
         self._context = context
+        self._loop = asyncio.get_running_loop()
 
     async def aclose(self) -> None:
         """Close the underlying client (it is opened again on next use)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import pickle
 import re
 import socket
 import time
@@ -245,6 +246,31 @@ async def test_one_client_is_opened_on_first_use_and_closed_by_aclose(
 
     await manager.aclose()
     assert manager.client._client is None
+
+
+async def test_a_pickled_manager_opens_its_own_client(manager: S3IOManager) -> None:
+    await manager.store(ctx(manager), "before")
+    copy = pickle.loads(pickle.dumps(manager))
+    try:
+        assert copy.client._client is None
+        assert await copy.load(ctx(copy)) == "before"
+    finally:
+        await copy.aclose()
+
+
+async def test_using_a_manager_on_a_second_event_loop_is_a_clear_error(
+    manager: S3IOManager,
+) -> None:
+    await manager.store(ctx(manager), 1)
+
+    with pytest.raises(
+        IOManagerError,
+        match=re.escape(
+            "aiohttp clients cannot move between loops: call `await manager.aclose()` on that "
+            "loop before using the manager on another, or give each loop its own manager"
+        ),
+    ):
+        await asyncio.to_thread(asyncio.run, manager.load(ctx(manager)))
 
 
 async def test_the_endpoint_may_come_from_aws_endpoint_url(

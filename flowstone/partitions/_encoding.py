@@ -109,7 +109,7 @@ def parse_instant(text: str) -> datetime | str:
 
 
 def format_instant(moment: datetime) -> str:
-    """Format an aware datetime as ``2024-10-27T02:00+01:00``.
+    """Format an aware datetime as ``2024-10-27T02:00+01:00`` (a naive one without offset).
 
     The UTC offset is always written: in the hour that repeats when clocks go back, it is
     the only thing telling the two hours apart."""
@@ -121,7 +121,7 @@ def show(value: Any) -> str:
     """Render a user-supplied key for an error message: strings, dates and datetimes quoted
     in their text form, anything else as its repr."""
     if isinstance(value, datetime):
-        return repr(format_instant(value) if value.tzinfo else value.isoformat())
+        return repr(format_instant(value))
     if isinstance(value, date):
         return repr(value.isoformat())
     return repr(value)

@@ -57,14 +57,24 @@ class TimeWindowPartitions(PartitionsDefinition):
         self._first_unit = first
         self._last_unit: int | None = None
         if end is not None:
-            self._last_unit = self._unit_at(self._bound_secs("end", end, upper=True) - 1)
-            if self._last_unit < first:
+            upper = self._bound_secs("end", end, upper=True)
+            self._last_unit = self._unit_at(upper - 1)
+            if upper <= lower:
                 raise definition_error(
                     self._owner(),
                     "end",
                     end,
-                    f"leaves no window after the start {start!r}",
+                    f"is before the start {start!r}",
                     "an end on or after the start",
+                )
+            if self._last_unit < first:
+                first_key = self._format(self._unit_key(first))
+                raise definition_error(
+                    self._owner(),
+                    "end",
+                    end,
+                    f"leaves no window: the first one starts at {first_key}",
+                    f"an end on or after {first_key}",
                 )
 
     # -- hooks of each kind ------------------------------------------------------------
@@ -291,28 +301,30 @@ class TimeWindowPartitions(PartitionsDefinition):
 
     def _bound_secs(self, field: str, value: Any, *, upper: bool) -> int:
         """The instant a start bound begins at, or just after an end bound (exclusive)."""
+        given = value
         if isinstance(value, str):
             parsed: Any = parse_date(value)
             if isinstance(parsed, str) and self._accepts_times:
                 parsed = parse_instant(value)
             if isinstance(parsed, str):
                 raise definition_error(
-                    self._owner(), field, value, parsed, self._bound_expectation()
+                    self._owner(), field, given, parsed, self._bound_expectation()
                 )
             value = parsed
         if isinstance(value, datetime) and self._accepts_times:
             try:
                 secs = to_secs(value) if value.tzinfo else wall_secs(value, self._zone)
             except WallTimeError as problem:
-                text, _ = problem.describe(self.timezone, value)
-                raise definition_error(
-                    self._owner(), field, value, text, "a time with its UTC offset"
-                ) from None
+                text, fix = problem.describe(self.timezone, value)
+                expected = f"a time that exists in {self.timezone}"
+                if fix:
+                    expected = "a time with its UTC offset" + fix.removeprefix("add the UTC offset")
+                raise definition_error(self._owner(), field, given, text, expected) from None
             return secs + 1 if upper else secs
         if isinstance(value, date) and not isinstance(value, datetime):
             return midnight_secs(value + timedelta(days=1) if upper else value, self._zone)
         raise definition_error(
-            self._owner(), field, value, f"is {type_name(value)}", self._bound_expectation()
+            self._owner(), field, given, f"is {type_name(value)}", self._bound_expectation()
         )
 
     def _bound_expectation(self) -> str:

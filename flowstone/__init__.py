@@ -20,6 +20,7 @@ Module map:
 from flowstone import errors as errors
 from flowstone import io as io
 from flowstone._asset import AssetDefinition as AssetDefinition
+from flowstone._asset_info import AssetInfo as AssetInfo
 from flowstone._context import AssetContext as AssetContext
 from flowstone._default import backfill as backfill
 from flowstone._default import configure as configure
@@ -70,6 +71,7 @@ __all__ = (
     "AssetContext",
     "AssetDefinition",
     "AssetGraph",
+    "AssetInfo",
     "AssetNotFound",
     "AssetTimeout",
     "AsyncRuntime",

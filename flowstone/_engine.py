@@ -50,11 +50,16 @@ class Plan:
 
     nodes: dict[tuple[str, str | None], Node] = field(default_factory=dict)
     deps: dict[tuple[str, str | None], set[tuple[str, str | None]]] = field(default_factory=dict)
+    conditional: set[tuple[str, str | None]] = field(default_factory=set)
+    """Nodes planned only because they had no succeeded materialization at planning time;
+    they are skipped if one exists when their turn comes (another run made it meanwhile)."""
 
-    def add(self, node: Node, deps: Iterable[Node] = ()) -> None:
+    def add(self, node: Node, deps: Iterable[Node] = (), *, conditional: bool = False) -> None:
         """Add ``node`` (idempotent) waiting for ``deps`` (which must be added too)."""
         self.nodes.setdefault(node.id, node)
         self.deps.setdefault(node.id, set()).update(d.id for d in deps)
+        if conditional:
+            self.conditional.add(node.id)
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ class Engine:
         self.local = LocalExecutor(max_workers)
         self.executors: dict[str, Executor] = {"local": self.local, **(executors or {})}
         self.inflight: dict[tuple[str, str | None], asyncio.Future[Materialization]] = {}
+        self.jobs: dict[str, set[Job]] = {}
+        self.cancelled: set[str] = set()
         self.runs: dict[str, supervisors.DynamicSupervisorRef] = {}
         self.root: supervisors.SupervisorRef | None = None
         self._runs_sup: supervisors.DynamicSupervisorRef | None = None
@@ -142,7 +149,9 @@ class Engine:
         return self._holder["runs"]
 
     async def close(self) -> None:
-        """Stop the tree (runs in flight are cancelled), then release everything."""
+        """Cancel the runs in flight, stop the tree, then release everything."""
+        for run_id in list(self.jobs):
+            await self.cancel(run_id)
         if self.root is not None and self.root.alive:
             await self.root.stop("shutdown", timeout=30.0)
         for executor in self.executors.values():
@@ -314,13 +323,18 @@ class Engine:
         self.record_nowait(self.run_record(spec, "running", started))
         self._publish("run.started", spec.run_id, targets=list(spec.targets))
         run_sup = await self._start_run_supervisor(spec.run_id)
+        self.jobs[spec.run_id] = set()
         try:
             results, failure = await _Scheduler(self, spec, run_sup).run()
         finally:
             self.runs.pop(spec.run_id, None)
+            self.jobs.pop(spec.run_id, None)
             if run_sup.alive:
                 await run_sup.stop("shutdown", timeout=float("inf"))
         status = _run_status(results, failure)
+        if spec.run_id in self.cancelled:
+            self.cancelled.discard(spec.run_id)
+            status = "cancelled"
         finished = datetime.now(UTC)
         await self.record(self.run_record(spec, status, started, finished_at=finished))
         self._publish(f"run.{status}", spec.run_id)
@@ -343,11 +357,14 @@ class Engine:
         return holder["ref"]
 
     async def cancel(self, run_id: str) -> bool:
-        """Cancel a run in flight: its materializers are stopped and recorded cancelled."""
-        sup = self.runs.get(run_id)
-        if sup is None or not sup.alive:
+        """Cancel a run in flight: running attempts are interrupted and recorded as
+        cancelled, and nothing else of the run starts."""
+        jobs = self.jobs.get(run_id)
+        if jobs is None:
             return False
-        await sup.stop("shutdown", timeout=float("inf"))
+        self.cancelled.add(run_id)
+        for job in list(jobs):
+            job.cancel()
         return True
 
     def _publish(self, kind: str, run_id: str, **data: Any) -> None:
@@ -383,9 +400,13 @@ class _Scheduler:
         try:
             while ready or running:
                 for nid in ready:
-                    await self._launch(plan.nodes[nid])
+                    if self.spec.run_id in self.engine.cancelled:
+                        break
+                    await self._launch(plan.nodes[nid], nid in plan.conditional)
                     running += 1
                 ready = []
+                if not running:
+                    break
                 nid, outcome = await self.done.get()
                 if outcome is _SUP_EXIT:
                     if running:
@@ -399,8 +420,13 @@ class _Scheduler:
                 if isinstance(outcome, BaseException):
                     failure = failure or outcome
                     continue
-                self.results.append(outcome)
+                if outcome.run_id == self.spec.run_id:
+                    self.results.append(outcome)
                 if outcome.status != "succeeded":
+                    if outcome.run_id != self.spec.run_id:
+                        failure = failure or FlowStoneError(
+                            f"upstream {outcome.asset} {outcome.status} in run {outcome.run_id}"
+                        )
                     continue
                 for child in dependents.get(nid, ()):
                     pending = waiting[child]
@@ -411,31 +437,50 @@ class _Scheduler:
             watcher.cancel()
         return self.results, failure
 
-    async def _launch(self, node: Node) -> None:
+    async def _launch(self, node: Node, conditional: bool) -> None:
         engine = self.engine
         shared = engine.inflight.get(node.id)
         if shared is None:
+            # Claim the node before any await, so concurrent runs share one materialization.
             future: asyncio.Future[Materialization] = asyncio.get_running_loop().create_future()
             engine.inflight[node.id] = future
             future.add_done_callback(lambda _f, nid=node.id: engine.inflight.pop(nid, None))
-            job = Job(
-                engine, node, self.spec.run_id, self.spec.triggered_by, self.spec.trigger, future
-            )
-            spec = supervisors.ChildSpec(
-                node.label(), lambda: actors.spawn(Materializer, job), restart="transient"
-            )
-            try:
-                await self.run_sup.start_child(spec)
-            except Exception as exc:
-                if not future.done():
-                    future.set_exception(exc)
             shared = future
+            await self._start(node, future, conditional)
 
         def deliver(f: asyncio.Future[Materialization], nid: Any = node.id) -> None:
-            outcome: Any = f.exception() if f.exception() is not None else f.result()
+            outcome: Any
+            if f.cancelled():
+                outcome = FlowStoneError(f"{node.label()} was cancelled")
+            else:
+                outcome = f.exception() or f.result()
             self.done.put_nowait((nid, outcome))
 
         shared.add_done_callback(deliver)
+
+    async def _start(
+        self, node: Node, future: asyncio.Future[Materialization], conditional: bool
+    ) -> None:
+        engine = self.engine
+        try:
+            if conditional:
+                existing = await engine.latest_succeeded([node])
+                if node.encoded in existing:
+                    future.set_result(engine.to_materialization(existing[node.encoded]))
+                    return
+            spec = self.spec
+            job = Job(engine, node, spec.run_id, spec.triggered_by, spec.trigger, future)
+            jobs = engine.jobs.get(spec.run_id)
+            if jobs is not None:
+                jobs.add(job)
+                future.add_done_callback(lambda _f: jobs.discard(job))
+            child = supervisors.ChildSpec(
+                node.label(), lambda: actors.spawn(Materializer, job), restart="transient"
+            )
+            await self.run_sup.start_child(child)
+        except Exception as exc:  # reported as the node's outcome
+            if not future.done():
+                future.set_exception(exc)
 
 
 _SUP_EXIT = object()

@@ -40,6 +40,7 @@ EVENT_KINDS = (
     "materialization.failed",
     "materialization.retried",
     "materialization.skipped",
+    "materialization.cancelled",
     "backfill.started",
     "backfill.progress",
     "backfill.finished",

@@ -54,6 +54,8 @@ class Job:
         self.future = future
         self.attempts = 0
         self.current_start: datetime | None = None
+        self.task: asyncio.Future[Materialization] | None = None
+        self.cancel_requested = False
 
     @property
     def done(self) -> bool:
@@ -183,12 +185,21 @@ class Job:
             error=_error_info(exc) if exc is not None else None,
         )
 
-    def cancelled_record(self) -> MaterializationRecord:
-        """The record of an attempt stopped by a cancellation."""
+    def cancel(self) -> None:
+        """Cancel the job: the running attempt is interrupted and recorded as cancelled."""
+        self.cancel_requested = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    async def record_cancelled(self) -> Materialization:
+        """Record the interrupted attempt as cancelled and return it."""
         started = self.current_start or datetime.now(UTC)
         error = ErrorInfo("Cancelled", f"run {self.run_id} was cancelled")
         record = self._record("cancelled", max(self.attempts, 1), started, [], {}, None)
-        return _replace_error(record, error)
+        record = _replace_error(record, error)
+        await self.engine.record(record)
+        self._publish("materialization.cancelled", record.attempt)
+        return self.engine.to_materialization(record)
 
     def _publish(self, kind: str, attempt: int, **data: Any) -> None:
         self.engine.events.publish(
@@ -205,29 +216,38 @@ class Job:
 
 
 class Materializer(actors.Actor):
-    """The actor that owns one (asset, partition) while it is being materialized."""
+    """The actor that owns one (asset, partition) while it is being materialized.
+
+    The job runs in a task the handler awaits: killing the actor cancels it with the
+    actor (nothing is orphaned), and cancelling the run cancels just the job, which is
+    then recorded as cancelled.
+    """
 
     async def init(self, job: Job) -> None:
         self.job = job
         self.ref.send(_GO)
 
     async def handle_info(self, message: Any) -> None:
-        if message is _GO:
-            result = await self.job.run()
-            self.job.finish(result)
-            self.stop("normal")
+        if message is not _GO:
+            return
+        job = self.job
+        job.task = asyncio.ensure_future(job.run())
+        try:
+            result = await job.task
+        except asyncio.CancelledError:
+            if not job.cancel_requested:
+                raise  # the actor itself is being killed
+            result = await job.record_cancelled()
+        job.finish(result)
+        self.stop("normal")
 
     async def terminate(self, reason: Any) -> None:
         job = self.job
         if job.done or not actors.is_shutdown(reason):
             return
-        # Stopped by its supervisor (run cancelled or runtime closing): record the attempt
-        # as cancelled (never as succeeded) and release whoever waits for it.
-        record = job.cancelled_record()
-        try:
-            await job.engine.record(record)
-        finally:
-            job.finish(job.engine.to_materialization(record))
+        # Stopped by its supervisor before the job finished (runtime closing): record the
+        # attempt as cancelled (never as succeeded) and release whoever waits for it.
+        job.finish(await job.record_cancelled())
 
 
 _GO = object()

@@ -39,13 +39,14 @@ async def plan_closure(engine: Engine, targets: list[Node], *, only_missing: boo
     plan = Plan()
     frontier = list(targets)
     seen = {n.id for n in targets}
+    target_ids = set(seen)
     while frontier:
         node = frontier.pop()
         asset = engine.pipeline.get(node.asset)
         ups = [n for up in upstream_of(asset, node, engine.pipeline.get) for n in up.nodes]
         if only_missing and ups:
             ups = await _without_succeeded(engine, ups)
-        plan.add(node, ups)
+        plan.add(node, ups, conditional=only_missing and node.id not in target_ids)
         for up in ups:
             if up.id not in seen:
                 seen.add(up.id)

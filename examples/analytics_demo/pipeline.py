@@ -18,7 +18,11 @@ days = fs.DailyPartitions(start="2025-01-01", end="2025-12-31")
 EVENT_TYPES = ("page_view", "click", "signup", "purchase")
 
 
-@pipeline.asset(partitioned_by=days, description="Raw events from source systems", group="ingest")
+@pipeline.asset(
+    partitioned_by=days,
+    description="Raw events from source systems",
+    info=fs.AssetInfo(group="ingest", owners=["data-eng@example.com"]),
+)
 def raw_events(context: Any) -> list[dict[str, Any]]:
     """Pretend to fetch the day's events: about 2,000 per day, a few of them malformed."""
     day: date = context.partition
@@ -41,15 +45,12 @@ def raw_events(context: Any) -> list[dict[str, Any]]:
     depends_on=["raw_events"],
     partitioned_by=days,
     description="Validated and cleaned events",
-    group="transform",
+    info=fs.AssetInfo(group="transform", code_version="2"),
     retry=fs.RetryPolicy(max_retries=2, delay=0.01),
-    code_version="2",
 )
 def cleaned_events(context: Any, raw_events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drop events without a type and normalise amounts to cents."""
-    cleaned = [
-        {**e, "amount_cents": round(e["amount"] * 100)} for e in raw_events if e["type"]
-    ]
+    cleaned = [{**e, "amount_cents": round(e["amount"] * 100)} for e in raw_events if e["type"]]
     context.add_metadata(rows=len(cleaned), dropped=len(raw_events) - len(cleaned))
     return cleaned
 
@@ -58,7 +59,7 @@ def cleaned_events(context: Any, raw_events: list[dict[str, Any]]) -> list[dict[
     depends_on=["cleaned_events"],
     partitioned_by=days,
     description="Aggregated daily metrics",
-    group="report",
+    info=fs.AssetInfo(group="report"),
     io_options={"format": "json", "path": lambda day: f"reports/{day}.json"},
 )
 def daily_report(context: Any, cleaned_events: list[dict[str, Any]]) -> dict[str, Any]:

@@ -223,9 +223,10 @@ def latest(
     }
     if as_of is None and status in ("succeeded", None):
         pointer = "succeeded_id" if status == "succeeded" else "latest_id"
+        # CROSS JOIN fixes the join order in SQLite: walk the wanted keys, probe the index.
         text = f"""SELECT {_sql.mat_columns("m")} FROM json_each(:keys) w
-            JOIN asset_partitions ap ON ap.asset = :asset AND ap.pkey = w.value
-            JOIN materializations m ON m.id = ap.{pointer}"""
+            CROSS JOIN asset_partitions ap ON ap.asset = :asset AND ap.pkey = w.value
+            CROSS JOIN materializations m ON m.id = ap.{pointer}"""
     else:
         if status is not None:
             params["status"] = status
@@ -233,7 +234,7 @@ def latest(
             params["as_of"] = to_micros(as_of)
         newest = _sql.newest_id(status, as_of is not None, ":asset", "w.value")
         text = f"""SELECT {_sql.mat_columns("m")} FROM json_each(:keys) w
-            JOIN materializations m ON m.id = {DIALECT.sql(newest)}"""
+            CROSS JOIN materializations m ON m.id = {DIALECT.sql(newest)}"""
     return fetch_materializations(conn, _sql.Query(text, params))
 
 

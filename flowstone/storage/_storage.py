@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
+from typing import Self
 
 from flowstone.storage._records import (
     LineageEntry,
@@ -41,7 +42,7 @@ class Storage(ABC):
 
     url: str = ""
 
-    async def __aenter__(self) -> Storage:
+    async def __aenter__(self) -> Self:
         await self.open()
         return self
 

@@ -79,20 +79,21 @@ def unusable(url: str, reason: str) -> StorageError:
 
 
 def redact(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***`` (userinfo and ``password=``)."""
+    """Return ``url`` with any password replaced by ``***`` (userinfo and ``password=``);
+    a URL without a password comes back unchanged."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable URL>"
-    netloc = parts.netloc
+    netloc, query = parts.netloc, parts.query
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = parts.query
-    if query:
+            netloc = userinfo.split(":", 1)[0] + ":***@" + host
+    if "password=" in query.lower():
         pairs = parse_qsl(query, keep_blank_values=True)
         hidden = [(k, "***" if k.lower() == "password" else v) for k, v in pairs]
         query = urlencode(hidden, safe="*")
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

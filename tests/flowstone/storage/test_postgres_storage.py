@@ -1,0 +1,165 @@
+"""The PostgreSQL backend passes the storage contract, migrates safely when several
+processes start at once, and survives lost connections."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from flowstone.errors import StorageError
+from flowstone.storage import PostgresStorage
+from flowstone.storage._migrations import LATEST_VERSION, MIGRATIONS
+from tests.flowstone.storage.contract import StorageContract, StorageFactory
+from tests.flowstone.storage.records import batch, ids, mat, run
+from tests.pg import (
+    clear_schema,
+    database_fixture,
+    set_accepting_connections,
+    terminate_connections,
+)
+
+pytestmark = pytest.mark.postgres
+
+pg_module_url = database_fixture(scope="module")
+pg_url = database_fixture()
+
+
+class TestPostgresStorage(StorageContract):
+    @pytest.fixture
+    def make_storage(self, pg_module_url: str) -> StorageFactory:
+        # One database for the module, emptied before each test: isolation without paying
+        # for a database (or a migrated schema) per test. Fresh migrations are covered by
+        # the tests below, which each get a database of their own.
+        clear_schema(pg_module_url, "contract", keep=("schema_version",))
+        return lambda: PostgresStorage(pg_module_url, schema="contract")
+
+
+class Sleeps:
+    """Records the backoff delays instead of waiting them."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+async def test_two_processes_opening_at_once_migrate_exactly_once(pg_url: str) -> None:
+    first, second = PostgresStorage(pg_url), PostgresStorage(pg_url)
+    try:
+        await asyncio.gather(first.open(), second.open())
+        assert await first.schema_version() == await second.schema_version() == LATEST_VERSION
+    finally:
+        await first.close()
+        await second.close()
+    conn = await asyncpg.connect(pg_url)
+    try:
+        rows = await conn.fetch("SELECT version FROM flowstone.schema_version ORDER BY version")
+    finally:
+        await conn.close()
+    assert [r["version"] for r in rows] == [m.version for m in MIGRATIONS]
+
+
+async def test_the_tables_live_in_their_own_schema_beside_user_tables(pg_url: str) -> None:
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute("CREATE TABLE public.runs (anything text)")
+    finally:
+        await conn.close()
+    async with PostgresStorage(pg_url) as storage:
+        await storage.write(batch(run("r1")))
+        assert await storage.get_run("r1") == run("r1")
+
+
+async def test_the_next_write_succeeds_after_every_connection_was_dropped(pg_url: str) -> None:
+    sleeps = Sleeps()
+    async with PostgresStorage(pg_url, sleep=sleeps) as storage:
+        await storage.write(batch(run("r1"), mat("raw", "a")))
+        assert await terminate_connections(pg_url) >= 1
+        await storage.write(batch(mat("raw", "b")))
+        assert ids(await storage.materializations()) == ["r1/raw/b/1", "r1/raw/a/1"]
+        assert sleeps.delays in ([], [0.0])  # at most one immediate retry was needed
+
+
+async def test_a_write_that_keeps_failing_raises_and_the_same_batch_succeeds_later(
+    pg_url: str,
+) -> None:
+    sleeps = Sleeps()
+    storage = PostgresStorage(pg_url, retry_delays=(0.0, 0.5, 1.0), sleep=sleeps)
+    await storage.open()
+    try:
+        replay = batch(run("r1"), mat("raw", "a"), mat("clean", "a", inputs=[("raw", "a")]))
+        await set_accepting_connections(pg_url, False)
+        await terminate_connections(pg_url)
+        with pytest.raises(StorageError) as failure:
+            await storage.write(replay)
+        message = str(failure.value)
+        assert message.startswith(f"cannot reach PostgreSQL at {storage.url} (write): 4 attempt")
+        assert "is not currently accepting connections" in message
+        assert sleeps.delays == [0.0, 0.5, 1.0]
+        await set_accepting_connections(pg_url, True)
+        await storage.write(replay)
+        await storage.write(replay)
+        assert ids(await storage.materializations()) == ["r1/raw/a/1", "r1/clean/a/1"]
+    finally:
+        await set_accepting_connections(pg_url, True)
+        await storage.close()
+
+
+async def test_an_unreachable_server_names_the_url_without_its_password() -> None:
+    sleeps = Sleeps()
+    storage = PostgresStorage(
+        "postgresql://alice:s3cret@127.0.0.1:1/flowstone", retry_delays=(0.0, 0.1), sleep=sleeps
+    )
+    with pytest.raises(StorageError) as failure:
+        await storage.open()
+    message = str(failure.value)
+    assert "s3cret" not in message
+    assert message.startswith(
+        "cannot reach PostgreSQL at postgresql://alice:***@127.0.0.1:1/flowstone (connect): "
+        "3 attempt(s) over 0.1 s of backoff all failed; last error: "
+    )
+    assert "Check that the server is running" in message
+    assert sleeps.delays == [0.0, 0.1]
+
+
+async def test_wrong_credentials_or_database_fail_at_once(pg_url: str) -> None:
+    sleeps = Sleeps()
+    missing = pg_url.rsplit("/", 1)[0] + "/fs_test_does_not_exist"
+    with pytest.raises(StorageError, match=r"does not exist"):
+        await PostgresStorage(missing, sleep=sleeps).open()
+    assert sleeps.delays == []
+
+
+async def test_the_pool_stays_small_under_many_concurrent_reads(pg_url: str) -> None:
+    async with PostgresStorage(pg_url, max_size=3) as storage:
+        await storage.write(batch(mat("raw", "a")))
+        await asyncio.gather(*(storage.upstream("raw", "a") for _ in range(40)))
+        conn = await asyncpg.connect(pg_url)
+        try:
+            count = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = 'flowstone'"
+            )
+        finally:
+            await conn.close()
+    assert 1 <= count <= 3
+
+
+async def test_a_database_from_a_newer_flowstone_is_refused(pg_url: str) -> None:
+    async with PostgresStorage(pg_url):
+        pass
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute("INSERT INTO flowstone.schema_version VALUES (999, 'future')")
+    finally:
+        await conn.close()
+    with pytest.raises(StorageError, match=r"schema version 999, but this FlowStone knows"):
+        await PostgresStorage(pg_url).open()
+
+
+def test_a_schema_name_must_be_a_plain_identifier() -> None:
+    with pytest.raises(StorageError, match=r"schema name 'x; drop' is not a plain SQL identifier"):
+        PostgresStorage("postgresql://localhost/db", schema="x; drop")

@@ -1,0 +1,124 @@
+"""The embedded SQLite backend passes the storage contract, and keeps its promises about
+durability and the event loop."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from flowstone.errors import StorageError
+from flowstone.storage import SQLiteStorage
+from tests.flowstone.storage.contract import StorageContract, StorageFactory
+from tests.flowstone.storage.records import batch, ids, mat, run
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class TestSQLiteStorage(StorageContract):
+    @pytest.fixture
+    def make_storage(self, tmp_path: Path) -> StorageFactory:
+        return lambda: SQLiteStorage(tmp_path / "records" / "flowstone.db")
+
+
+async def test_records_survive_closing_and_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "flowstone.db"
+    async with SQLiteStorage(path) as storage:
+        await storage.write(batch(run("r1"), mat("raw", "a")))
+    async with SQLiteStorage(path) as storage:
+        assert ids(await storage.materializations()) == ["r1/raw/a/1"]
+        assert await storage.latest_statuses("raw") == {"a": "succeeded"}
+
+
+def test_a_write_that_returned_survives_kill_9(tmp_path: Path) -> None:
+    """A child process writes, reports that write() returned, and is killed with SIGKILL."""
+    path = tmp_path / "flowstone.db"
+    child = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from flowstone.storage import SQLiteStorage
+        from tests.flowstone.storage.records import batch, mat, run
+
+        async def main():
+            storage = SQLiteStorage({str(path)!r})
+            await storage.open()
+            await storage.write(batch(run("r1"), mat("raw", "a"), mat("raw", "b")))
+            print("written", flush=True)
+            sys.stdin.readline()  # wait to be killed
+
+        asyncio.run(main())
+        """
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "written"
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT id FROM materializations ORDER BY id").fetchall()
+        assert rows == [("r1/raw/a/1",), ("r1/raw/b/1",)]
+    finally:
+        conn.close()
+
+
+async def test_the_database_runs_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
+    async with SQLiteStorage(tmp_path / "flowstone.db") as storage:
+        await storage.write(batch(mat("raw")))
+        conn = storage._connections[0]  # the writer's connection, made first
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+
+
+async def test_sqlite_never_runs_on_the_event_loop_thread(tmp_path: Path) -> None:
+    async with SQLiteStorage(tmp_path / "flowstone.db", readers=1) as storage:
+        await storage.write(batch(mat("raw")))
+        await storage.materializations()  # makes the reader connection
+        threads: set[str] = set()
+        for conn in storage._connections:
+            conn.set_trace_callback(lambda _sql: threads.add(threading.current_thread().name))
+        await storage.write(batch(mat("clean", inputs=[("raw", None)])))
+        await storage.upstream("clean", None)
+        assert threads
+        assert all(name.startswith("flowstone-sqlite-") for name in threads), threads
+        assert {name.split("_")[0] for name in threads} == {
+            "flowstone-sqlite-writer",
+            "flowstone-sqlite-reader",
+        }
+
+
+async def test_a_database_from_a_newer_flowstone_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "flowstone.db"
+    async with SQLiteStorage(path):
+        pass
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO schema_version VALUES (999, 'future', 0)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StorageError, match=r"schema version 999, but this FlowStone knows"):
+        await SQLiteStorage(path).open()
+
+
+async def test_a_path_that_cannot_be_created_gives_a_storage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StorageError, match=r"cannot create the directory of sqlite:///"):
+        await SQLiteStorage(blocker / "sub" / "flowstone.db").open()
+
+
+async def test_using_a_storage_that_is_not_open_says_so(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "flowstone.db")
+    with pytest.raises(StorageError, match=r"is not open; call `await storage.open\(\)` first"):
+        await storage.get_run("r1")

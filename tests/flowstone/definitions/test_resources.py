@@ -11,6 +11,8 @@ import pytest
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import flowstone as fs
+from flowstone._resources import ResourceManager
+from flowstone.errors import ResourceError, ResourceNotDeclared
 
 
 class Client:
@@ -57,7 +59,7 @@ async def test_definitions_are_set_up_once_and_torn_down_in_reverse_order() -> N
     async def async_setup() -> Client:
         return Client(log, "async_setup")
 
-    manager = fs.ResourceManager(
+    manager = ResourceManager(
         {
             "plain": fs.ResourceDefinition(lambda: Client(log, "plain"), teardown=Client.close),
             "managed": fs.ResourceDefinition(managed),
@@ -80,17 +82,17 @@ async def test_definitions_are_set_up_once_and_torn_down_in_reverse_order() -> N
 async def test_plain_objects_are_used_as_they_are_and_never_torn_down() -> None:
     log: list[str] = []
     client = Client(log, "given")
-    async with fs.ResourceManager({"db": client}) as manager:
+    async with ResourceManager({"db": client}) as manager:
         assert manager.for_asset(asset_using("db"))["db"] is client
     assert log == ["open given"]
 
 
 async def test_an_asset_sees_only_the_resources_it_declared() -> None:
-    async with fs.ResourceManager({"db": 1, "cache": 2, "api": 3}) as manager:
+    async with ResourceManager({"db": 1, "cache": 2, "api": 3}) as manager:
         resources = manager.for_asset(asset_using("db", "cache"))
         assert dict(resources) == {"db": 1, "cache": 2}
         assert repr(resources) == "<resources of 'user': 'cache', 'db'>"
-        with pytest.raises(fs.ResourceNotDeclared) as caught:
+        with pytest.raises(ResourceNotDeclared) as caught:
             resources["api"]
         assert str(caught.value) == (
             "asset 'user' did not declare resource 'api'; add resources=['api'] to its "
@@ -110,14 +112,14 @@ async def test_a_failed_setup_names_the_resource_and_tears_down_the_others() -> 
     def refuse() -> None:
         raise ConnectionRefusedError("port 5432")
 
-    manager = fs.ResourceManager(
+    manager = ResourceManager(
         {
             "first": fs.ResourceDefinition(lambda: Client(log, "first"), teardown=Client.close),
             "broken": fs.ResourceDefinition(refuse),
             "never": fs.ResourceDefinition(lambda: Client(log, "never")),
         }
     )
-    with pytest.raises(fs.ResourceError) as caught:
+    with pytest.raises(ResourceError) as caught:
         await manager.start()
     assert str(caught.value) == (
         "resource 'broken' failed to set up: ConnectionRefusedError: port 5432"
@@ -135,7 +137,7 @@ async def test_teardown_errors_are_logged_and_the_rest_still_torn_down(
     def explode(_: Any) -> None:
         raise RuntimeError("socket already closed")
 
-    manager = fs.ResourceManager(
+    manager = ResourceManager(
         {
             "first": fs.ResourceDefinition(lambda: Client(log, "first"), teardown=Client.close),
             "second": fs.ResourceDefinition(lambda: "x", teardown=explode),
@@ -149,13 +151,13 @@ async def test_teardown_errors_are_logged_and_the_rest_still_torn_down(
 
 
 async def test_a_declared_resource_that_is_missing_or_not_set_up_is_an_error() -> None:
-    manager = fs.ResourceManager({"db": fs.ResourceDefinition(lambda: 1)})
-    with pytest.raises(fs.ResourceError) as caught:
+    manager = ResourceManager({"db": fs.ResourceDefinition(lambda: 1)})
+    with pytest.raises(ResourceError) as caught:
         manager.for_asset(asset_using("db"))
     assert str(caught.value) == (
         "resource 'db' of asset 'user' is not set up yet; await ResourceManager.start() first"
     )
-    with pytest.raises(fs.ResourceError) as caught:
+    with pytest.raises(ResourceError) as caught:
         manager.for_asset(asset_using("dbb"))
     assert str(caught.value) == (
         "asset 'user' requires resource 'dbb', which is not provided (did you mean 'db'?); "
@@ -184,16 +186,14 @@ async def test_pydantic_settings_configure_resources_from_the_environment(
         return made[-1]
 
     resources = {"settings": WarehouseSettings(), "warehouse": fs.ResourceDefinition(connect)}  # type: ignore[call-arg]
-    async with fs.ResourceManager(resources) as manager:
+    async with ResourceManager(resources) as manager:
         seen = manager.for_asset(asset_using("settings", "warehouse"))
         assert seen["settings"].dsn == "postgresql://warehouse/db"  # type: ignore[attr-defined]
         assert seen["warehouse"] == ("postgresql://warehouse/db", 9)
 
 
 def test_setup_and_teardown_must_be_callable() -> None:
-    with pytest.raises(
-        fs.ResourceError, match=r"^ResourceDefinition setup must be callable, got 3$"
-    ):
+    with pytest.raises(ResourceError, match=r"^ResourceDefinition setup must be callable, got 3$"):
         fs.ResourceDefinition(3)  # type: ignore[arg-type]
-    with pytest.raises(fs.ResourceError, match=r"^ResourceDefinition teardown must be callable"):
+    with pytest.raises(ResourceError, match=r"^ResourceDefinition teardown must be callable"):
         fs.ResourceDefinition(lambda: 1, teardown="close")  # type: ignore[arg-type]

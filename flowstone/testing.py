@@ -41,11 +41,11 @@ def run_asset(
     definition = pipeline.get(asset)
     node = make_node(definition, partition)
     given = dict(upstream or {})
-    missing = [d for d in definition.dep_names if d not in given]
-    extra = [k for k in given if k not in definition.dep_names]
+    missing = [d for d in definition.dep_names() if d not in given]
+    extra = [k for k in given if k not in definition.dep_names()]
     if missing or extra:
         raise ValueError(
-            f"run_asset({asset!r}) needs upstream values for exactly {list(definition.dep_names)}; "
+            f"run_asset({asset!r}) needs upstream values for exactly {list(definition.dep_names())}; "
             f"missing {missing}, unexpected {extra}"
         )
     declared = {

@@ -152,7 +152,7 @@ def list_assets(state: State) -> None:
         rows.append(
             {
                 "asset": name,
-                "depends_on": list(a.dep_names),
+                "depends_on": list(a.dep_names()),
                 "partitions": a.partitions.describe() if a.partitions else None,
                 "io_manager": a.io_manager,
                 "executor": a.executor,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, final
 
 from flowstone._asset_info import AssetInfo
 from flowstone._dependency import Dep
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from flowstone._pipeline import Pipeline
 
 
+@final
 @dataclass(frozen=True, eq=False)
 class AssetDefinition:
     """One asset of a pipeline; made by ``@pipeline.asset(...)``, never directly.

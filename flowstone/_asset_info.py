@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, final
 
 from flowstone.errors import DefinitionError
 
 
+@final
 @dataclass(frozen=True)
 class AssetInfo:
     """Catalogue information of an asset, given as ``@pipeline.asset(info=fs.AssetInfo(...))``.

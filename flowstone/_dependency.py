@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import final
 
 from flowstone._naming import IDENTIFIER_RULE, is_identifier
 from flowstone.errors import DefinitionError
 from flowstone.partitions import PartitionMapping
 
 
+@final
 @dataclass(frozen=True)
 class Dep:
     """A dependency on the asset ``name``, optionally with a partition mapping.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, final
 
 from flowstone import _graph_render
 from flowstone.errors import AssetNotFound, DefinitionError
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from flowstone.io import IOOptions
 
 
+@final
 class AssetGraph:
     """The assets of a pipeline and their dependencies; made by ``Pipeline.validate()``.
 

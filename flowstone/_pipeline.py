@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, final, overload
 
 from flowstone._asset import AssetDefinition
 from flowstone._asset_builder import build_asset
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 AssetFunction = Callable[..., Any]
 
 
+@final
 class Pipeline:
     """A named set of assets.
 

@@ -12,7 +12,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, final
 
 from flowstone._naming import quoted_list, suggestion
 from flowstone.errors import ResourceError, ResourceNotDeclared
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flowstone.resources")
 
 
+@final
 class ResourceDefinition:
     """How to set up a resource, and optionally how to tear it down.
 
@@ -75,6 +76,7 @@ class ResourceDefinition:
         return f"<ResourceDefinition setup={_name(self.setup)} teardown={_name(self.teardown)}>"
 
 
+@final
 class ResourceManager:
     """The resources of one runtime: set up once by ``start()``, closed by ``close()``.
 
@@ -168,6 +170,7 @@ class ResourceManager:
         return f"<ResourceManager {quoted_list(self._given)} {state}>"
 
 
+@final
 class AssetResources(Mapping[str, object]):
     """The read-only view of the resources one asset declared (``context.resources``)."""
 

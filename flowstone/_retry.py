@@ -6,7 +6,7 @@ import asyncio
 import math
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, final
 
 from flowstone.errors import DefinitionError
 
@@ -14,6 +14,7 @@ from flowstone.errors import DefinitionError
 _NEVER_RETRIED = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
+@final
 @dataclass(frozen=True)
 class RetryPolicy:
     """Retry a failed asset attempt with exponential backoff and jitter.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from typing import TYPE_CHECKING, Any
 
 from flowstone._engine import RunSpec
@@ -35,7 +35,8 @@ def partition_keys(asset: AssetDefinition, partitions: Any) -> Iterable[Any]:
         if ".." not in partitions:
             return [partitions]
         first, _, last = partitions.partition("..")
-        return definition.range(first.strip(), last.strip())
+        keys: Iterable[Any] = definition.range(first.strip(), last.strip())
+        return keys
     if partitions is None:
         raise InvalidPartition(
             f"backfill of {asset.name!r} needs partitions: a list of keys, a range such as "
@@ -74,7 +75,7 @@ async def run_backfill(
     slots = asyncio.Semaphore(max_parallel)
     tasks: set[asyncio.Task[None]] = set()
     keys = partition_keys(asset, partitions)
-    total = len(keys) if hasattr(keys, "__len__") else None
+    total = len(keys) if isinstance(keys, Sized) else None
     _publish(engine, "backfill.started", backfill_id, asset.name, total=total)
     try:
         for chunk in _chunks(keys, CHUNK):

@@ -231,7 +231,8 @@ class Engine:
 
     def resources_for(self, asset: AssetDefinition) -> Mapping[str, Any]:
         """The resources ``asset`` declared, and only those."""
-        return self.resources.for_asset(asset)
+        declared: Mapping[str, Any] = self.resources.for_asset(asset)
+        return declared
 
     def executor_for(self, asset: AssetDefinition) -> Executor:
         """The executor ``asset`` asked for (Ray is started on first use)."""

@@ -140,7 +140,8 @@ class Job:
         executor = engine.executor_for(asset)
         if executor.remote:
             work = executor.materialize(self, context, upstreams)
-            return await self._timed(work)
+            remote_metadata: dict[str, Any] = await self._timed(work)
+            return remote_metadata
         values: dict[str, Any] = {}
         for up in upstreams:
             loaded = {n.key: await engine.load_value(n, self.run_id) for n in up.nodes}

@@ -45,7 +45,8 @@ def run_asset(
     extra = [k for k in given if k not in definition.dep_names()]
     if missing or extra:
         raise ValueError(
-            f"run_asset({asset!r}) needs upstream values for exactly {list(definition.dep_names())}; "
+            f"run_asset({asset!r}) needs upstream values for exactly "
+            f"{list(definition.dep_names())}; "
             f"missing {missing}, unexpected {extra}"
         )
     declared = {

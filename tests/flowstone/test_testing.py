@@ -27,9 +27,14 @@ def scaled(context: Any, raw: list[int]) -> list[int]:
 
 
 def test_run_asset_calls_the_function_with_the_given_upstream_values() -> None:
-    assert run_asset(
-        pipeline, "scaled", partition="2025-01-03", upstream={"raw": [1, 2]}, resources={"factor": 10}
-    ) == [10, 20]
+    value = run_asset(
+        pipeline,
+        "scaled",
+        partition="2025-01-03",
+        upstream={"raw": [1, 2]},
+        resources={"factor": 10},
+    )
+    assert value == [10, 20]
 
 
 def test_run_asset_validates_the_partition_like_a_real_run() -> None:

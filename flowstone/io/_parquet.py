@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import pyarrow as pa
+from pydantic import field_validator
 
 from flowstone.errors import IOManagerError
 
@@ -37,6 +38,23 @@ class ParquetOptions(IOOptions):
     partition_column: str | None = None
     compression: Compression | None = None
     compression_level: int | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, path: str | None) -> str | None:
+        if path is not None and (not path.strip("/") or ".." in path.split("/")):
+            raise ValueError(
+                f"path {path!r} must name a directory inside the base path (no '..'), "
+                "e.g. 'lake/events'"
+            )
+        return path
+
+    @field_validator("partition_column")
+    @classmethod
+    def _column_name(cls, column: str | None) -> str | None:
+        if column is not None and (not column or any(c in column for c in "/=")):
+            raise ValueError(f"partition_column {column!r} must be a name without '/' or '='")
+        return column
 
 
 class ParquetIOManager(IOManager):

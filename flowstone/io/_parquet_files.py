@@ -19,6 +19,8 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flowstone.errors import IOManagerError
+
 from . import _tabular
 from ._parquet_layout import FILE_NAME as _FILE
 from ._s3_client import S3Client
@@ -117,7 +119,12 @@ class LocalFiles:
 
     async def read(self, directory: str, name: str, where: Where) -> pa.Table:
         path = self.root / directory / name
-        return await asyncio.to_thread(lambda: pq.ParquetFile(path).read())
+
+        def read() -> pa.Table:
+            with pq.ParquetFile(path) as file:
+                return file.read()
+
+        return await asyncio.to_thread(read)
 
     async def remove(self, directory: str, names: list[str], where: Where) -> None:
         await asyncio.to_thread(self._remove, directory, names)
@@ -184,8 +191,13 @@ class S3Files:
     async def read(self, directory: str, name: str, where: Where) -> pa.Table:
         target = self._target(self._key(directory, name), where)
         data = await self.client.get(target)
-        if data is None:  # deleted between listing and reading
-            return pa.table({})
+        if data is None:
+            raise IOManagerError(
+                f"cannot {where.what}: {target.uri} was deleted while it was being read; "
+                "another writer is replacing this partition, try again",
+                asset=where.asset,
+                partition=where.partition,
+            )
         return await asyncio.to_thread(_tabular.read_parquet_bytes, data)
 
     async def remove(self, directory: str, names: list[str], where: Where) -> None:

@@ -327,7 +327,9 @@ class S3IOManager(IOManager):
             table, kind = _tabular.to_arrow(value)
             data = await asyncio.to_thread(_tabular.parquet_bytes, table)
             return data, _tabular.table_metadata(table, kind)
-        except (TypeError, ValueError, pickle.PicklingError) as exc:
+        except (TypeError, ValueError, AttributeError, pickle.PicklingError) as exc:
+            # json: TypeError / ValueError (cycles); pickle: PicklingError, or AttributeError
+            # for local objects; parquet: TypeError for non-tables, ArrowInvalid (ValueError)
             raise IOManagerError(
                 f"cannot {target.what}: format {fmt!r} cannot encode a value of type "
                 f"{type(value).__qualname__} ({exc}); return a value that fits the format or "

@@ -7,7 +7,6 @@ kind that was stored even without the materialization record.
 
 from __future__ import annotations
 
-import io
 import logging
 import sys
 from typing import Any, Literal
@@ -119,4 +118,4 @@ def parquet_bytes(
 
 def read_parquet_bytes(data: bytes) -> pa.Table:
     """Read one Parquet file held in memory."""
-    return pq.read_table(io.BytesIO(data))
+    return pq.read_table(pa.BufferReader(data))

@@ -14,6 +14,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
+from pydantic import ValidationError
 
 from flowstone.errors import IOManagerError
 from flowstone.io._manager import IOContext
@@ -280,6 +281,28 @@ async def test_loading_a_partition_never_stored_says_it_was_probably_never_mater
         f"{tmp_path / 'events' / 'date=2025-01-15'}; it was probably never materialized, or "
         "it was deleted"
     )
+
+
+def test_a_path_leaving_the_base_path_is_refused_when_options_are_validated(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(
+        ValidationError,
+        match=re.escape(
+            "path '../elsewhere' must name a directory inside the base path (no '..'), "
+            "e.g. 'lake/events'"
+        ),
+    ):
+        ParquetIOManager(tmp_path).validate_options({"path": "../elsewhere"})
+
+
+def test_a_partition_column_with_a_separator_is_refused_when_options_are_validated(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(
+        ValidationError, match=re.escape("partition_column 'a=b' must be a name without '/' or '='")
+    ):
+        ParquetIOManager(tmp_path).validate_options({"partition_column": "a=b"})
 
 
 async def test_a_value_that_is_not_a_table_is_refused(local: ParquetIOManager) -> None:

@@ -44,10 +44,13 @@ from flowstone._sync_runtime import Runtime as Runtime
 from flowstone.errors import AssetNotFound as AssetNotFound
 from flowstone.errors import ConfigurationError as ConfigurationError
 from flowstone.errors import DefinitionError as DefinitionError
+from flowstone.errors import DefinitionProblem as DefinitionProblem
 from flowstone.errors import FlowStoneError as FlowStoneError
 from flowstone.errors import InvalidPartition as InvalidPartition
 from flowstone.errors import IOManagerError as IOManagerError
 from flowstone.errors import MissingUpstream as MissingUpstream
+from flowstone.errors import ResourceError as ResourceError
+from flowstone.errors import ResourceNotDeclared as ResourceNotDeclared
 from flowstone.errors import RunFailed as RunFailed
 from flowstone.errors import StorageError as StorageError
 from flowstone.partitions import AllPartitionsMapping as AllPartitionsMapping
@@ -80,6 +83,7 @@ __all__ = (
     "CronPartitions",
     "DailyPartitions",
     "DefinitionError",
+    "DefinitionProblem",
     "Dep",
     "DimensionMapping",
     "DynamicPartitions",
@@ -100,6 +104,8 @@ __all__ = (
     "Pipeline",
     "RayOptions",
     "ResourceDefinition",
+    "ResourceError",
+    "ResourceNotDeclared",
     "RetryPolicy",
     "RunFailed",
     "RunResult",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Protocol, final, runtime_checkable
 
 
 @runtime_checkable
@@ -32,6 +32,7 @@ class Clock(Protocol):
         """Run ``callback`` (on the event loop thread) after ``delay`` seconds of this clock."""
 
 
+@final
 class MonotonicClock:
     """The production clock: ``time.monotonic`` and the running loop's timers."""
 
@@ -68,7 +69,14 @@ def set_clock(clock: Clock) -> Clock:
 
 
 async def sleep(seconds: float) -> None:
-    """Sleep ``seconds`` of the current clock (real or mock)."""
+    """Sleep ``seconds`` of the current clock (real or mock).
+
+    ``sleep(0)`` (or less) only yields to the event loop once, as ``asyncio.sleep(0)`` does:
+    it must not wait for a mock clock to be advanced.
+    """
+    if seconds <= 0:
+        await asyncio.sleep(0)
+        return
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
 

@@ -1,9 +1,13 @@
-"""Messages the runtime itself delivers, and the vocabulary of exit reasons."""
+"""Messages the runtime itself delivers, and the vocabulary of exit reasons.
+
+Exit reasons follow OTP: ``"normal"``, ``"shutdown"``, ``("shutdown", info)``, ``"killed"``,
+``"noproc"``, or the exception instance that crashed the actor.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, final
 
 if TYPE_CHECKING:
     from actors._ref import ActorRef
@@ -14,17 +18,30 @@ KILLED = "killed"
 NOPROC = "noproc"
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class Exit:
-    """Delivered to ``handle_info`` of a trapping actor when a linked actor exits."""
+    """Delivered to ``handle_info`` of a trapping actor when a linked actor exits.
+
+    Attributes:
+        ref: the linked actor that exited.
+        reason: its exit reason (``"noproc"`` if it was already dead when linked).
+    """
 
     ref: ActorRef
     reason: Any
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class Down:
-    """Delivered to ``handle_info`` when a monitored actor exits."""
+    """Delivered to ``handle_info`` when a monitored actor exits.
+
+    Attributes:
+        monitor_id: the id ``monitor()`` returned; each monitor gets its own ``Down``.
+        ref: the monitored actor.
+        reason: its exit reason (``"noproc"`` if it was already dead when monitored).
+    """
 
     monitor_id: int
     ref: ActorRef
@@ -44,7 +61,8 @@ def is_clean(reason: Any) -> bool:
 
 
 def format_reason(reason: Any) -> str:
-    """Render an exit reason for messages and logs."""
+    """Render an exit reason for messages and logs: ``'normal'`` or ``ValueError: boom``."""
     if isinstance(reason, BaseException):
-        return f"{type(reason).__name__}: {reason}"
+        text = str(reason)
+        return f"{type(reason).__name__}: {text}" if text else type(reason).__name__
     return repr(reason)

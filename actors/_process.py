@@ -1,101 +1,84 @@
 """The local (asyncio) backend: one task and one mailbox per actor.
 
-An actor's life is the ``_run`` task. Messages are handled one at a time in arrival order.
-Exit signals are not messages: an untrapped signal (or ``kill``) interrupts whatever the
-actor is doing by cancelling its task, as an Erlang exit signal does. The bookkeeping that
-must happen when an actor exits (names, links, monitors, pending callers) is done in one
-place, ``_finalize``, which runs exactly once whichever way the actor ends.
+Internal, not part of the public API: everything reaches it through ``ActorRef``.
+
+An actor's life is its ``_run`` task: ``init``, then the message loop, then ``terminate``.
+Messages are handled one at a time in arrival order. Exit signals are not messages: an
+untrapped signal interrupts whatever the actor is doing by cancelling its task, as an Erlang
+exit signal does. ``kill`` marks the actor dead at once and cancels its task; because a
+coroutine can swallow ``CancelledError``, "dead" is decided by the runtime, never by whether
+the task has finished (see docs/adr/0001-actor-runtime-on-asyncio.md).
+
+The bookkeeping of an exit (name, pending callers, links, monitors) is done in one place,
+``_finalize``, which runs exactly once whichever way the actor ends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from actors import _registry
 from actors._clock import get_clock
-from actors._context import set_current_process
-from actors._exceptions import CallTimeout, NoProc, StartError
+from actors._context import current_process, set_current_process
+from actors._exceptions import CallingSelf, CallTimeout, NoProc, StartError
+from actors._mailbox import (
+    CallEnvelope,
+    CastEnvelope,
+    Envelope,
+    InfoEnvelope,
+    Mailbox,
+    SignalEnvelope,
+    StopEnvelope,
+)
 from actors._messages import KILLED, NOPROC, NORMAL, Down, Exit, format_reason
 from actors._ref import NO_REPLY, ActorRef, Caller
+from actors._statistics import ActorStatistics
 
 if TYPE_CHECKING:
     from actors._actor import Actor
+    from actors.abc import ProcessBackend
 
 log = logging.getLogger("actors")
-_pids = itertools.count(1)
-_monitor_ids = itertools.count(1)
-_tasks: set[asyncio.Task[None]] = set()  # strong references: tasks are never garbage-collected
+
+# Strong references to every actor task: the event loop only keeps weak ones, and a task
+# that is garbage-collected mid-flight would vanish without running its exit.
+_tasks: set[asyncio.Task[None]] = set()
 
 
-@dataclass(frozen=True, slots=True)
-class ActorStatistics:
-    """A snapshot of one actor, for dashboards, logs and tests."""
+class _Nothing:
+    """Sentinel type: "no exit is due" (None is a legal user-chosen exit reason)."""
 
-    pid: int
-    name: str | None
-    actor_class: str
-    alive: bool
-    mailbox_depth: int
-    peak_mailbox_depth: int
-    messages_handled: int
-    links: int
-    monitors: int
+    def __repr__(self) -> str:
+        return "<nothing>"
 
 
-class _Stop:
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: Any) -> None:
-        self.reason = reason
-
-
-class _Call:
-    __slots__ = ("caller", "message")
-
-    def __init__(self, message: Any, caller: Caller) -> None:
-        self.message = message
-        self.caller = caller
-
-
-class _Cast:
-    __slots__ = ("message",)
-
-    def __init__(self, message: Any) -> None:
-        self.message = message
-
-
-class _ExitRequested(BaseException):  # noqa: N818 - internal control flow, never escapes
-    """Raised inside the actor's task to leave the loop with a reason."""
-
-    def __init__(self, reason: Any) -> None:
-        self.reason = reason
+_NOTHING: Any = _Nothing()
 
 
 class Process:
-    """Internal: the local implementation behind an ``ActorRef``."""
+    """Internal: the local implementation of ``actors.abc.ProcessBackend``."""
 
     def __init__(self, actor: Actor, name: str | None) -> None:
-        self.pid = next(_pids)
+        self.pid = _registry.next_pid()
         self.name = name
         self.actor = actor
         self.ref = ActorRef._create(self)
         self.alive = True
         self.reason: Any = None
-        self._mailbox: deque[Any] = deque()
-        self._wakeup: asyncio.Event = asyncio.Event()
-        self._links: set[Process] = set()
-        self._monitors: dict[int, Process] = {}  # monitor id -> watcher (watchers of me)
-        self._watching: dict[int, Process] = {}  # monitor id -> target (what I watch)
-        self._callers: set[asyncio.Future[Any]] = set()
-        self._exited: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending_exit: Any = None
+        self.loop = asyncio.get_running_loop()
+        self._mailbox = Mailbox()
+        self._links: set[ProcessBackend] = set()
+        self._monitoring: dict[int, ProcessBackend] = {}  # my monitors: id -> target
+        self._monitored_by: dict[int, ProcessBackend] = {}  # monitors on me: id -> watcher
+        self._callers: dict[asyncio.Future[Any], Any] = {}  # waiting reply -> request
+        self._exited: asyncio.Future[Any] = self.loop.create_future()
+        self._signal_reason: Any = _NOTHING  # an untrapped exit signal taking effect
+        self._stop_reason: Any = _NOTHING  # an orderly stop, after the current handler
+        self._cancel_sent = False  # we cancelled our task for an exit signal ...
+        self._cancel_seen = False  # ... and saw the CancelledError arrive
         self._busy = False
-        self._peak = 0
         self._handled = 0
         self._task: asyncio.Task[None] | None = None
         actor._process = self
@@ -104,95 +87,173 @@ class Process:
 
     async def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Run ``init`` in the actor's own task and wait for it to finish."""
-        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        task = asyncio.get_running_loop().create_task(
-            self._run(args, kwargs, started), name=f"actor:{self.display_name}"
+        started: asyncio.Future[None] = self.loop.create_future()
+        task = self.loop.create_task(
+            self._run(args, kwargs, started), name=f"actor {self.display_name}"
         )
         self._task = task
         _tasks.add(task)
         task.add_done_callback(_tasks.discard)
-        await started
+        try:
+            await started
+        except asyncio.CancelledError:
+            # The spawner gave up: nobody will ever receive this ref, so the actor must not
+            # outlive the request (OTP: a start_link caller's death takes the child along).
+            self.kill()
+            raise
 
     async def _run(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], started: asyncio.Future[None]
     ) -> None:
         set_current_process(self)
         try:
-            await self.actor.init(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - every failure of init is a failed start
-            reason = self._reason_from(exc)
-            self._finalize(reason)
+            failure = await self._initialise(args, kwargs)
+            if failure is not None:
+                self._fail_start(failure, started)
+                return
             if not started.done():
-                error = StartError(
-                    f"{self.ref!r} failed in init: {format_reason(reason)}", reason=reason
-                )
-                if isinstance(exc, Exception):
-                    error.__cause__ = exc
-                started.set_exception(error)
-            return
-        started.set_result(None)
-        reason = await self._loop()
-        if self.alive:
-            if reason != KILLED:
-                await self._terminate(reason)
+                started.set_result(None)
+            reason = await self._loop()
+            if self.alive:
+                reason = await self._terminate(reason)
             self._finalize(reason)
+        except BaseException as exc:
+            # KeyboardInterrupt, SystemExit or a bug in the runtime: never leave the actor
+            # half-alive with callers waiting, and let the exception propagate.
+            self._finalize(exc)
+            if not started.done():
+                started.set_exception(exc)
+            raise
+
+    async def _initialise(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Failure | None:
+        """Run ``init``; return why the start failed, or None if the actor is running."""
+        self._busy = True
+        try:
+            await self.actor.init(*args, **kwargs)
+        except asyncio.CancelledError:
+            reason = self._on_cancelled()
+            return _Failure(reason, self._interruption_text(reason))
+        except Exception as exc:
+            return _Failure(exc, f"init() raised {format_reason(exc)}")
+        finally:
+            self._busy = False
+        interrupted = self._interrupting_reason()
+        if interrupted is not _NOTHING:  # init swallowed the cancellation
+            return _Failure(interrupted, self._interruption_text(interrupted))
+        if self._stop_reason is not _NOTHING:
+            reason = self._stop_reason
+            return _Failure(reason, f"init() asked to stop with reason {format_reason(reason)}")
+        return None
+
+    def _interruption_text(self, reason: Any) -> str:
+        if not self.alive:
+            return "it was killed during init()"
+        return f"an exit signal ({format_reason(reason)}) interrupted init()"
+
+    def _fail_start(self, failure: _Failure, started: asyncio.Future[None]) -> None:
+        self._finalize(failure.reason)
+        if started.done():
+            return
+        error = StartError(
+            f"{self.display_name} failed to start: {failure.text}", reason=failure.reason
+        )
+        if isinstance(failure.reason, BaseException):
+            error.__cause__ = failure.reason
+        started.set_exception(error)
 
     async def _loop(self) -> Any:
+        """Handle messages one at a time until an exit is due; return its reason."""
         while True:
+            reason = self._due_exit()
+            if reason is not _NOTHING:
+                return reason
             try:
-                while not self._mailbox:
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
-                envelope = self._mailbox.popleft()
+                if not self._mailbox:
+                    await self._mailbox.wait()
+                    continue
                 self._busy = True
-                await self._dispatch(envelope)
-                self._handled += 1
-                self._busy = False
-            except _ExitRequested as request:
-                return request.reason
+                self._handled += await self._dispatch(self._mailbox.take())
             except asyncio.CancelledError:
-                # Cancelled by an exit signal or kill(); the reason was stored first.
-                if self._pending_exit is not None:
-                    return self._pending_exit
-                return KILLED
-            except Exception as exc:  # noqa: BLE001 - a handler crash is the actor's exit reason
+                return self._on_cancelled()
+            except Exception as exc:
+                interrupted = self._interrupting_reason()
+                if interrupted is not _NOTHING:  # the handler turned our cancellation into this
+                    return interrupted
+                log.error("%s crashed: %s", self.display_name, format_reason(exc), exc_info=exc)
                 return exc
+            finally:
+                self._busy = False
 
-    async def _dispatch(self, envelope: Any) -> None:
+    async def _dispatch(self, envelope: Envelope) -> int:
+        """Hand one envelope to its hook; return 1 if a user hook ran, else 0."""
         actor = self.actor
-        if isinstance(envelope, _Call):
-            caller = envelope.caller
-            reply = await actor.handle_call(envelope.message, caller)
+        if isinstance(envelope, CallEnvelope):
+            reply = await actor.handle_call(envelope.message, envelope.caller)
             if reply is not NO_REPLY:
-                caller.reply(reply)
-        elif isinstance(envelope, _Cast):
+                envelope.caller.reply(reply)
+        elif isinstance(envelope, CastEnvelope):
             await actor.handle_cast(envelope.message)
-        elif isinstance(envelope, _Stop):
-            raise _ExitRequested(envelope.reason)
-        elif isinstance(envelope, Down) and envelope.monitor_id not in self._watching:
-            return  # demonitored after the Down was queued: flushed, as demonitor(flush)
+        elif isinstance(envelope, InfoEnvelope | SignalEnvelope):
+            await actor.handle_info(envelope.message)
         else:
-            if isinstance(envelope, Down):
-                del self._watching[envelope.monitor_id]
-            await actor.handle_info(envelope)
+            self.request_stop(envelope.reason)
+            return 0
+        return 1
 
-    async def _terminate(self, reason: Any) -> None:
+    async def _terminate(self, reason: Any) -> Any:
+        """Run ``terminate(reason)``; return the final exit reason."""
+        await self._absorb_own_cancel()
+        self._busy = True
         try:
             await self.actor.terminate(reason)
         except asyncio.CancelledError:
-            pass
+            pass  # killed (already finalized) or interrupted by an exit signal (below)
         except Exception:
-            log.exception("%r: terminate(%s) raised", self.ref, format_reason(reason))
+            log.exception("%s: terminate(%s) raised", self.display_name, format_reason(reason))
+        finally:
+            self._busy = False
+        return self._signal_reason if self._signal_reason is not _NOTHING else reason
 
-    def _reason_from(self, exc: BaseException) -> Any:
-        if isinstance(exc, _ExitRequested):
-            return exc.reason
-        if isinstance(exc, asyncio.CancelledError):
-            return self._pending_exit if self._pending_exit is not None else KILLED
-        return exc
+    async def _absorb_own_cancel(self) -> None:
+        """Consume the cancellation sent for an exit signal before ``terminate`` runs.
+
+        A cancel requested while our own task was running (a handler linking to a dead actor)
+        is only delivered at the task's next ``await``, which would be inside ``terminate``.
+        ``uncancel`` then resets the task's cancel count so ``asyncio.timeout`` works there.
+        """
+        task = self._task
+        if task is None or not self._cancel_sent:
+            return
+        if not self._cancel_seen:
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                pass
+        self._cancel_sent = False
+        task.uncancel()
+
+    def _on_cancelled(self) -> Any:
+        """Our task received CancelledError: return the exit reason it stands for."""
+        self._cancel_seen = True
+        interrupted = self._interrupting_reason()
+        if interrupted is not _NOTHING:
+            return interrupted
+        # Cancelled from outside the runtime (event loop shutdown, a stray task.cancel()):
+        # nothing asked for an orderly exit, so treat it as a kill.
+        self._finalize(KILLED)
+        return KILLED
+
+    def _interrupting_reason(self) -> Any:
+        if not self.alive:
+            return self.reason
+        return self._signal_reason
+
+    def _due_exit(self) -> Any:
+        interrupted = self._interrupting_reason()
+        return interrupted if interrupted is not _NOTHING else self._stop_reason
 
     def _finalize(self, reason: Any) -> None:
-        """Do the exit bookkeeping exactly once: names, callers, links, monitors."""
+        """Do the exit bookkeeping exactly once: name, callers, monitors, links."""
         if not self.alive:
             return
         self.alive = False
@@ -200,181 +261,218 @@ class Process:
         if self.name is not None:
             _registry.unregister(self.name, self)
         _registry.remove_live(self)
-        for fut in list(self._callers):
-            if not fut.done():
-                fut.set_exception(
-                    NoProc(
-                        f"{self.ref!r} exited ({format_reason(reason)}) before replying",
-                        ref=self.ref,
-                        reason=reason,
-                    )
-                )
-        self._callers.clear()
         self._mailbox.clear()
-        for target in self._watching.values():
-            target._drop_watcher(self)
-        self._watching.clear()
+        self._fail_callers(reason)
+        for monitor_id, target in self._monitoring.items():
+            target.remove_monitor(monitor_id)
+        self._monitoring.clear()
         links, self._links = self._links, set()
         for peer in links:
-            peer._links.discard(self)
+            peer.remove_link(self)
             peer.exit_signal(self.ref, reason)
-        monitors, self._monitors = self._monitors, {}
-        for monitor_id, watcher in monitors.items():
-            watcher._enqueue(Down(monitor_id, self.ref, reason))
-        if not self._exited.done():
-            self._exited.set_result(reason)
+        watchers, self._monitored_by = self._monitored_by, {}
+        for monitor_id, watcher in watchers.items():
+            watcher.down_signal(Down(monitor_id, self.ref, reason))
+        self._exited.set_result(reason)
 
-    # -- signals ----------------------------------------------------------------------------
+    def _fail_callers(self, reason: Any) -> None:
+        callers, self._callers = self._callers, {}
+        for future, request in callers.items():
+            if not future.done():
+                text = (
+                    f"call {request!r} to {self.ref!r} failed: the actor exited "
+                    f"({format_reason(reason)}) before replying"
+                )
+                future.set_exception(NoProc(text, ref=self.ref, reason=reason, request=request))
+
+    # -- exits ------------------------------------------------------------------------------
 
     def exit_signal(self, sender: ActorRef, reason: Any) -> None:
-        """Receive an exit signal from a linked actor (OTP's signal semantics)."""
+        """Receive the exit of a linked actor: trap it, ignore it (normal) or die of it."""
         if not self.alive:
             return
         if self.actor.trap_exits:
-            self._enqueue(Exit(sender, reason))
-        elif reason != NORMAL:
+            self._mailbox.put(SignalEnvelope(Exit(sender, reason)))
+        elif not _is_normal(reason):
             self._exit_now(reason)
 
     def _exit_now(self, reason: Any) -> None:
-        """Make the actor exit with ``reason``, interrupting its current handler."""
-        if self._pending_exit is not None or not self.alive:
-            return
-        self._pending_exit = reason
-        if self._task is not None:
-            self._task.cancel()
+        """Make the actor exit with ``reason``, interrupting its current hook."""
+        if self._signal_reason is not _NOTHING or self._task is None:
+            return  # the first signal decides; later ones change nothing
+        self._signal_reason = reason
+        self._cancel_sent = True
+        self._task.cancel()
 
     def kill(self) -> None:
-        """Untrappable exit with reason ``killed``; ``terminate`` does not run."""
+        """Exit at once with reason ``killed``; untrappable, ``terminate`` does not run."""
         if not self.alive:
             return
-        task = self._task
         self._finalize(KILLED)
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
 
     def request_stop(self, reason: Any) -> None:
-        """Exit after the current message (used by ``Actor.stop`` from inside)."""
-        self._mailbox.appendleft(_Stop(reason))
-        self._wakeup.set()
+        """Exit with ``reason`` once the current handler returns (the first request wins)."""
+        if not self.alive or self._stop_reason is not _NOTHING:
+            return
+        self._stop_reason = reason
+        self._mailbox.nudge()
 
-    async def stop(self, reason: Any, timeout: float) -> None:
-        """Orderly stop: ``terminate`` runs; kill after ``timeout`` seconds."""
+    async def stop(self, reason: Any, timeout: float | None) -> None:
+        """Orderly stop behind the queued messages; kill after ``timeout`` clock seconds."""
         if not self.alive:
             return
-        self._enqueue(_Stop(reason))
-        if timeout == float("inf"):
-            await asyncio.shield(self._exited)
+        if self._in_own_task():
+            self.request_stop(reason)  # it cannot wait for its own exit
             return
-        handle = get_clock().call_later(timeout, self.kill)
+        self._mailbox.put(StopEnvelope(reason))
+        timer = None if _forever(timeout) else get_clock().call_later(_seconds(timeout), self.kill)
         try:
             await asyncio.shield(self._exited)
         finally:
-            handle.cancel()
+            if timer is not None:
+                timer.cancel()
 
     async def wait(self) -> Any:
         """Wait for the exit and return its reason."""
+        if self.alive and self._in_own_task():
+            raise CallingSelf(self.ref, "wait for")
         return await asyncio.shield(self._exited)
 
     # -- messages ---------------------------------------------------------------------------
 
-    def _enqueue(self, envelope: Any) -> None:
-        if not self.alive:
-            return
-        self._mailbox.append(envelope)
-        depth = len(self._mailbox)
-        if depth > self._peak:
-            self._peak = depth
-        self._wakeup.set()
-
     def cast(self, message: Any) -> None:
-        """Queue a cast."""
-        self._enqueue(_Cast(message))
+        """Queue a cast; dropped if the actor is dead."""
+        if self.alive:
+            self._mailbox.put(CastEnvelope(message))
 
     def send(self, message: Any) -> None:
-        """Queue a plain message for ``handle_info``."""
-        self._enqueue(message)
+        """Queue a plain message for ``handle_info``; dropped if the actor is dead."""
+        if self.alive:
+            self._mailbox.put(InfoEnvelope(message))
 
-    async def call(self, message: Any, timeout: float) -> Any:
+    async def call(self, message: Any, timeout: float | None) -> Any:
         """Queue a call and wait for its reply."""
         if not self.alive:
             raise NoProc(
-                f"{self.ref!r} is not alive (exited: {format_reason(self.reason)}); "
-                f"the call {message!r} was not delivered",
+                f"call {message!r} to {self.ref!r} failed: the actor is not alive "
+                f"(it exited: {format_reason(self.reason)})",
                 ref=self.ref,
                 reason=NOPROC,
+                request=message,
             )
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._callers.add(fut)
-        caller = Caller._create(fut, _current_ref())
-        self._enqueue(_Call(message, caller))
+        if self._in_own_task():
+            raise CallingSelf(self.ref, "call")
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self._callers[future] = message
+        self._mailbox.put(CallEnvelope(message, Caller._create(future, _current_ref())))
 
         def expire() -> None:
-            if not fut.done():
-                fut.set_exception(CallTimeout(self.ref, message, timeout))
+            if not future.done():
+                future.set_exception(CallTimeout(self.ref, message, _seconds(timeout)))
 
-        handle = get_clock().call_later(timeout, expire) if timeout != float("inf") else None
+        timer = None if _forever(timeout) else get_clock().call_later(_seconds(timeout), expire)
         try:
-            return await fut
+            return await future
         finally:
-            self._callers.discard(fut)
-            if handle is not None:
-                handle.cancel()
+            self._callers.pop(future, None)
+            if timer is not None:
+                timer.cancel()
 
     # -- links and monitors -----------------------------------------------------------------
 
     def link(self, ref: ActorRef) -> None:
-        """Link with ``ref``; a dead peer delivers its exit (``noproc``) at once."""
+        """Link with ``ref``; a dead peer sends its exit (``noproc``) at once."""
         other = ref._process
-        if other is self:
+        if other is self or not self.alive:
             return
-        if not other.alive:
+        if other.add_link(self):
+            self._links.add(other)
+        else:
             self.exit_signal(ref, NOPROC)
-            return
-        self._links.add(other)
-        other._links.add(self)
 
     def unlink(self, ref: ActorRef) -> None:
-        """Remove the link with ``ref`` and drop an ``Exit`` from it not yet handled."""
+        """Remove the link with ``ref`` and drop its queued ``Exit``, if any."""
         other = ref._process
         self._links.discard(other)
-        other._links.discard(self)
-        self._mailbox = deque(
-            m for m in self._mailbox if not (isinstance(m, Exit) and m.ref == ref)
+        other.remove_link(self)
+        self._mailbox.remove_if(
+            lambda e: (
+                isinstance(e, SignalEnvelope)
+                and isinstance(e.message, Exit)
+                and e.message.ref == ref
+            )
         )
 
     def monitor(self, ref: ActorRef) -> int:
-        """Monitor ``ref``; return the monitor id."""
-        monitor_id = next(_monitor_ids)
+        """Monitor ``ref``; return the new monitor's id."""
+        monitor_id = _registry.next_monitor_id()
         target = ref._process
-        self._watching[monitor_id] = target
-        if target.alive:
-            target._monitors[monitor_id] = self
+        if self.alive and target.add_monitor(monitor_id, self):
+            self._monitoring[monitor_id] = target
         else:
-            self._enqueue(Down(monitor_id, ref, NOPROC))
+            self.down_signal(Down(monitor_id, ref, NOPROC))
         return monitor_id
 
     def demonitor(self, monitor_id: int) -> None:
-        """Stop monitoring; a queued ``Down`` for this id is flushed."""
-        target = self._watching.pop(monitor_id, None)
+        """Remove monitor ``monitor_id`` and drop its queued ``Down``, if any."""
+        target = self._monitoring.pop(monitor_id, None)
         if target is not None:
-            target._monitors.pop(monitor_id, None)
+            target.remove_monitor(monitor_id)
+        self._mailbox.remove_if(
+            lambda e: (
+                isinstance(e, SignalEnvelope)
+                and isinstance(e.message, Down)
+                and e.message.monitor_id == monitor_id
+            )
+        )
 
-    def _drop_watcher(self, watcher: Process) -> None:
-        for monitor_id in [m for m, w in self._monitors.items() if w is watcher]:
-            del self._monitors[monitor_id]
+    def add_link(self, peer: ProcessBackend) -> bool:
+        """Record a link from ``peer``; False if this actor is already dead."""
+        if not self.alive:
+            return False
+        self._links.add(peer)
+        return True
+
+    def remove_link(self, peer: ProcessBackend) -> None:
+        """Forget the link with ``peer``."""
+        self._links.discard(peer)
+
+    def add_monitor(self, monitor_id: int, watcher: ProcessBackend) -> bool:
+        """Record that ``watcher`` monitors this actor; False if already dead."""
+        if not self.alive:
+            return False
+        self._monitored_by[monitor_id] = watcher
+        return True
+
+    def remove_monitor(self, monitor_id: int) -> None:
+        """Forget monitor ``monitor_id``."""
+        self._monitored_by.pop(monitor_id, None)
+
+    def down_signal(self, down: Down) -> None:
+        """Queue the ``Down`` of a monitored actor; the monitor is gone from now on."""
+        if self.alive:
+            self._monitoring.pop(down.monitor_id, None)
+            self._mailbox.put(SignalEnvelope(down))
 
     # -- introspection ----------------------------------------------------------------------
 
     @property
     def display_name(self) -> str:
-        """``Class name#pid`` or ``Class #pid``."""
+        """``Class 'name' #pid`` or ``Class #pid``."""
         label = type(self.actor).__name__
         return f"{label} {self.name!r} #{self.pid}" if self.name else f"{label} #{self.pid}"
 
     @property
-    def idle(self) -> bool:
-        """True when the actor waits for a message with an empty mailbox."""
-        return not self.alive or (not self._busy and not self._mailbox)
+    def runnable(self) -> bool:
+        """True when the actor has work it has not started: a message or an exit to act on."""
+        if not self.alive or self._busy:
+            return False
+        return bool(self._mailbox) or self._due_exit() is not _NOTHING
+
+    def _in_own_task(self) -> bool:
+        return self._task is not None and asyncio.current_task() is self._task
 
     def statistics(self) -> ActorStatistics:
         """Return a snapshot of this actor's counters."""
@@ -383,16 +481,47 @@ class Process:
             name=self.name,
             actor_class=type(self.actor).__name__,
             alive=self.alive,
+            trap_exits=bool(self.actor.trap_exits),
             mailbox_depth=len(self._mailbox),
-            peak_mailbox_depth=self._peak,
+            peak_mailbox_depth=self._mailbox.peak,
             messages_handled=self._handled,
+            pending_calls=sum(1 for f in self._callers if not f.done()),
             links=len(self._links),
-            monitors=len(self._monitors),
+            monitors=len(self._monitoring),
+            monitored_by=len(self._monitored_by),
         )
+
+    def __repr__(self) -> str:
+        return f"<Process {self.display_name} {'alive' if self.alive else 'dead'}>"
+
+
+class _Failure:
+    """Why a start failed: the exit reason and a sentence for ``StartError``."""
+
+    __slots__ = ("reason", "text")
+
+    def __init__(self, reason: Any, text: str) -> None:
+        self.reason = reason
+        self.text = text
+
+
+def _is_normal(reason: Any) -> bool:
+    # Compare strings only: a user reason with an exotic __eq__ must not pass for "normal".
+    return isinstance(reason, str) and reason == NORMAL
+
+
+def _forever(timeout: float | None) -> bool:
+    return timeout is None or timeout == float("inf")
+
+
+def _seconds(timeout: float | None) -> float:
+    return float("inf") if timeout is None else timeout
 
 
 def _current_ref() -> ActorRef | None:
-    from actors._context import current_process
-
     proc = current_process()
     return proc.ref if proc is not None else None
+
+
+if TYPE_CHECKING:  # the local backend implements the backend interface
+    _backend_check: type[ProcessBackend] = Process

@@ -1,15 +1,32 @@
-"""Process-wide registry of actor names and live processes."""
+"""Process-wide registry: identities, names and the set of live processes.
+
+Internal, not part of the public API. Identities come from here rather than from a backend so
+that pids and monitor ids stay unique when local and Ray actors coexist.
+"""
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from actors._process import Process
     from actors._ref import ActorRef
 
+_pids = itertools.count(1)
+_monitor_ids = itertools.count(1)
 _names: dict[str, Process] = {}
 _live: dict[int, Process] = {}
+
+
+def next_pid() -> int:
+    """Return a fresh process id."""
+    return next(_pids)
+
+
+def next_monitor_id() -> int:
+    """Return a fresh monitor id."""
+    return next(_monitor_ids)
 
 
 def register(name: str, proc: Process) -> None:
@@ -48,3 +65,10 @@ def remove_live(proc: Process) -> None:
 def live_processes() -> list[Process]:
     """Return every process that has not exited yet."""
     return list(_live.values())
+
+
+def abandon(proc: Process) -> None:
+    """Forget ``proc`` without running its exit (its event loop is gone; tests only)."""
+    remove_live(proc)
+    if proc.name is not None:
+        unregister(proc.name, proc)

@@ -1,58 +1,102 @@
 """The backend interface behind ``ActorRef``.
 
-The local asyncio backend (``actors._process.Process``) is the reference implementation; the
-Ray backend implements the same surface for actors that live in Ray worker processes. Code
-above this layer (supervisors, flowstone) only ever holds an ``ActorRef``.
+An ``ActorRef`` holds one ``ProcessBackend`` and forwards everything to it. The local asyncio
+backend (``actors._process.Process``) is the reference implementation; a Ray backend will
+implement the same surface for actors living in Ray worker processes, so code above this layer
+(supervisors, flowstone) only ever holds an ``ActorRef`` and never learns where an actor runs.
+
+The contract, documented once here for every backend:
+
+* Messages from one sender arrive in the order they were sent and are handled one at a time.
+* ``call`` fails with ``NoProc`` when the actor is dead or exits before replying (every waiting
+  caller fails at once, as the actor exits), with ``CallTimeout`` when the clock's timeout
+  passes first, and with ``CallingSelf`` when an actor calls itself from its own task.
+* ``cast`` and ``send`` never raise; to a dead actor they are dropped.
+* Exactly one exit happens per process; at that moment its name is released, its links receive
+  ``exit_signal`` and its monitors receive ``down_signal``.
+* Links are symmetric and idempotent (``add_link`` on both sides); monitors are one-way and
+  stack (every ``monitor`` call has its own id and its own ``Down``).
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from actors._process import ActorStatistics
+    from actors._messages import Down
     from actors._ref import ActorRef
+    from actors._statistics import ActorStatistics
+
+__all__ = ("ProcessBackend",)
 
 
 @runtime_checkable
 class ProcessBackend(Protocol):
-    """What an ``ActorRef`` needs from the process it denotes."""
+    """What an ``ActorRef`` (and a peer process) needs from the process it denotes."""
 
-    pid: int
-    name: str | None
-    ref: ActorRef
-    alive: bool
-    reason: Any
+    @property
+    def pid(self) -> int:
+        """A process-unique integer identity, shared by all backends."""
 
-    @abstractmethod
-    async def call(self, message: Any, timeout: float) -> Any:
-        """Deliver a call and return the reply; NoProc / CallTimeout on failure."""
+    @property
+    def name(self) -> str | None:
+        """The registered name, if any."""
 
-    @abstractmethod
+    @property
+    def ref(self) -> ActorRef:
+        """The reference to this process."""
+
+    @property
+    def alive(self) -> bool:
+        """True until the process has exited."""
+
+    @property
+    def reason(self) -> Any:
+        """The exit reason once exited, else None."""
+
+    @property
+    def display_name(self) -> str:
+        """``Class 'name' #pid``, for reprs and messages."""
+
+    # -- used through ActorRef ------------------------------------------------------------
+
+    async def call(self, message: Any, timeout: float | None) -> Any:
+        """Deliver a call and return the reply (see the module docstring for failures)."""
+
     def cast(self, message: Any) -> None:
         """Deliver a cast; never raises."""
 
-    @abstractmethod
     def send(self, message: Any) -> None:
-        """Deliver a plain message; never raises."""
+        """Deliver a plain message to ``handle_info``; never raises."""
 
-    @abstractmethod
-    async def stop(self, reason: Any, timeout: float) -> None:
-        """Orderly stop, killing after ``timeout``."""
+    async def stop(self, reason: Any, timeout: float | None) -> None:
+        """Stop in order (``terminate`` runs); kill when ``timeout`` seconds pass first."""
 
-    @abstractmethod
     def kill(self) -> None:
-        """Untrappable exit with reason ``killed``."""
+        """Exit at once with reason ``"killed"``; untrappable, ``terminate`` does not run."""
 
-    @abstractmethod
     async def wait(self) -> Any:
-        """Wait for the exit reason."""
+        """Wait for the exit and return its reason."""
 
-    @abstractmethod
-    def exit_signal(self, sender: ActorRef, reason: Any) -> None:
-        """Receive an exit signal from a linked process."""
-
-    @abstractmethod
     def statistics(self) -> ActorStatistics:
-        """Return a snapshot of counters."""
+        """Return a snapshot of the process's counters."""
+
+    # -- used by peer processes -----------------------------------------------------------
+
+    def add_link(self, peer: ProcessBackend) -> bool:
+        """Record a link with ``peer``; return False (recording nothing) if already dead."""
+
+    def remove_link(self, peer: ProcessBackend) -> None:
+        """Forget the link with ``peer``, if any."""
+
+    def exit_signal(self, sender: ActorRef, reason: Any) -> None:
+        """Receive the exit of a linked process (trapped, ignored, or fatal)."""
+
+    def add_monitor(self, monitor_id: int, watcher: ProcessBackend) -> bool:
+        """Record that ``watcher`` monitors this process; return False if already dead."""
+
+    def remove_monitor(self, monitor_id: int) -> None:
+        """Forget monitor ``monitor_id``, if it still exists."""
+
+    def down_signal(self, down: Down) -> None:
+        """Receive the ``Down`` of a process this one monitors."""

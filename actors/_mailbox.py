@@ -1,0 +1,115 @@
+"""The mailbox of a local actor: an ordered queue of envelopes and a wake-up event.
+
+Internal, not part of the public API. Envelopes record how a message arrived (call, cast,
+plain send, runtime signal, stop request), so that ``unlink`` and ``demonitor`` can flush the
+``Exit`` / ``Down`` messages the *runtime* queued without touching look-alike messages a user
+sent with ``send``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from actors._messages import Down, Exit
+
+if TYPE_CHECKING:
+    from actors._ref import Caller
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnvelope:
+    """A ``call``: the reply goes to ``caller``."""
+
+    message: Any
+    caller: Caller
+
+
+@dataclass(frozen=True, slots=True)
+class CastEnvelope:
+    """A ``cast``, for ``handle_cast``."""
+
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class InfoEnvelope:
+    """A plain ``send``, for ``handle_info``."""
+
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SignalEnvelope:
+    """An ``Exit`` or ``Down`` queued by the runtime, for ``handle_info``."""
+
+    message: Exit | Down
+
+
+@dataclass(frozen=True, slots=True)
+class StopEnvelope:
+    """An orderly stop requested with ``ActorRef.stop``, queued behind earlier messages."""
+
+    reason: Any
+
+
+Envelope: TypeAlias = CallEnvelope | CastEnvelope | InfoEnvelope | SignalEnvelope | StopEnvelope
+
+
+class Mailbox:
+    """FIFO of envelopes with a peak-depth counter; one reader (the actor's task)."""
+
+    __slots__ = ("_items", "_peak", "_wakeup")
+
+    def __init__(self) -> None:
+        self._items: deque[Envelope] = deque()
+        self._wakeup = asyncio.Event()
+        self._peak = 0
+
+    def put(self, envelope: Envelope) -> None:
+        """Append ``envelope`` and wake the reader."""
+        self._items.append(envelope)
+        self._peak = max(self._peak, len(self._items))
+        self._wakeup.set()
+
+    def take(self) -> Envelope:
+        """Remove and return the oldest envelope; the mailbox must not be empty."""
+        return self._items.popleft()
+
+    async def wait(self) -> None:
+        """Return once the mailbox is not empty (at once if it already is not)."""
+        while not self._items:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    def nudge(self) -> None:
+        """Wake the reader without a message, so it re-checks why it should exit."""
+        self._wakeup.set()
+
+    def remove_if(self, predicate: Callable[[Envelope], bool]) -> int:
+        """Drop every envelope ``predicate`` accepts; return how many were dropped."""
+        kept = deque(e for e in self._items if not predicate(e))
+        dropped = len(self._items) - len(kept)
+        self._items = kept
+        return dropped
+
+    def clear(self) -> None:
+        """Drop everything (the actor has exited)."""
+        self._items.clear()
+
+    @property
+    def peak(self) -> int:
+        """The largest depth seen since the actor started."""
+        return self._peak
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Envelope]:
+        return iter(self._items)
+
+    def __repr__(self) -> str:
+        return f"<Mailbox depth={len(self._items)} peak={self._peak}>"

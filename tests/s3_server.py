@@ -98,7 +98,10 @@ class MotoServer:
         raise RuntimeError(f"moto server did not start on {self.endpoint_url}:\n{log}")
 
     def stop(self) -> None:
-        """Stop the server process and remove its log."""
+        """Stop the server process, close the clients and remove the log."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:

@@ -222,6 +222,17 @@ class Engine:
         manager = self.io_managers[asset.io_manager]
         return await self._io(manager, manager.load, self.io_context(asset, node, run_id))
 
+    async def load_partitions(self, nodes: Sequence[Node], run_id: str) -> Any:
+        """Load many partitions of one asset as one value, when its I/O manager supports
+        ``load_partitions`` (Parquet: one table); None otherwise."""
+        asset = self.pipeline.get(nodes[0].asset)
+        manager = self.io_managers[asset.io_manager]
+        method = getattr(manager, "load_partitions", None)
+        if method is None:
+            return None
+        context = self.io_context(asset, Node(asset.name, None, None), run_id)
+        return await self._io(manager, method, context, [n.key for n in nodes])
+
     async def _io(self, manager: IOManager, method: Any, *args: Any) -> Any:
         if inspect.iscoroutinefunction(method):
             return await method(*args)

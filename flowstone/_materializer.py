@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from flowstone._engine import Engine
 
 
-class AssetTimeout(TimeoutError):  # noqa: N818 - reads as the event, like TimeoutError
+class AssetTimeout(TimeoutError):
     """Raised (and recorded) when an asset function exceeds its ``timeout``."""
 
 
@@ -144,11 +144,21 @@ class Job:
             return remote_metadata
         values: dict[str, Any] = {}
         for up in upstreams:
-            loaded = {n.key: await engine.load_value(n, self.run_id) for n in up.nodes}
-            values[up.dep] = _shape(up, loaded)
+            values[up.dep] = await self._load(up)
         value = await self._timed(executor.run(asset.fn, context, values, asset))
         metadata = await engine.store_value(asset, self.node, self.run_id, value)
         return {**metadata, **context.metadata}
+
+    async def _load(self, up: Upstream) -> Any:
+        """Load one dependency's value(s); many partitions come as one table when the
+        upstream's I/O manager can load a range at once (``load_partitions``)."""
+        engine = self.engine
+        if not up.single and len(up.nodes) > 1:
+            batch = await engine.load_partitions(up.nodes, self.run_id)
+            if batch is not None:
+                return batch
+        loaded = {n.key: await engine.load_value(n, self.run_id) for n in up.nodes}
+        return _shape(up, loaded)
 
     async def _timed(self, awaitable: Any) -> Any:
         if self.asset.timeout is None:

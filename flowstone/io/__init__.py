@@ -20,7 +20,12 @@ from flowstone.io._memory import MemoryIOManager as MemoryIOManager
 
 _LAZY = {
     "S3IOManager": "flowstone.io._s3",
+    "S3Options": "flowstone.io._s3",
+    "S3Object": "flowstone.io._s3",
+    "S3Retry": "flowstone.io._s3",
+    "S3Transfer": "flowstone.io._s3",
     "ParquetIOManager": "flowstone.io._parquet",
+    "ParquetOptions": "flowstone.io._parquet",
     "PostgresIOManager": "flowstone.io._postgres",
 }
 
@@ -32,8 +37,13 @@ __all__ = (
     "IOOptions",
     "MemoryIOManager",
     "ParquetIOManager",
+    "ParquetOptions",
     "PostgresIOManager",
     "S3IOManager",
+    "S3Object",
+    "S3Options",
+    "S3Retry",
+    "S3Transfer",
 )
 
 

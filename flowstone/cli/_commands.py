@@ -368,6 +368,47 @@ def materializations(state: State, rt: Any, asset: str, partition: str | None, l
     )
 
 
+@cli.group()
+def storage() -> None:
+    """Maintain the record store."""
+
+
+@storage.command()
+@click.option(
+    "--older-than",
+    required=True,
+    help="Age such as 90d, 12h or 30m: delete materializations finished before now minus it.",
+)
+@with_runtime
+def prune(state: State, rt: Any, older_than: str) -> None:
+    """Delete old materialization records, keeping the latest of every (asset, partition)
+    and everything lineage still points to."""
+    import datetime as dt
+
+    cutoff = dt.datetime.now(dt.UTC) - parse_age(older_than)
+    deleted = rt._call(rt.aio.storage.prune(cutoff))
+    if state.json:
+        emit_json({"deleted": deleted, "cutoff": cutoff})
+    else:
+        console.print(
+            f"deleted {deleted} materialization records finished before {cutoff:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+def parse_age(text: str) -> Any:
+    """Parse ``90d`` / ``12h`` / ``30m`` / ``45s`` into a timedelta."""
+    import datetime as dt
+
+    units = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not number.isdigit():
+        raise click.BadParameter(
+            f"expected a number followed by d, h, m or s (e.g. 90d), got {text!r}",
+            param_hint="--older-than",
+        )
+    return dt.timedelta(**{units[unit]: int(number)})
+
+
 def main() -> None:
     """Entry point of the ``flowstone`` console script."""
     cli(prog_name="flowstone")

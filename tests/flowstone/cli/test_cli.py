@@ -147,3 +147,19 @@ def test_no_configuration_exits_4_and_says_where_to_configure(
     code, out = run("check")
     assert code == 4
     assert "no pipeline configured" in out
+
+
+def test_storage_prune_keeps_the_latest_materialization_of_each_partition(project: Path) -> None:
+    run("materialize", "numbers", "-p", "2025-01-02")
+    run("materialize", "numbers", "-p", "2025-01-02")
+    code, out = run("--json", "storage", "prune", "--older-than", "0s")
+    assert code == 0
+    assert json.loads(out)["deleted"] == 1
+    code, out = run("--json", "materializations", "numbers")
+    assert len(json.loads(out)) == 1
+
+
+def test_storage_prune_refuses_an_unreadable_age(project: Path) -> None:
+    result = CliRunner().invoke(cli, ["storage", "prune", "--older-than", "ninety"])
+    assert result.exit_code == 2
+    assert "expected a number followed by d, h, m or s (e.g. 90d), got 'ninety'" in result.output

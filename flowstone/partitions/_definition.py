@@ -59,7 +59,9 @@ class PartitionsDefinition(ABC):
         self, *, now: datetime | None = None, dynamic_keys: Sequence[str] | None = None
     ) -> PartitionSet:
         """Return every key: for time windows, those from the start to the end, or when no
-        end is set, to the last window complete at ``now`` (default: the current time)."""
+        end is set, to the last window complete at ``now`` (an aware datetime; a naive one
+        is read in the definition's timezone; default: the current time). Dynamic
+        partitions need ``dynamic_keys``, the stored keys in order."""
 
     @abstractmethod
     def range(

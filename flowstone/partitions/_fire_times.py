@@ -9,6 +9,7 @@ on demand and backward (negative indices) when a mapping looks before the start.
 from __future__ import annotations
 
 import bisect
+import threading
 from array import array
 from datetime import tzinfo
 
@@ -34,6 +35,9 @@ class FireTimes:
         self.exhausted = first is None
         self._times = array("q", [] if first is None else [first])
         self._base = 0  # the index of _times[0]
+        # Equal definitions share a cache (see _cron); growth must not interleave if they
+        # are used from several threads.
+        self._lock = threading.RLock()
 
     def next_after(self, secs: int) -> int | None:
         """The first fire time strictly after ``secs``, or None when there is none."""
@@ -59,23 +63,25 @@ class FireTimes:
 
         Raises:
             OverflowError: there is no such fire time (past year 9999 or before year 1)."""
-        while index >= self._base + len(self._times):
-            self._grow_forward()
-        while index < self._base:
-            self._grow_backward()
-        return self._times[index - self._base]
+        with self._lock:
+            while index >= self._base + len(self._times):
+                self._grow_forward()
+            while index < self._base:
+                self._grow_backward()
+            return self._times[index - self._base]
 
     def index_at(self, secs: int) -> int:
         """The index of the last fire time at or before ``secs`` (-1 and below before the
         first one; the cache grows backward as far as needed)."""
-        while self._times[-1] <= secs and not self._grow_forward(required=False):
-            pass
-        while self._times[0] > secs:
-            try:
-                self._grow_backward()
-            except OverflowError:
-                return self._base - 1
-        return self._base + bisect.bisect_right(self._times, secs) - 1
+        with self._lock:
+            while self._times[-1] <= secs and not self._grow_forward(required=False):
+                pass
+            while self._times[0] > secs:
+                try:
+                    self._grow_backward()
+                except OverflowError:
+                    return self._base - 1
+            return self._base + bisect.bisect_right(self._times, secs) - 1
 
     def _grow_forward(self, *, required: bool = True) -> bool:
         """Append a batch of fire times; return whether the schedule has run out."""

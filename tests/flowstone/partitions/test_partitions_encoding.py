@@ -20,12 +20,14 @@ from .partition_strategies import static_key_text
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(names, st.text(max_size=10)), min_size=1, max_size=5))
 def test_escaped_pairs_split_back_into_the_same_pairs(pairs: list[tuple[str, str]]) -> None:
     text = "|".join(f"{name}={escape(value)}" for name, value in pairs)
     assert split_multi(text) == pairs
 
 
+@settings(deadline=None)
 @given(static_key_text)
 def test_escaped_values_hold_no_bare_separators(value: str) -> None:
     escaped = escape(value)

@@ -6,7 +6,7 @@ import pickle
 from datetime import UTC, date, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowstone.errors import InvalidPartition
@@ -32,6 +32,7 @@ def test_static_keys_keep_their_order() -> None:
     assert repr(regions) == "StaticPartitions(['us', 'eu', 'apac'])"
 
 
+@settings(deadline=None)
 @given(static_definitions, st.data())
 def test_static_keys_round_trip_through_their_encoding(
     definition: StaticPartitions, data: st.DataObject
@@ -58,6 +59,7 @@ def test_dynamic_sets_are_built_from_the_stored_keys_in_order() -> None:
     assert "omega" not in everything
 
 
+@settings(deadline=None)
 @given(st.text(min_size=1).filter(lambda t: t.isprintable()))
 def test_dynamic_keys_round_trip_through_their_encoding(key: str) -> None:
     customers = DynamicPartitions("customers")
@@ -82,6 +84,7 @@ def test_multi_encoding_escapes_separators_inside_values() -> None:
     assert MULTI.decode(text) == key
 
 
+@settings(deadline=None)
 @given(static_definitions, st.data())
 def test_multi_keys_with_any_static_values_round_trip(
     tenants: StaticPartitions, data: st.DataObject
@@ -94,6 +97,7 @@ def test_multi_keys_with_any_static_values_round_trip(
     assert multi.decode(multi.encode(key)) == key
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(static_key_text, static_key_text), min_size=2, max_size=6, unique=True))
 def test_multi_encodings_are_unambiguous(pairs: list[tuple[str, str]]) -> None:
     left = StaticPartitions(sorted({a for a, _ in pairs}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowstone.errors import InvalidPartition
@@ -28,6 +28,7 @@ def same(definition: TimeWindowPartitions, a: Any, b: Any) -> bool:
     return definition.encode(a) == definition.encode(b)
 
 
+@settings(deadline=None)
 @given(st.data())
 def test_key_for_time_of_a_window_start_is_that_key(data: st.DataObject) -> None:
     definition = data.draw(time_windows())
@@ -35,6 +36,7 @@ def test_key_for_time_of_a_window_start_is_that_key(data: st.DataObject) -> None
     assert same(definition, definition.key_for_time(definition.window_start(key)), key)
 
 
+@settings(deadline=None)
 @given(st.data())
 def test_the_last_instant_of_a_window_belongs_to_it(data: st.DataObject) -> None:
     definition = data.draw(time_windows())
@@ -42,6 +44,7 @@ def test_the_last_instant_of_a_window_belongs_to_it(data: st.DataObject) -> None
     assert same(definition, definition.key_for_time(just_before(definition.window_end(key))), key)
 
 
+@settings(deadline=None)
 @given(st.data())
 def test_windows_are_contiguous_and_non_empty(data: st.DataObject) -> None:
     definition = data.draw(time_windows(bounded=False))
@@ -51,6 +54,7 @@ def test_windows_are_contiguous_and_non_empty(data: st.DataObject) -> None:
     assert definition.window_start(key) < definition.window_end(key)
 
 
+@settings(deadline=None)
 @given(st.data(), st.integers(-400, 400))
 def test_shifting_there_and_back_returns_the_key(data: st.DataObject, n: int) -> None:
     definition = data.draw(time_windows(bounded=False))
@@ -63,6 +67,7 @@ def test_shifting_there_and_back_returns_the_key(data: st.DataObject, n: int) ->
     assert same(definition, definition.shift(shifted, -n), key)
 
 
+@settings(deadline=None)
 @given(st.data())
 def test_range_length_is_the_index_difference_plus_one(data: st.DataObject) -> None:
     definition = data.draw(time_windows())
@@ -79,6 +84,7 @@ def test_range_length_is_the_index_difference_plus_one(data: st.DataObject) -> N
     assert window.index_of(window[k]) == k
 
 
+@settings(deadline=None)
 @given(st.data())
 def test_decode_reverses_encode(data: st.DataObject) -> None:
     definition = data.draw(time_windows())
@@ -92,6 +98,7 @@ def test_decode_reverses_encode(data: st.DataObject) -> None:
         assert decoded.tzinfo == key.tzinfo
 
 
+@settings(deadline=None)
 @given(st.data())
 def test_encodings_of_different_keys_differ(data: st.DataObject) -> None:
     definition = data.draw(time_windows())
@@ -100,6 +107,7 @@ def test_encodings_of_different_keys_differ(data: st.DataObject) -> None:
     assert definition.encode(key_at(definition, i)) != definition.encode(key_at(definition, j))
 
 
+@settings(deadline=None)
 @given(st.data(), instants)
 def test_key_for_time_finds_the_window_holding_the_time(
     data: st.DataObject, moment: datetime
@@ -113,6 +121,7 @@ def test_key_for_time_finds_the_window_holding_the_time(
     assert definition.window_start(key) <= moment < definition.window_end(key)
 
 
+@settings(deadline=None)
 @given(st.data(), instants)
 def test_all_ends_with_the_last_window_complete_at_now(data: st.DataObject, now: datetime) -> None:
     definition = data.draw(time_windows(bounded=False))
@@ -125,6 +134,7 @@ def test_all_ends_with_the_last_window_complete_at_now(data: st.DataObject, now:
     assert definition.window_end(definition.shift(everything.last, 1)) > now
 
 
+@settings(deadline=None)
 @given(st.data())
 def test_a_bounded_definition_contains_exactly_start_to_end(data: st.DataObject) -> None:
     definition = data.draw(time_windows(bounded=True))

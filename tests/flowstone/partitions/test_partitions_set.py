@@ -8,7 +8,7 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowstone.errors import InvalidPartition
@@ -34,6 +34,7 @@ def days(positions: set[int]) -> PartitionSet:
     return PartitionSet.from_keys(DAILY, [day(i) for i in positions])
 
 
+@settings(deadline=None)
 @given(indices, indices)
 def test_set_operations_match_python_sets(a: set[int], b: set[int]) -> None:
     left, right = days(a), days(b)
@@ -44,6 +45,7 @@ def test_set_operations_match_python_sets(a: set[int], b: set[int]) -> None:
     assert (left == right) == (a == b)
 
 
+@settings(deadline=None)
 @given(indices, st.integers(1, 20))
 def test_chunks_partition_the_set_in_order(a: set[int], size: int) -> None:
     keys = days(a)
@@ -52,6 +54,7 @@ def test_chunks_partition_the_set_in_order(a: set[int], size: int) -> None:
     assert all(0 < len(chunk) <= size for chunk in chunks)
 
 
+@settings(deadline=None)
 @given(indices, st.integers(-70, 70), st.integers(-70, 70))
 def test_slices_and_indices_match_a_list(a: set[int], start: int, stop: int) -> None:
     keys = days(a)
@@ -61,6 +64,7 @@ def test_slices_and_indices_match_a_list(a: set[int], start: int, stop: int) -> 
         assert keys[position] == as_list[position]
 
 
+@settings(deadline=None)
 @given(st.dictionaries(st.integers(0, 365), st.sampled_from(["succeeded", "failed"])))
 def test_summaries_reconstruct_every_status(statuses: dict[int, str]) -> None:
     keys = DAILY.all()

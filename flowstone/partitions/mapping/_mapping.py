@@ -74,7 +74,7 @@ class PartitionMapping(ABC):
 
 def describe(definition: PartitionsDefinition | None) -> str:
     """Name a side of a mapping in messages."""
-    return "unpartitioned" if definition is None else definition.describe()
+    return "no partitions" if definition is None else definition.describe()
 
 
 def checked_key(definition: PartitionsDefinition | None, key: Any, side: str) -> Any:

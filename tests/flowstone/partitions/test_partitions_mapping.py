@@ -204,3 +204,14 @@ def test_mappings_are_values() -> None:
         assert pickle.loads(pickle.dumps(mapping)) == mapping
         assert hash(mapping) == hash(pickle.loads(pickle.dumps(mapping)))
     assert repr(TimeWindowMapping(-1, -1)) == "TimeWindowMapping(start_offset=-1, end_offset=-1)"
+
+
+def test_problems_with_an_unpartitioned_side_say_it_has_no_partitions() -> None:
+    assert TimeWindowMapping().problems(None, DAILY) == [
+        "TimeWindowMapping needs time-window partitions on both sides; the downstream has"
+        " no partitions"
+    ]
+    assert IdentityMapping().problems(None, DAILY) == [
+        "IdentityMapping needs equal partitions on both sides; the downstream has no"
+        " partitions and the upstream has daily partitions from 2024-01-01 (UTC)"
+    ]

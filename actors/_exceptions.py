@@ -27,7 +27,7 @@ class StartError(ActorError):
         self.reason = reason
 
 
-class NameTaken(StartError):  # noqa: N818 - public name fixed by the contract
+class NameTaken(StartError):
     """Raised by ``spawn`` when the requested name is registered to a live actor."""
 
     def __init__(self, name: str, holder: Any) -> None:
@@ -40,7 +40,7 @@ class NameTaken(StartError):  # noqa: N818 - public name fixed by the contract
         self.holder = holder
 
 
-class NoProc(ActorError):  # noqa: N818 - public name fixed by the contract (OTP's noproc)
+class NoProc(ActorError):
     """Raised by ``call`` when the actor is dead, or exits before it replies.
 
     ``reason`` is the actor's exit reason (``"noproc"`` when it was already dead) and
@@ -56,7 +56,7 @@ class NoProc(ActorError):  # noqa: N818 - public name fixed by the contract (OTP
         self.request = request
 
 
-class CallTimeout(ActorError, TimeoutError):  # noqa: N818 - public name fixed by the contract
+class CallTimeout(ActorError, TimeoutError):
     """Raised by ``call`` when no reply arrived within the timeout; a late reply is dropped."""
 
     def __init__(self, ref: Any, request: Any, timeout: float) -> None:
@@ -70,7 +70,7 @@ class CallTimeout(ActorError, TimeoutError):  # noqa: N818 - public name fixed b
         self.timeout = timeout
 
 
-class CallingSelf(ActorError, RuntimeError):  # noqa: N818 - mirrors OTP's calling_self
+class CallingSelf(ActorError, RuntimeError):
     """Raised when an actor calls (or waits for) itself from its own task.
 
     An actor handles one message at a time, so a reply to a call it sends itself could only

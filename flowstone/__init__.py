@@ -67,6 +67,7 @@ from flowstone.partitions import PartitionsDefinition as PartitionsDefinition
 from flowstone.partitions import PartitionSet as PartitionSet
 from flowstone.partitions import StaticPartitions as StaticPartitions
 from flowstone.partitions import TimeWindowMapping as TimeWindowMapping
+from flowstone.partitions import TimeWindowPartitions as TimeWindowPartitions
 from flowstone.partitions import WeeklyPartitions as WeeklyPartitions
 
 __all__ = (
@@ -113,6 +114,7 @@ __all__ = (
     "StaticPartitions",
     "StorageError",
     "TimeWindowMapping",
+    "TimeWindowPartitions",
     "WeeklyPartitions",
     "backfill",
     "configure",

@@ -80,6 +80,8 @@ async def run_backfill(
     try:
         for chunk in _chunks(keys, CHUNK):
             nodes = [make_node(asset, k) for k in chunk]
+            for n in nodes:
+                engine.check_dynamic(asset, n)
             if not force:
                 done = await engine.latest_succeeded(nodes)
                 for n in nodes:

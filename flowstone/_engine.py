@@ -104,6 +104,7 @@ class Engine:
         self.executors: dict[str, Executor] = {"local": self.local, **(executors or {})}
         self.inflight: dict[tuple[str, str | None], asyncio.Future[Materialization]] = {}
         self.jobs: dict[str, set[Job]] = {}
+        self.dynamic: dict[str, list[str]] = {}
         self.cancelled: set[str] = set()
         self.runs: dict[str, supervisors.DynamicSupervisorRef] = {}
         self.root: supervisors.SupervisorRef | None = None
@@ -119,6 +120,8 @@ class Engine:
     async def start(self) -> None:
         """Open the store and start the supervision tree."""
         await self.storage.open()
+        for name in _dynamic_names(self.pipeline):
+            self.dynamic[name] = await self.storage.dynamic_partitions(name)
         holder: dict[str, supervisors.DynamicSupervisorRef] = {}
 
         async def start_runs() -> actors.ActorRef:
@@ -194,6 +197,43 @@ class Engine:
         if not nodes:
             return {}
         return await self.storage.latest(nodes[0].asset, [n.encoded for n in nodes])
+
+    def dynamic_keys(self, definition: Any) -> Any:
+        """The stored keys a definition needs for "every key" questions (None if static)."""
+        from flowstone.partitions import DynamicPartitions, MultiPartitions
+
+        if isinstance(definition, DynamicPartitions):
+            return self.dynamic.get(definition.name, [])
+        if isinstance(definition, MultiPartitions):
+            found = {
+                dim: self.dynamic.get(d.name, [])
+                for dim, d in definition.dimensions.items()
+                if isinstance(d, DynamicPartitions)
+            }
+            return found or None
+        return None
+
+    async def add_dynamic_partitions(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Persist new keys of a dynamic partitions set and refresh the cache."""
+        added = await self.storage.add_dynamic_partitions(name, keys)
+        self.dynamic[name] = await self.storage.dynamic_partitions(name)
+        return added
+
+    def check_dynamic(self, asset: AssetDefinition, node: Node) -> None:
+        """Refuse a dynamic partition key that was never added."""
+        from flowstone.errors import InvalidPartition
+        from flowstone.partitions import DynamicPartitions
+
+        definition = asset.partitions
+        if not isinstance(definition, DynamicPartitions):
+            return
+        known = self.dynamic.get(definition.name, [])
+        if node.key not in known:
+            raise InvalidPartition(
+                f"asset {asset.name!r}: partition {node.key!r} is not a key of dynamic "
+                f"partitions {definition.name!r} ({len(known)} keys stored); add it first "
+                f"with rt.add_dynamic_partitions({definition.name!r}, [{node.key!r}])"
+            )
 
     def io_context(self, asset: AssetDefinition, node: Node, run_id: str) -> IOContext:
         """Build the I/O manager context of ``node``."""
@@ -504,6 +544,21 @@ def _run_status(results: list[Materialization], failure: BaseException | None) -
     if failure is not None or any(r.status != "succeeded" for r in results):
         return "failed"
     return "succeeded"
+
+
+def _dynamic_names(pipeline: Any) -> set[str]:
+    from flowstone.partitions import DynamicPartitions, MultiPartitions
+
+    names: set[str] = set()
+    for asset in pipeline.assets.values():
+        definition = asset.partitions
+        if isinstance(definition, DynamicPartitions):
+            names.add(definition.name)
+        elif isinstance(definition, MultiPartitions):
+            names.update(
+                d.name for d in definition.dimensions.values() if isinstance(d, DynamicPartitions)
+            )
+    return names
 
 
 def _user() -> str:

@@ -100,7 +100,7 @@ class Job:
     async def _resolve_inputs(self) -> tuple[list[Upstream], list[InputRef]]:
         """Find the upstream nodes and their latest succeeded records (the consumed inputs)."""
         engine = self.engine
-        upstreams = upstream_of(self.asset, self.node, engine.pipeline.get)
+        upstreams = upstream_of(self.asset, self.node, engine.pipeline.get, engine.dynamic_keys)
         used: list[InputRef] = []
         missing: list[Node] = []
         for up in upstreams:

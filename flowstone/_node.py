@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flowstone.errors import InvalidPartition
@@ -71,7 +72,12 @@ class Upstream:
 def upstream_of(
     asset: AssetDefinition, node: Node, lookup: Any, dynamic: Any = None
 ) -> list[Upstream]:
-    """Return, per dependency of ``asset``, the upstream nodes that ``node`` reads."""
+    """Return, per dependency of ``asset``, the upstream nodes that ``node`` reads.
+
+    ``dynamic`` maps a definition to its stored keys, for mappings that need "every key"
+    of a dynamic partitions definition.
+    """
+    now = datetime.now(UTC)
     result = []
     for dep in asset.deps:
         up = lookup(dep.name)
@@ -79,7 +85,10 @@ def upstream_of(
         if up.partitions is None:
             result.append(Upstream(dep.name, (Node(up.name, None, None),), True))
             continue
-        keys = mapping.upstream_keys(node.key, asset.partitions, up.partitions)
+        stored = dynamic(up.partitions) if dynamic is not None else None
+        keys = mapping.upstream_keys(
+            node.key, asset.partitions, up.partitions, now=now, dynamic_keys=stored
+        )
         nodes = tuple(Node(up.name, k, up.partitions.encode(k)) for k in keys)
         result.append(Upstream(dep.name, nodes, _is_single(mapping, asset, up)))
     return result

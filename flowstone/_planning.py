@@ -20,7 +20,7 @@ async def plan_single(engine: Engine, node: Node) -> Plan:
     """Plan one node; raise ``MissingUpstream`` if an input was never materialized."""
     asset = engine.pipeline.get(node.asset)
     missing: list[Node] = []
-    for up in upstream_of(asset, node, engine.pipeline.get):
+    for up in upstream_of(asset, node, engine.pipeline.get, engine.dynamic_keys):
         latest = await engine.latest_succeeded(up.nodes)
         missing.extend(n for n in up.nodes if n.encoded not in latest)
     if missing:
@@ -43,7 +43,11 @@ async def plan_closure(engine: Engine, targets: list[Node], *, only_missing: boo
     while frontier:
         node = frontier.pop()
         asset = engine.pipeline.get(node.asset)
-        ups = [n for up in upstream_of(asset, node, engine.pipeline.get) for n in up.nodes]
+        ups = [
+            n
+            for up in upstream_of(asset, node, engine.pipeline.get, engine.dynamic_keys)
+            for n in up.nodes
+        ]
         if only_missing and ups:
             ups = await _without_succeeded(engine, ups)
         plan.add(node, ups, conditional=only_missing and node.id not in target_ids)

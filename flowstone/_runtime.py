@@ -124,7 +124,7 @@ class AsyncRuntime:
             AssetNotFound, InvalidPartition, MissingUpstream, RunFailed.
         """
         await self.start()
-        node = make_node(self.pipeline.get(asset), partition)
+        node = self._node(asset, partition)
         plan = await plan_single(self.engine, node)
         return await self._run("materialize", (asset,), plan, node.encoded)
 
@@ -132,9 +132,15 @@ class AsyncRuntime:
         """Materialize ``asset`` and its whole upstream closure in one run (DAG order,
         independent assets in parallel)."""
         await self.start()
-        node = make_node(self.pipeline.get(asset), partition)
+        node = self._node(asset, partition)
         plan = await plan_closure(self.engine, [node], only_missing=False)
         return await self._run("materialize_all", (asset,), plan, node.encoded)
+
+    def _node(self, asset: str, partition: Any) -> Any:
+        definition = self.pipeline.get(asset)
+        node = make_node(definition, partition)
+        self.engine.check_dynamic(definition, node)
+        return node
 
     async def _run(self, kind: str, targets: tuple[str, ...], plan: Any, part: Any) -> RunResult:
         engine = self.engine
@@ -211,7 +217,7 @@ class AsyncRuntime:
     async def add_dynamic_partitions(self, name: str, keys: list[str]) -> list[str]:
         """Add keys to a dynamic partitions set; return the new ones."""
         await self.start()
-        return await self.storage.add_dynamic_partitions(name, keys)
+        return await self.engine.add_dynamic_partitions(name, keys)
 
 
 def _failure_message(result: RunResult) -> str:

@@ -76,9 +76,12 @@ def event_at(record: MaterializationRecord) -> datetime:
 # -- JSON -------------------------------------------------------------------------------------
 
 
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), sort_keys=True)
+
+
 def dump_json(value: Any) -> str:
     """Serialise metadata; values JSON cannot hold are stored as their ``str()``."""
-    return json.dumps(value, default=str, separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(value)
 
 
 def dump_error(error: ErrorInfo | None) -> str | None:
@@ -103,12 +106,14 @@ def dump_inputs(inputs: Sequence[InputRef]) -> str:
 
 def load_inputs(text: str) -> tuple[InputRef, ...]:
     """Invert ``dump_inputs``."""
+    if text == "[]":
+        return ()
     return tuple(InputRef(a, p, m) for a, p, m in json.loads(text))
 
 
 def load_metadata(text: str | None) -> dict[str, Any]:
     """Return the metadata mapping stored as JSON."""
-    return {} if not text else dict(json.loads(text))
+    return {} if not text or text == "{}" else dict(json.loads(text))
 
 
 # -- batches ----------------------------------------------------------------------------------

@@ -129,7 +129,9 @@ class PostgresStorage(Storage):
                 min_size=self._min_size,
                 max_size=self._max_size,
                 timeout=self._connect_timeout,
-                server_settings={"application_name": "flowstone"},
+                # JIT compilation costs tens of milliseconds and only pays off for large
+                # analytical queries; every query here is a short index walk.
+                server_settings={"application_name": "flowstone", "jit": "off"},
             )
         except _PERMANENT_CONNECT_ERRORS as exc:
             raise StorageError(f"cannot connect to {self.url}: {exc}") from exc

@@ -58,7 +58,10 @@ class Statements:
     def __init__(self, schema: str) -> None:
         s = self.schema = schema
         self.dialect = _sql.Dialect(
-            prefix=f"{s}.", to_time=lambda value: value, key_cast='CAST({} AS text) COLLATE "C"'
+            prefix=f"{s}.",
+            to_time=lambda value: value,
+            key_cast='CAST({} AS text) COLLATE "C"',
+            lateral=True,
         )
         mat_columns = f"{_sql.MAT_COLUMNS}, pkey, event_at"
         self.upsert_runs = (

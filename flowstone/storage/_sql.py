@@ -62,6 +62,11 @@ class Dialect:
     # How to type a parameter that starts a recursive walk: PostgreSQL insists that both terms
     # of a recursive CTE agree on type and collation, and key columns use the "C" collation.
     key_cast: str = "CAST({} AS TEXT)"
+    # Whether recursive steps join through LATERAL subqueries. PostgreSQL's planner, short of
+    # statistics (a fresh or bulk-loaded table), may hash-join a recursive step against a
+    # sequential scan of the whole inputs table; a LATERAL subquery is evaluated per row,
+    # which makes the index probe the natural plan. SQLite has no LATERAL (nor hash joins).
+    lateral: bool = False
 
     def sql(self, text: str) -> str:
         """Put the table prefix in ``text``."""
@@ -182,6 +187,27 @@ def _succeeded_now(asset: str, pkey: str) -> str:
     )
 
 
+def _inputs_of(d: Dialect, outer: str) -> str:
+    """Join the recorded inputs (``i.upstream_asset``, ``i.upstream_pkey``) of ``outer.mid``."""
+    if d.lateral:
+        return f"""CROSS JOIN LATERAL (SELECT x.upstream_asset, x.upstream_pkey
+            FROM {{t}}materialization_inputs x WHERE x.materialization_id = {outer}.mid) i"""
+    return f"JOIN {{t}}materialization_inputs i ON i.materialization_id = {outer}.mid"
+
+
+def _consumers_of(d: Dialect, outer: str) -> str:
+    """Join the (asset, pkey, succeeded_id) as ``ap`` of every node whose newest succeeded
+    materialization lists ``outer`` as an input."""
+    if d.lateral:
+        return f"""CROSS JOIN LATERAL (SELECT y.asset, y.pkey, y.succeeded_id
+            FROM {{t}}materialization_inputs x
+            JOIN {{t}}asset_partitions y ON y.succeeded_id = x.materialization_id
+            WHERE x.upstream_asset = {outer}.asset AND x.upstream_pkey = {outer}.pkey) ap"""
+    return f"""JOIN {{t}}materialization_inputs i
+            ON i.upstream_asset = {outer}.asset AND i.upstream_pkey = {outer}.pkey
+        JOIN {{t}}asset_partitions ap ON ap.succeeded_id = i.materialization_id"""
+
+
 def upstream(d: Dialect, asset: str, partition: str | None, as_of: datetime | None) -> Query:
     """Select ``(asset, pkey, depth, materialization_id)`` rows upstream of a node."""
     params: dict[str, Any] = {"asset": asset, "pkey": encode_pkey(partition)}
@@ -198,14 +224,14 @@ def upstream(d: Dialect, asset: str, partition: str | None, as_of: datetime | No
         SELECT {d.key(":asset")}, {d.key(":pkey")}, {root}
         UNION
         SELECT i.upstream_asset, i.upstream_pkey, {step}
-        FROM reach r JOIN {{t}}materialization_inputs i ON i.materialization_id = r.mid
+        FROM reach r {_inputs_of(d, "r")}
     ),
     bound(n) AS (SELECT count(*) FROM reach),
     walk(asset, pkey, depth, mid) AS (
         SELECT asset, pkey, 0, mid FROM reach WHERE asset = :asset AND pkey = :pkey
         UNION
         SELECT i.upstream_asset, i.upstream_pkey, w.depth + 1, {step}
-        FROM walk w JOIN {{t}}materialization_inputs i ON i.materialization_id = w.mid
+        FROM walk w {_inputs_of(d, "w")}
         WHERE w.depth < (SELECT n FROM bound)
     )
     SELECT asset, pkey, min(depth), mid FROM walk
@@ -218,25 +244,20 @@ def downstream(d: Dialect, asset: str, partition: str | None) -> Query:
     """Select ``(asset, pkey, depth, materialization_id)`` rows downstream of a node."""
     # A consumer counts only through its newest succeeded materialization: the inputs row
     # must belong to the materialization that asset_partitions points at.
-    consumers = """{t}materialization_inputs i
-        JOIN {t}asset_partitions ap ON ap.succeeded_id = i.materialization_id"""
     text = f"""
     WITH RECURSIVE
     reach(asset, pkey) AS (
         SELECT {d.key(":asset")}, {d.key(":pkey")}
         UNION
-        SELECT ap.asset, ap.pkey
-        FROM reach r, {consumers}
-        WHERE i.upstream_asset = r.asset AND i.upstream_pkey = r.pkey
+        SELECT ap.asset, ap.pkey FROM reach r {_consumers_of(d, "r")}
     ),
     bound(n) AS (SELECT count(*) FROM reach),
     walk(asset, pkey, depth, mid) AS (
         SELECT {d.key(":asset")}, {d.key(":pkey")}, 0, {d.key("NULL")}
         UNION
         SELECT ap.asset, ap.pkey, w.depth + 1, ap.succeeded_id
-        FROM walk w, {consumers}
-        WHERE i.upstream_asset = w.asset AND i.upstream_pkey = w.pkey
-          AND w.depth < (SELECT n FROM bound)
+        FROM walk w {_consumers_of(d, "w")}
+        WHERE w.depth < (SELECT n FROM bound)
     )
     SELECT asset, pkey, min(depth), mid FROM walk
     WHERE depth > 0 AND NOT (asset = :asset AND pkey = :pkey)

@@ -237,3 +237,34 @@ async def test_events_are_published_for_runs_and_materializations(make_runtime: 
         ("materialization.succeeded", "report"),
         ("run.succeeded", None),
     ]
+
+
+async def test_dynamic_partitions_must_be_added_before_they_are_materialized(
+    make_runtime: Any,
+) -> None:
+    p = fs.Pipeline("dynamic")
+    customers = fs.DynamicPartitions("customers")
+
+    @p.asset(partitioned_by=customers)
+    def profile(context: Any) -> str:
+        return context.partition.upper()
+
+    @p.asset(depends_on=[fs.Dep("profile", mapping=fs.AllPartitionsMapping())])
+    def directory(context: Any, profile: dict[str, str]) -> list[str]:
+        return sorted(profile.values())
+
+    rt = make_runtime(p)
+    with pytest.raises(fs.InvalidPartition) as info:
+        await rt.materialize("profile", "acme")
+    assert str(info.value) == (
+        "asset 'profile': partition 'acme' is not a key of dynamic partitions 'customers' "
+        "(0 keys stored); add it first with rt.add_dynamic_partitions('customers', ['acme'])"
+    )
+    assert await rt.add_dynamic_partitions("customers", ["acme", "globex"]) == ["acme", "globex"]
+    run = await rt.materialize_all("directory")
+    assert sorted((m.asset, str(m.partition)) for m in run.materializations) == [
+        ("directory", "None"),
+        ("profile", "acme"),
+        ("profile", "globex"),
+    ]
+    assert run.materializations[-1].asset == "directory"

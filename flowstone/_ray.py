@@ -1,0 +1,231 @@
+"""``RayExecutor``: runs the assets declared with ``executor="ray"`` as Ray tasks.
+
+Loaded by the engine the first time a Ray asset runs (``import ray`` happens here, never at
+``import flowstone``). Each attempt of an asset partition is one Ray task that loads the
+inputs, calls the function and stores the value *in the worker* (``flowstone._ray_worker``);
+only the metadata to record comes back. The task is named
+``flowstone:<pipeline>/<asset>/<partition>?run=<run id>``, so the Ray dashboard and
+``ray list tasks`` show what FlowStone is running.
+
+FlowStone alone retries: tasks run with ``max_retries=0`` and the asset's ``RetryPolicy``
+decides. A worker process that dies mid-step surfaces as a failed attempt whose error type is
+Ray's (``WorkerCrashedError``, ``OutOfMemoryError``, ``NodeDiedError``...), and that attempt
+is retried like any other. See docs/ray.md and docs/adr/0020-ray-executor-and-actor-backend.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from flowstone._executor import Executor
+from flowstone._node import Node
+from flowstone._ray_worker import AssetPlan, Bundle, TaskSpec, materialize_in_worker
+from flowstone.errors import ConfigurationError
+from flowstone.io import MemoryIOManager
+
+if TYPE_CHECKING:
+    from flowstone._asset import AssetDefinition
+    from flowstone._engine import Engine
+    from flowstone._materializer import Job
+    from flowstone._node import Upstream
+    from flowstone.io._manager import IOManager
+
+log = logging.getLogger("flowstone.ray")
+
+SHARED_MANAGERS = "'fs' (a shared filesystem), 's3', 'parquet' or 'postgres'"
+
+
+def task_name(pipeline: str, asset: str, partition: str | None, run_id: str) -> str:
+    """The Ray task name of one attempt: ``flowstone:<pipeline>/<asset>/<partition>?run=<id>``
+    (no ``/<partition>`` for an unpartitioned asset)."""
+    path = f"{pipeline}/{asset}" if partition is None else f"{pipeline}/{asset}/{partition}"
+    return f"flowstone:{path}?run={run_id}"
+
+
+def ray_problems(
+    assets: Mapping[str, AssetDefinition], io_managers: Mapping[str, IOManager]
+) -> list[str]:
+    """Return why Ray assets could not run in Ray workers (one sentence each).
+
+    A Ray asset stores its value and loads its inputs in the worker, so its I/O manager and
+    those of its upstream assets must be reachable from another process: the in-memory
+    manager keeps values in the driver's memory, where no worker can see them.
+    """
+    problems: list[str] = []
+    for asset in assets.values():
+        if asset.executor != "ray":
+            continue
+        if _process_local(io_managers.get(asset.io_manager)):
+            problems.append(
+                f"asset {asset.name!r} runs on Ray but its io manager {asset.io_manager!r} "
+                f"keeps values in this process; use {SHARED_MANAGERS}"
+            )
+        for dep in asset.dep_names():
+            upstream = assets.get(dep)
+            if upstream is not None and _process_local(io_managers.get(upstream.io_manager)):
+                problems.append(
+                    f"asset {asset.name!r} runs on Ray and reads {dep!r}, whose io manager "
+                    f"{upstream.io_manager!r} keeps values in this process; store {dep!r} "
+                    f"with {SHARED_MANAGERS}"
+                )
+    return problems
+
+
+def _process_local(manager: object) -> bool:
+    return bool(getattr(manager, "process_local", isinstance(manager, MemoryIOManager)))
+
+
+class RayExecutor(Executor):
+    """Run Ray assets as Ray tasks; Ray is initialised on first use.
+
+    ``engine.ray_address`` (the runtime's ``ray_address=``) decides the cluster: ``None``
+    starts a local Ray in this process (stopped again when the runtime closes), ``"auto"``
+    or ``"ray://..."`` / ``"host:port"`` connects to a running cluster. If Ray is already
+    initialised in this process (the user called ``ray.init``), that session is used.
+    """
+
+    name = "ray"
+    remote = True
+
+    def __init__(self, engine: Engine, *, init_options: Mapping[str, Any] | None = None) -> None:
+        problems = ray_problems(engine.pipeline.assets, engine.io_managers)
+        if problems:
+            raise ConfigurationError("; ".join(problems))
+        self.engine = engine
+        self.init_options = dict(init_options or {})
+        self._token = uuid.uuid4().hex
+        self._ray: Any = None
+        self._started_ray = False
+        self._lock: asyncio.Lock | None = None
+        self._remote: Any = None
+        self._bundle: Any = None
+
+    async def run(
+        self, fn: Callable[..., Any], context: Any, inputs: Mapping[str, Any], asset: Any
+    ) -> Any:
+        raise NotImplementedError("RayExecutor is remote: the engine calls materialize()")
+
+    async def materialize(
+        self, job: Job, context: Any, upstreams: list[Upstream]
+    ) -> dict[str, Any]:
+        """Run one attempt as a Ray task; return the metadata the worker reported."""
+        ray = await self._ensure_ray()
+        asset = job.asset
+        name = task_name(self.engine.pipeline.name, asset.name, job.node.encoded, job.run_id)
+        spec = TaskSpec(
+            token=self._token,
+            bundle=[self._bundle],
+            asset=asset.name,
+            node=job.node,
+            run_id=job.run_id,
+            attempt=context.attempt,
+            upstreams=list(upstreams),
+            task_name=name,
+        )
+        options = dict(asset.ray_options.remote_args()) if asset.ray_options else {}
+        ref = self._remote.options(name=name, max_retries=0, **options).remote(spec)
+        try:
+            return dict(await ref)
+        except asyncio.CancelledError:
+            # Cancelled (timeout or run cancelled): stop the work too, not only the wait.
+            _cancel(ray, ref)
+            raise
+        except ray.exceptions.RayTaskError as error:
+            raise _user_error(error) from None
+
+    async def _ensure_ray(self) -> Any:
+        if self._ray is not None:
+            return self._ray
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._ray is None:
+                ray = await asyncio.to_thread(self._init_ray)
+                self._remote = ray.remote(max_retries=0, retry_exceptions=False)(
+                    materialize_in_worker
+                )
+                self._bundle = _put_bundle(ray, self._make_bundle())
+                self._ray = ray
+        return self._ray
+
+    def _init_ray(self) -> Any:
+        import ray
+
+        if ray.is_initialized():
+            return ray
+        address = getattr(self.engine, "ray_address", None)
+        options: dict[str, Any] = {"address": address or "local", **self.init_options}
+        log.info("starting Ray (%s)", "a local cluster" if address is None else address)
+        ray.init(**options)
+        self._started_ray = True
+        return ray
+
+    def _make_bundle(self) -> Bundle:
+        """Collect, for every Ray asset and its upstream assets, what workers need."""
+        engine = self.engine
+        plans: dict[str, AssetPlan] = {}
+        for asset in engine.pipeline.assets.values():
+            if asset.executor != "ray":
+                continue
+            plans[asset.name] = self._plan(asset, with_function=True)
+            for dep in asset.dep_names():
+                if dep not in plans:
+                    plans[dep] = self._plan(engine.pipeline.get(dep), with_function=False)
+        managers = {plan.io_manager: engine.io_managers[plan.io_manager] for plan in plans.values()}
+        return Bundle(engine.pipeline.name, plans, managers)
+
+    def _plan(self, asset: AssetDefinition, *, with_function: bool) -> AssetPlan:
+        template = self.engine.io_context(asset, Node(asset.name, None, None), run_id="")
+        if not with_function:
+            return AssetPlan(asset.name, asset.io_manager, template)
+        return AssetPlan(
+            asset.name,
+            asset.io_manager,
+            template,
+            fn=asset.fn,
+            resources=self.engine.resources_for(asset),
+        )
+
+    async def aclose(self) -> None:
+        """Stop the local Ray cluster if this executor started it."""
+        if self._started_ray and self._ray is not None:
+            self._ray.shutdown()
+        self._ray = None
+        self._started_ray = False
+
+
+def _put_bundle(ray: Any, bundle: Bundle) -> Any:
+    try:
+        return ray.put(bundle)
+    except Exception as error:
+        raise ConfigurationError(
+            "the functions, io managers and resources of the Ray assets "
+            f"({', '.join(bundle.assets)}) must be picklable to reach Ray workers; "
+            f"pickling failed: {type(error).__name__}: {error}"
+        ) from error
+
+
+def _cancel(ray: Any, ref: Any) -> None:
+    try:
+        ray.cancel(ref, force=True)
+    except Exception:  # already finished, or its worker is gone
+        log.debug("could not cancel Ray task %s", ref, exc_info=True)
+
+
+def _user_error(error: BaseException) -> BaseException:
+    """The exception the asset function (or I/O manager) raised in the worker.
+
+    Ray wraps it in ``RayTaskError``; unwrapping it keeps ``retry_on=(ValueError,)`` and the
+    recorded error type meaningful. The worker's traceback is kept as a note.
+    """
+    cause = getattr(error, "cause", None)
+    if not isinstance(cause, BaseException):
+        return error
+    remote = getattr(error, "traceback_str", "")
+    if remote and hasattr(cause, "add_note"):
+        cause.add_note(f"raised in a Ray worker:\n{remote}")
+    return cause

@@ -1,0 +1,152 @@
+"""What runs inside a Ray worker for one attempt of a Ray asset: load the inputs through
+their I/O managers, call the asset function, store its value. Values never leave the worker
+except through the I/O manager, so a large value never passes through the driver.
+
+Internal. The driver (``flowstone._ray``) sends a small ``TaskSpec`` per attempt; everything
+that is the same for every attempt (asset functions, I/O managers, their options, resources)
+travels once per runtime as a ``Bundle`` in the Ray object store, and each worker keeps the
+bundles it has used, so a 30,000-task backfill deserializes them once per worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowstone._context import AssetContext
+from flowstone._materializer import _shape
+from flowstone._node import Node, Upstream
+from flowstone.io._manager import IOContext, IOManager
+
+_BUNDLES_KEPT = 8  # runtimes whose bundles a worker keeps (one per driver, in practice)
+_bundles: OrderedDict[str, Bundle] = OrderedDict()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+@dataclass(frozen=True)
+class AssetPlan:
+    """What a worker needs to know about one asset: how to store (and load) its value and,
+    for a Ray asset, the function to call and the resources it declared."""
+
+    name: str
+    io_manager: str
+    io_template: IOContext
+    fn: Callable[..., Any] | None = None
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    definition: Any = None
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """Everything that is the same for every attempt of one runtime's Ray assets."""
+
+    pipeline: str
+    assets: Mapping[str, AssetPlan]
+    managers: Mapping[str, IOManager]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One attempt of one Ray asset partition, as sent to the worker."""
+
+    token: str
+    bundle: list[Any]  # [ObjectRef of the Bundle]; in a list so Ray does not resolve it
+    asset: str
+    node: Node
+    run_id: str
+    attempt: int
+    upstreams: list[Upstream]
+    task_name: str
+
+
+def materialize_in_worker(spec: TaskSpec) -> dict[str, Any]:
+    """Run one attempt in this worker; return the metadata to record.
+
+    Raises whatever the asset function or an I/O manager raises: the driver records it as
+    the attempt's error, and the asset's retry policy decides what happens next.
+    """
+    bundle = _bundle(spec)
+    plan = bundle.assets[spec.asset]
+    inputs: dict[str, Any] = {}
+    for up in spec.upstreams:
+        loaded = {n.key: _load(bundle, n, spec.run_id) for n in up.nodes}
+        inputs[up.dep] = _shape(up, loaded)
+    context = AssetContext(
+        asset=spec.asset,
+        partition=spec.node.key,
+        partition_key=spec.node.encoded,
+        run_id=spec.run_id,
+        attempt=spec.attempt,
+        resources=plan.resources,
+        pipeline=bundle.pipeline,
+        definition=plan.definition,
+    )
+    if plan.fn is None:
+        raise RuntimeError(f"asset {spec.asset!r} has no function in the Ray bundle")
+    value = _resolve(plan.fn(context, **inputs))
+    manager = bundle.managers[plan.io_manager]
+    stored = _resolve(manager.store(_io_context(plan, spec.node, spec.run_id), value))
+    return {
+        "io_manager": plan.io_manager,
+        **(dict(stored) if stored else {}),
+        **context.metadata,
+        **_ray_facts(spec.task_name),
+    }
+
+
+def _bundle(spec: TaskSpec) -> Bundle:
+    bundle = _bundles.get(spec.token)
+    if bundle is None:
+        import ray
+
+        bundle = ray.get(spec.bundle[0])
+        _bundles[spec.token] = bundle
+        while len(_bundles) > _BUNDLES_KEPT:
+            _bundles.popitem(last=False)
+    else:
+        _bundles.move_to_end(spec.token)
+    return bundle
+
+
+def _load(bundle: Bundle, node: Node, run_id: str) -> Any:
+    plan = bundle.assets[node.asset]
+    manager = bundle.managers[plan.io_manager]
+    return _resolve(manager.load(_io_context(plan, node, run_id)))
+
+
+def _io_context(plan: AssetPlan, node: Node, run_id: str) -> IOContext:
+    return dataclasses.replace(
+        plan.io_template, partition=node.key, partition_key=node.encoded, run_id=run_id
+    )
+
+
+def _resolve(value: Any) -> Any:
+    """Run a coroutine (an async asset function or I/O manager method) to completion.
+
+    One event loop per worker, kept between tasks, so clients an I/O manager caches (an S3
+    client, a connection pool) stay bound to the loop they were created on.
+    """
+    if not inspect.isawaitable(value):
+        return value
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    return _loop.run_until_complete(_await(value))
+
+
+async def _await(value: Any) -> Any:
+    return await value
+
+
+def _ray_facts(task_name: str) -> dict[str, Any]:
+    """Where the attempt ran, recorded with the materialization."""
+    import ray
+
+    ctx = ray.get_runtime_context()
+    return {"ray_task": task_name, "ray_node_id": ctx.get_node_id(), "ray_worker_pid": os.getpid()}

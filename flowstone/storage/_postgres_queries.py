@@ -108,6 +108,9 @@ def _refresh(s: str) -> str:
         succeeded_at = excluded.succeeded_at"""
 
 
+_KEY_DRIVEN = "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off"
+
+
 def _same(value: datetime) -> datetime:
     return value
 
@@ -164,6 +167,11 @@ async def write(
 ) -> None:
     """Upsert a batch in one transaction; durable when the commit returns."""
     async with conn.transaction():
+        # Every statement below is driven by the batch's keys and should probe indexes. On
+        # tables without fresh statistics (just bulk-loaded, autovacuum off) the planner may
+        # pick sequential scans of million-row tables instead; rule them out for this
+        # transaction only.
+        await conn.execute(_KEY_DRIVEN)
         if runs:
             await conn.execute(st.upsert_runs, *_columns([run_values(r, _same) for r in runs], 13))
         if not mats:

@@ -64,8 +64,9 @@ class Dialect:
     key_cast: str = "CAST({} AS TEXT)"
     # Whether recursive steps join through LATERAL subqueries. PostgreSQL's planner, short of
     # statistics (a fresh or bulk-loaded table), may hash-join a recursive step against a
-    # sequential scan of the whole inputs table; a LATERAL subquery is evaluated per row,
-    # which makes the index probe the natural plan. SQLite has no LATERAL (nor hash joins).
+    # sequential scan of the whole inputs table; a LATERAL subquery fenced with OFFSET 0 (so
+    # it is not flattened back into a join) is evaluated per row, which makes the index probe
+    # the natural plan. SQLite has no LATERAL (nor hash joins).
     lateral: bool = False
 
     def sql(self, text: str) -> str:
@@ -191,7 +192,8 @@ def _inputs_of(d: Dialect, outer: str) -> str:
     """Join the recorded inputs (``i.upstream_asset``, ``i.upstream_pkey``) of ``outer.mid``."""
     if d.lateral:
         return f"""CROSS JOIN LATERAL (SELECT x.upstream_asset, x.upstream_pkey
-            FROM {{t}}materialization_inputs x WHERE x.materialization_id = {outer}.mid) i"""
+            FROM {{t}}materialization_inputs x WHERE x.materialization_id = {outer}.mid
+            OFFSET 0) i"""
     return f"JOIN {{t}}materialization_inputs i ON i.materialization_id = {outer}.mid"
 
 
@@ -202,7 +204,8 @@ def _consumers_of(d: Dialect, outer: str) -> str:
         return f"""CROSS JOIN LATERAL (SELECT y.asset, y.pkey, y.succeeded_id
             FROM {{t}}materialization_inputs x
             JOIN {{t}}asset_partitions y ON y.succeeded_id = x.materialization_id
-            WHERE x.upstream_asset = {outer}.asset AND x.upstream_pkey = {outer}.pkey) ap"""
+            WHERE x.upstream_asset = {outer}.asset AND x.upstream_pkey = {outer}.pkey
+            OFFSET 0) ap"""
     return f"""JOIN {{t}}materialization_inputs i
             ON i.upstream_asset = {outer}.asset AND i.upstream_pkey = {outer}.pkey
         JOIN {{t}}asset_partitions ap ON ap.succeeded_id = i.materialization_id"""

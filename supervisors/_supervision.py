@@ -18,6 +18,7 @@ flushes it.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -92,7 +93,12 @@ class Supervision(actors.Actor):
             # Any other Exit comes from a child already stopped on purpose (flushed, see the
             # module docstring) or from an actor that linked to us uninvited: ignored.
         elif type(message) is Retry and message.current:
-            await self._restart(message.entry)
+            # Yield first: a start that fails without ever suspending would otherwise make
+            # this retry loop monopolise the event loop (the actor loop only waits when its
+            # mailbox is empty), and a stop or a call could not get in between attempts.
+            await asyncio.sleep(0)
+            if message.current:
+                await self._restart(message.entry)
 
     async def handle_call(self, message: Any, caller: actors.Caller) -> Any:
         """Run an administration request; a ``SupervisorError`` is sent back, not raised."""

@@ -80,13 +80,14 @@ class Mailbox:
         return self._items.popleft()
 
     async def wait(self) -> None:
-        """Return once the mailbox is not empty (at once if it already is not)."""
-        while not self._items:
-            self._wakeup.clear()
-            await self._wakeup.wait()
+        """Return at once if the mailbox is not empty, else at the next ``put`` or ``nudge``."""
+        if self._items:
+            return
+        self._wakeup.clear()
+        await self._wakeup.wait()
 
     def nudge(self) -> None:
-        """Wake the reader without a message, so it re-checks why it should exit."""
+        """Wake the reader without a message, so it re-checks whether it should exit."""
         self._wakeup.set()
 
     def remove_if(self, predicate: Callable[[Envelope], bool]) -> int:

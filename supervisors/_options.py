@@ -25,10 +25,21 @@ def check_intensity(what: str, max_restarts: Any, max_seconds: Any) -> None:
         raise InvalidSpec(what, "max_seconds", max_seconds, "a finite number of seconds > 0")
 
 
-def check_choice(what: str, field: str, value: Any, allowed: tuple[str, ...]) -> None:
+def check_choice(
+    what: str, field: str, value: Any, allowed: tuple[str, ...], hint: str = ""
+) -> None:
     """Refuse ``value`` unless it is one of the strings in ``allowed``."""
     if not (isinstance(value, str) and value in allowed):
-        raise InvalidSpec(what, field, value, "one of " + ", ".join(map(repr, allowed)))
+        choices = "one of " + ", ".join(map(repr, allowed))
+        raise InvalidSpec(what, field, value, choices, hint=hint)
+
+
+def check_strategy(what: str, strategy: Any) -> None:
+    """Refuse an unknown strategy; point ``simple_one_for_one`` at ``DynamicSupervisor``."""
+    hint = ""
+    if strategy == "simple_one_for_one":
+        hint = "children started on demand belong under a DynamicSupervisor"
+    check_choice(what, "strategy", strategy, STRATEGIES, hint)
 
 
 def check_name(what: str, name: Any) -> None:

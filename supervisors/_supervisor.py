@@ -32,12 +32,12 @@ from supervisors._exceptions import (
 )
 from supervisors._options import (
     AUTO_SHUTDOWNS,
-    STRATEGIES,
     check_children,
     check_choice,
     check_intensity,
     check_name,
     check_significant,
+    check_strategy,
 )
 from supervisors._ref import SupervisorRef
 from supervisors._requests import (
@@ -93,7 +93,7 @@ class Supervisor(Supervision):
                 reverse order. ``child_id`` names it, ``reason`` says why.
             actors.NameTaken: ``name`` is held by a live actor.
         """
-        check_choice(_WHAT, "strategy", strategy, STRATEGIES)
+        check_strategy(_WHAT, strategy)
         check_intensity(_WHAT, max_restarts, max_seconds)
         check_name(_WHAT, name)
         check_choice(_WHAT, "auto_shutdown", auto_shutdown, AUTO_SHUTDOWNS)

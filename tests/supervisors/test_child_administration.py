@@ -30,14 +30,17 @@ async def test_a_child_goes_through_its_whole_administrative_life(lab: Lab) -> N
     with pytest.raises(NotFound):
         await sup.terminate_child("nope")
     await sup.terminate_child("child1")
-    assert first is not None and first.exit_reason == "shutdown"
+    assert first is not None
+    assert first.exit_reason == "shutdown"
     assert await sup.which_children() == [Child("child1", None, "worker", "stopped")]
     assert await counts(sup) == [1, 0, 0, 1]
     await sup.terminate_child("child1")  # idempotent
     with pytest.raises(AlreadyPresent):
         await sup.start_child(lab.spec("child1"))
     second = await sup.restart_child("child1")
-    assert second is not None and second.alive and second != first
+    assert second is not None
+    assert second.alive
+    assert second != first
     with pytest.raises(Running):
         await sup.restart_child("child1")
     with pytest.raises(NotFound):
@@ -60,7 +63,8 @@ async def test_terminate_child_by_ref_on_a_static_supervisor_is_not_found(lab: L
     child = (await refs(sup))["a"]
     with pytest.raises(NotFound):
         await sup.terminate_child(child)
-    assert child is not None and child.alive
+    assert child is not None
+    assert child.alive
     await sup.stop("shutdown")
 
 
@@ -110,9 +114,7 @@ async def test_count_children_counts_supervisor_children_by_type(lab: Lab) -> No
     sup = await Supervisor.start([lab.spec("a")])
     from supervisors import ChildSpec
 
-    await sup.start_child(
-        ChildSpec("sub", lambda: Supervisor.start([nested]), type="supervisor")
-    )
+    await sup.start_child(ChildSpec("sub", lambda: Supervisor.start([nested]), type="supervisor"))
     assert await counts(sup) == [2, 2, 1, 1]
     await sup.terminate_child("sub")
     assert await counts(sup) == [2, 1, 1, 1]
@@ -205,7 +207,8 @@ async def test_the_life_cycle_of_an_elixir_supervisor_child(lab: Lab) -> None:
         await sup.delete_child("c")
     await sup.terminate_child("c")
     second = await sup.restart_child("c")
-    assert second is not None and second != first
+    assert second is not None
+    assert second != first
     await sup.terminate_child("c")
     await sup.delete_child("c")
     assert await sup.which_children() == []

@@ -26,7 +26,9 @@ async def test_a_permanent_child_is_restarted_whatever_its_exit_reason(
     old = (await refs(sup))["child"]
     await lab.crash(old, reason)
     new = (await refs(sup))["child"]
-    assert new is not None and new.alive and new != old
+    assert new is not None
+    assert new.alive
+    assert new != old
     assert await counts(sup) == [1, 1, 0, 1]
     assert sup.statistics().total_restarts == 1
     await sup.stop("shutdown")
@@ -51,7 +53,8 @@ async def test_a_transient_child_that_crashes_is_restarted(lab: Lab, reason: Any
     old = (await refs(sup))["child"]
     await lab.crash(old, reason)
     new = (await refs(sup))["child"]
-    assert new is not None and new != old
+    assert new is not None
+    assert new != old
     await sup.stop("shutdown")
 
 
@@ -83,7 +86,8 @@ async def test_a_temporary_bystander_is_stopped_as_collateral_and_not_restarted(
     await clock.advance(0.35)
     assert sup.alive
     assert [c.id for c in await sup.which_children()] == ["child1"]
-    assert bystander is not None and bystander.exit_reason == "shutdown"
+    assert bystander is not None
+    assert bystander.exit_reason == "shutdown"
     assert sup.statistics().total_restarts == 1
     await sup.stop("shutdown")
 

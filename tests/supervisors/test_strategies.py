@@ -30,14 +30,16 @@ async def test_one_for_one_restarts_only_the_crashed_child_and_escalates_on_the_
     before = await refs(sup)
     await lab.crash(before["child1"])
     after = await refs(sup)
-    assert after["child1"] != before["child1"] and after["child2"] == before["child2"]
+    assert after["child1"] != before["child1"]
+    assert after["child2"] == before["child2"]
     assert await counts(sup) == [2, 2, 0, 2]
     await lab.crash(after["child2"])
     assert sup.alive
     survivor = (await refs(sup))["child2"]
     await lab.crash((await refs(sup))["child1"])
     assert sup.exit_reason == "shutdown"
-    assert survivor is not None and survivor.exit_reason == "shutdown"
+    assert survivor is not None
+    assert survivor.exit_reason == "shutdown"
 
 
 async def test_a_child_that_can_never_restart_escalates_with_its_sibling(lab: Lab) -> None:
@@ -50,7 +52,8 @@ async def test_a_child_that_can_never_restart_escalates_with_its_sibling(lab: La
     await lab.crash((await refs(sup))["child1"])
     assert sup.exit_reason == "shutdown"
     assert lab.starts["child1"] == 1 + 4  # the first start, then four failed attempts
-    assert sibling is not None and sibling.exit_reason == "shutdown"
+    assert sibling is not None
+    assert sibling.exit_reason == "shutdown"
 
 
 async def test_one_for_all_restarts_every_child_and_counts_once(lab: Lab) -> None:
@@ -65,7 +68,8 @@ async def test_one_for_all_restarts_every_child_and_counts_once(lab: Lab) -> Non
     await lab.crash(before["child1"])
     after = await refs(sup)
     assert all(after[i] != before[i] and after[i] is not None for i in before)
-    assert before["child2"] is not None and before["child2"].exit_reason == "shutdown"
+    assert before["child2"] is not None
+    assert before["child2"].exit_reason == "shutdown"
     assert await counts(sup) == [2, 2, 0, 2]
     assert sup.statistics().restarts == 1
     await lab.crash(after["child2"])
@@ -135,7 +139,8 @@ async def test_rest_for_one_restarts_the_crashed_child_and_those_started_after_i
     await lab.crash(before["child2"])
     after = await refs(sup)
     assert after["child1"] == before["child1"]
-    assert after["child2"] != before["child2"] and after["child3"] != before["child3"]
+    assert after["child2"] != before["child2"]
+    assert after["child3"] != before["child3"]
     assert await counts(sup) == [3, 3, 0, 3]
     await lab.crash(after["child3"])
     assert sup.alive

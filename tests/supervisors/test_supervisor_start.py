@@ -142,9 +142,7 @@ async def test_a_child_failing_at_start_stops_the_started_ones_and_raises(lab: L
     with pytest.raises(StartError) as caught:
         await Supervisor.start([lab.spec("first"), lab.spec("second"), lab.spec("third")])
     assert caught.value.child_id == "second"
-    assert "could not start child 'second': RuntimeError: second cannot start" in str(
-        caught.value
-    )
+    assert "could not start child 'second': RuntimeError: second cannot start" in str(caught.value)
     assert isinstance(caught.value, actors.StartError)
     assert lab.events("start") == [("first",)]
     assert lab.events("terminate") == [("first", "shutdown")]

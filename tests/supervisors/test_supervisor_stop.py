@@ -19,9 +19,7 @@ async def test_stopping_a_supervisor_stops_children_in_reverse_start_order(lab: 
     assert lab.events("terminate") == [(i, "shutdown") for i in reversed(ids)]
 
 
-async def test_children_with_infinite_shutdown_are_waited_for(
-    lab: Lab, clock: MockClock
-) -> None:
+async def test_children_with_infinite_shutdown_are_waited_for(lab: Lab, clock: MockClock) -> None:
     """Behaviour 20: a worker and a supervisor with shutdown infinity both exit shutdown."""
     inner = ChildSpec(
         "inner", lambda: Supervisor.start([lab.spec("grandchild")]), type="supervisor"
@@ -35,8 +33,10 @@ async def test_children_with_infinite_shutdown_are_waited_for(
     assert not stopping.done()
     await clock.advance(1)
     await stopping
-    assert children["inner"] is not None and children["inner"].exit_reason == "shutdown"
-    assert children["slow"] is not None and children["slow"].exit_reason == "shutdown"
+    assert children["inner"] is not None
+    assert children["inner"].exit_reason == "shutdown"
+    assert children["slow"] is not None
+    assert children["slow"].exit_reason == "shutdown"
     assert lab.events("terminate") == [("grandchild", "shutdown"), ("slow", "shutdown")]
     assert lab.events("terminated") == [("slow",)]
 
@@ -55,7 +55,8 @@ async def test_a_child_that_does_not_stop_in_time_is_killed(lab: Lab, clock: Moc
     assert not stopping.done()
     await clock.advance(0.001)
     await stopping
-    assert children["busy"] is not None and children["busy"].exit_reason == "killed"
+    assert children["busy"] is not None
+    assert children["busy"].exit_reason == "killed"
     assert children["cooperative"] is not None
     assert children["cooperative"].exit_reason == "shutdown"
     assert sup.exit_reason == "shutdown"
@@ -66,7 +67,8 @@ async def test_brutal_kill_children_are_killed_without_a_grace_period(lab: Lab) 
     sup = await Supervisor.start([lab.spec("a", shutdown="brutal_kill"), lab.spec("b")])
     children = await refs(sup)
     await sup.stop("shutdown")
-    assert children["a"] is not None and children["a"].exit_reason == "killed"
+    assert children["a"] is not None
+    assert children["a"].exit_reason == "killed"
     assert lab.events("terminate") == [("b", "shutdown")]
 
 
@@ -132,7 +134,8 @@ async def test_an_exit_signal_from_the_parent_stops_children_then_the_supervisor
     sup = await owner.call("sup")
     owner.cast("crash")
     reason = await sup.wait()
-    assert isinstance(reason, RuntimeError) and str(reason) == "owner crashed"
+    assert isinstance(reason, RuntimeError)
+    assert str(reason) == "owner crashed"
     assert lab.events("terminate") == [("b", "shutdown"), ("a", "shutdown")]
 
 
@@ -161,7 +164,8 @@ async def test_a_killed_supervisor_takes_its_non_trapping_children_down(lab: Lab
     child = (await refs(sup))["a"]
     sup.kill()
     await wait_all_idle()
-    assert child is not None and child.exit_reason == "killed"
+    assert child is not None
+    assert child.exit_reason == "killed"
 
 
 async def test_a_supervisor_stopped_normally_still_shuts_its_children_down(lab: Lab) -> None:

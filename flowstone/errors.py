@@ -106,6 +106,26 @@ class IOManagerError(FlowStoneError):
         self.partition = partition
 
 
+class TenantIsolationError(FlowStoneError, PermissionError):
+    """Raised when code acting as one tenant reaches for another tenant's data, or when
+    PostgreSQL's row-level security refuses a row; ``tenant`` is who acted (None when no
+    tenant was set) and ``owner`` the tenant the data belongs to (when known)."""
+
+    def __init__(
+        self, message: str, *, tenant: str | None = None, owner: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.tenant = tenant
+        self.owner = owner
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_tenant_error, (str(self), self.tenant, self.owner))
+
+
+def _rebuild_tenant_error(message: str, tenant: str | None, owner: str | None) -> Any:
+    return TenantIsolationError(message, tenant=tenant, owner=owner)
+
+
 class ResourceError(FlowStoneError):
     """Raised when a resource cannot be set up, or is not provided for an asset that needs it."""
 
@@ -149,4 +169,5 @@ __all__ = (
     "ResourceNotDeclared",
     "RunFailed",
     "StorageError",
+    "TenantIsolationError",
 )

@@ -50,19 +50,24 @@ async def test_no_more_than_max_parallel_partitions_run_at_once(make_runtime: An
     days = fs.DailyPartitions(start="2025-01-01", end="2025-01-31")
     running = 0
     peak = 0
+    full = asyncio.Event()  # opens once max_parallel partitions run together
 
     @p.asset(partitioned_by=days)
     async def work(context: Any) -> int:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
-        for _ in range(5):
+        if running == 3:
+            full.set()
+        await full.wait()
+        for _ in range(3):
             await asyncio.sleep(0)
         running -= 1
         return 1
 
     rt = make_runtime(p)
-    result = await rt.backfill("work", "2025-01-01..2025-01-31", max_parallel=3)
+    backfill = rt.backfill("work", "2025-01-01..2025-01-31", max_parallel=3)
+    result = await asyncio.wait_for(backfill, timeout=30)
     assert len(result.succeeded) == 31
     assert peak == 3
 

@@ -47,14 +47,8 @@ log = logging.getLogger("actors")
 _tasks: set[asyncio.Task[None]] = set()
 
 
-class _Nothing:
-    """Sentinel type: "no exit is due" (None is a legal user-chosen exit reason)."""
-
-    def __repr__(self) -> str:
-        return "<nothing>"
-
-
-_NOTHING: Any = _Nothing()
+# "No exit is due" (None cannot say it: it is a legal user-chosen exit reason).
+_NOTHING: Any = object()
 
 
 class Process:

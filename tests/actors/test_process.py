@@ -439,3 +439,49 @@ async def test_process_repr_names_the_actor() -> None:
     assert repr(process) == f"<Process Worker 'w' #{ref.pid} alive>"
     await ref.stop()
     assert repr(process) == f"<Process Worker 'w' #{ref.pid} dead>"
+
+
+async def test_the_first_exit_signal_decides_the_reason() -> None:
+    ref = await actors.spawn(Worker, [])
+    calling = asyncio.create_task(ref.call(("wait", 1)))
+    await wait_all_idle()
+    process = ref._process
+    process.exit_signal(ref, "first")  # two signals before the actor gets to run
+    process.exit_signal(ref, "second")
+    assert await ref.wait() == "first"
+    with pytest.raises(actors.NoProc):
+        await calling
+
+
+async def test_an_init_that_swallows_an_exit_signal_still_fails_the_start() -> None:
+    class SwallowsInInit(actors.Actor):
+        async def init(self, peer: actors.ActorRef, gate: asyncio.Event) -> None:
+            self.link(peer)
+            try:
+                await gate.wait()
+            except asyncio.CancelledError:
+                pass
+
+    peer = await actors.spawn(Worker, [])
+    spawning = asyncio.create_task(actors.spawn(SwallowsInInit, peer, asyncio.Event()))
+    await wait_all_idle()
+    await peer.stop("shutdown")
+    with pytest.raises(actors.StartError, match=r"exit signal \('shutdown'\)") as info:
+        await spawning
+    assert info.value.reason == "shutdown"
+
+
+class Fatal(BaseException):
+    """Neither an Exception nor a cancellation: it must escape the actor's task."""
+
+
+async def test_a_base_exception_ends_the_actor_and_escapes_its_task() -> None:
+    ref = await actors.spawn(Worker, [])
+    (task,) = runtime_tasks()
+    error = Fatal("fatal")
+    calling = asyncio.create_task(ref.call(("raise", error)))
+    with pytest.raises(actors.NoProc):
+        await calling
+    assert ref.exit_reason is error
+    await wait_all_idle()
+    assert task.exception() is error

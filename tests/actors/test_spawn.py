@@ -265,3 +265,11 @@ async def test_each_actor_gets_a_distinct_pid() -> None:
     assert len({ref.pid for ref in refs}) == 3
     for ref in refs:
         await ref.stop()
+
+
+async def test_an_unknown_backend_name_is_refused() -> None:
+    with pytest.raises(
+        ValueError, match=r"^unknown actor backend 'rey'; expected 'local' or 'ray'$"
+    ):
+        await actors.spawn(Recorder, [], backend="rey")
+    assert actors.testing.live_actors() == []

@@ -272,3 +272,55 @@ def test_an_exit_reaches_exactly_the_transitively_linked_actors(
     reason; trapping ones survive with exactly one Exit per dying linked peer; a normal
     exit takes nobody else down."""
     asyncio.run(run_link_graph(*graph))
+
+
+class Asker(actors.Actor):
+    """Links to a peer, then calls it when asked; traps exits if told to."""
+
+    async def init(self, peer: actors.ActorRef, *, trap: bool = False) -> None:
+        self.trap_exits = trap
+        self.peer = peer
+        self.received: list[Any] = []
+        self.link(peer)
+
+    async def handle_cast(self, request: Any) -> None:
+        try:
+            await self.peer.call(request)
+        except actors.NoProc as error:
+            self.received.append(("noproc", error.reason))
+
+    async def handle_info(self, message: Any) -> None:
+        self.received.append(message)
+
+    async def handle_call(self, message: Any, caller: actors.Caller) -> Any:
+        return self.received
+
+
+class Crashes(actors.Actor):
+    async def handle_call(self, gate: asyncio.Event, caller: actors.Caller) -> Any:
+        await gate.wait()
+        raise RuntimeError("peer crashed mid-call")
+
+
+async def test_a_linked_caller_dies_of_the_exit_signal_not_of_noproc() -> None:
+    peer = await actors.spawn(Crashes)
+    asker = await actors.spawn(Asker, peer)
+    gate = asyncio.Event()
+    asker.cast(gate)
+    await wait_all_idle()
+    gate.set()
+    reason = await asker.wait()
+    assert reason is await peer.wait()
+    assert isinstance(reason, RuntimeError)
+
+
+async def test_a_trapping_caller_gets_noproc_and_then_the_exit_message() -> None:
+    peer = await actors.spawn(Crashes)
+    asker = await actors.spawn(Asker, peer, trap=True)
+    gate = asyncio.Event()
+    asker.cast(gate)
+    await wait_all_idle()
+    gate.set()
+    reason = await peer.wait()
+    assert await asker.call("received") == [("noproc", reason), actors.Exit(peer, reason)]
+    await asker.stop()

@@ -91,7 +91,8 @@ class DynamicSupervisor(Supervision):
     # -- restarts ---------------------------------------------------------------------------
 
     async def _restart_group(self, entry: Entry) -> Entry | None:
-        self._restarting.pop(entry.last_ref, None)  # type: ignore[arg-type]
+        if entry.last_ref is not None:
+            self._restarting.pop(entry.last_ref, None)
         try:
             ref = await self._start(entry)
         except StartFailed as failed:

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 import flowstone as fs
-from flowstone.errors import TenantIsolationError
+from flowstone.errors import IOManagerError, TenantIsolationError
 from flowstone.io import IOContext
 from flowstone.io._postgres import PostgresIOManager
 from flowstone.tenancy import current_tenant, set_tenant, tenant_scope
@@ -261,3 +261,24 @@ async def test_set_tenant_follows_the_scope_and_refuses_to_leave_it(
         with pytest.raises(TenantIsolationError, match=r"cannot set tenant 'beta' inside"):
             async with conn.transaction():
                 await set_tenant(conn, "beta")
+
+
+async def test_an_application_role_without_create_rights_is_told_which_grants_it_needs(
+    manager: PostgresIOManager, schema: str
+) -> None:
+    ctx = IOContext(
+        asset="brand_new",
+        partition=None,
+        partition_key=None,
+        run_id="run-1",
+        options=manager.validate_options({}),
+    )
+
+    with pytest.raises(IOManagerError) as raised:
+        await manager.store(ctx, [{"x": 1}])
+
+    assert str(raised.value).startswith(
+        f"cannot store asset 'brand_new' in {schema}.brand_new: permission denied for schema "
+        f"{schema}. The role connecting through postgresql://fs_app_"
+    )
+    assert "needs USAGE (and CREATE, to create tables)" in str(raised.value)

@@ -197,6 +197,8 @@ class Process:
     async def _terminate(self, reason: Any) -> Any:
         """Run ``terminate(reason)``; return the final exit reason."""
         await self._absorb_own_cancel()
+        if not self.alive:  # killed while the cancellation was absorbed: no terminate
+            return self.reason
         self._busy = True
         try:
             await self.actor.terminate(reason)

@@ -485,3 +485,22 @@ async def test_a_base_exception_ends_the_actor_and_escapes_its_task() -> None:
     assert ref.exit_reason is error
     await wait_all_idle()
     assert task.exception() is error
+
+
+async def test_a_kill_while_an_exit_signal_is_being_absorbed_skips_terminate() -> None:
+    log: list[Any] = []
+
+    class LinksToDeadThenIsKilled(Worker):
+        async def handle_cast(self, dead: Any) -> None:
+            self.link(dead)  # a signal to itself: its cancel lands at the next await
+            killer = asyncio.get_running_loop()
+            killer.call_soon(self.ref.kill)  # ... which is where the kill arrives
+
+    dead = await actors.spawn(Worker, [])
+    dead.kill()
+    ref = await actors.spawn(LinksToDeadThenIsKilled, log)
+    ref.cast(dead)
+    assert await ref.wait() == "killed"
+    await wait_all_idle()
+    assert ("terminate", "killed") not in log
+    assert ("terminate", "noproc") not in log

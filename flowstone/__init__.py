@@ -126,3 +126,18 @@ __all__ = (
 )
 
 __version__ = "0.1.0"
+
+
+def _publish_module_names() -> None:
+    # Reprs, tracebacks and pickles say ``flowstone.Pipeline``, not ``flowstone._pipeline``.
+    for name in __all__:
+        obj = globals()[name]
+        module = getattr(obj, "__module__", "") or ""
+        if module.startswith("flowstone.") and any(p.startswith("_") for p in module.split(".")):
+            try:
+                obj.__module__ = "flowstone"
+            except (AttributeError, TypeError):
+                pass
+
+
+_publish_module_names()

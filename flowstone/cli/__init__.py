@@ -4,3 +4,5 @@ from flowstone.cli._commands import cli as cli
 from flowstone.cli._commands import main as main
 
 __all__ = ("cli", "main")
+
+main.__module__ = "flowstone.cli"

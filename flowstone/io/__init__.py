@@ -57,9 +57,25 @@ def __getattr__(name: str) -> Any:
         if error.name != module:
             raise  # the module exists but a library it needs is missing: say which
         raise AttributeError(f"flowstone.io.{name} is not available in this version") from None
+    _publish(value)
     globals()[name] = value
     return value
 
 
+def _publish(obj: Any) -> None:
+    # Reprs and tracebacks say ``flowstone.io.S3IOManager``, not its private module.
+    module = getattr(obj, "__module__", "") or ""
+    if module.startswith("flowstone.io._"):
+        try:
+            obj.__module__ = "flowstone.io"
+        except (AttributeError, TypeError):
+            pass
+
+
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+for _name in __all__:
+    if _name in globals():
+        _publish(globals()[_name])

@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import asyncpg
-from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from flowstone.errors import ConfigurationError, IOManagerError, TenantIsolationError
 from flowstone.storage._url import redact
@@ -26,6 +25,7 @@ from flowstone.tenancy import check_tenant, current_tenant, quote_identifier, se
 from . import _postgres_sql as sql
 from ._manager import IOContext, IOManager, IOOptions
 from ._postgres_checks import check_layout, check_reserved, insert_types
+from ._postgres_options import PostgresOptions, check_not_reserved
 from ._postgres_types import (
     Frame,
     UnsupportedValue,
@@ -39,82 +39,15 @@ from ._postgres_types import (
 
 T = TypeVar("T")
 _log = logging.getLogger("flowstone.io")
-_RESERVED_TABLES = (sql.PARTITIONS_TABLE,)
 # Errors after which the same work may succeed on a fresh connection (one more try): the
 # server restarted or dropped the pooled connection. Every operation is idempotent.
 _CONNECTION_LOST: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.AdminShutdownError,
     asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.InterfaceError,
     ConnectionError,
 )
 _THREAD_THRESHOLD = 5000  # rows above which converting a value leaves the event loop
-
-
-class PostgresOptions(IOOptions):
-    """Per-asset options of ``PostgresIOManager``.
-
-    Attributes:
-        table: the table; default: the asset name. May be schema-qualified
-            (``"analytics.orders"``).
-        schema: the table's schema; default: the manager's ``schema``.
-        partition_column: the column holding the partition key (default ``partition_key``).
-    """
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    table: str | None = None
-    db_schema: str | None = Field(default=None, alias="schema")
-    partition_column: str = "partition_key"
-
-    @field_validator("table")
-    @classmethod
-    def _table_name(cls, table: str | None) -> str | None:
-        if table is None:
-            return None
-        parts = table.split(".")
-        if len(parts) > 2:
-            raise ValueError(f"table {table!r} has more than one '.'; write 'schema.table'")
-        if len(parts) == 2:
-            quote_identifier(parts[0], "schema")
-        quote_identifier(parts[-1], "table")
-        _check_not_reserved(parts[-1])
-        return table
-
-    @field_validator("db_schema")
-    @classmethod
-    def _schema_name(cls, schema: str | None) -> str | None:
-        if schema is not None:
-            quote_identifier(schema, "schema")
-        return schema
-
-    @field_validator("partition_column")
-    @classmethod
-    def _partition_column(cls, column: str) -> str:
-        quote_identifier(column, "partition_column")
-        if column == sql.ROW_COLUMN:
-            raise ValueError(f"partition_column cannot be {sql.ROW_COLUMN!r} (FlowStone's own)")
-        return column
-
-    @model_validator(mode="after")
-    def _one_schema(self) -> PostgresOptions:
-        if self.table and "." in self.table and self.db_schema is not None:
-            named = self.table.split(".", 1)[0]
-            if named != self.db_schema:
-                raise ValueError(
-                    f"table {self.table!r} names schema {named!r} but schema is "
-                    f"{self.db_schema!r}; give the schema once"
-                )
-        return self
-
-
-def _check_not_reserved(table: str) -> None:
-    if table in _RESERVED_TABLES:
-        raise ConfigurationError(
-            f"table {table!r} is FlowStone's bookkeeping table; choose another table name"
-        )
 
 
 class PostgresIOManager(IOManager):
@@ -298,7 +231,7 @@ class PostgresIOManager(IOManager):
             schema = options.db_schema
         try:
             quote_identifier(table, "table")
-            _check_not_reserved(table)
+            check_not_reserved(table)
         except ConfigurationError as exc:
             raise IOManagerError(
                 f"asset {context.asset!r} needs a table name: {exc}; set io_options={{'table': "
@@ -447,11 +380,9 @@ class PostgresIOManager(IOManager):
                     return await work(conn)
             except (IOManagerError, TenantIsolationError):
                 raise
-            except _CONNECTION_LOST as exc:
-                if attempt == 2:
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                if attempt == 2 or not _connection_lost(exc):
                     raise self._error(verb, context, target, exc) from exc
-            except (asyncpg.PostgresError, OSError) as exc:
-                raise self._error(verb, context, target, exc) from exc
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     @asynccontextmanager
@@ -486,7 +417,7 @@ class PostgresIOManager(IOManager):
                 asset=context.asset,
                 partition=context.partition,
             )
-        if isinstance(exc, (*_CONNECTION_LOST, OSError)):
+        if _connection_lost(exc) or isinstance(exc, OSError):
             return IOManagerError(
                 f"{what}: cannot reach PostgreSQL at {self.url} ({type(exc).__name__}: {exc}); "
                 "check that the server is running and accepts connections",
@@ -542,6 +473,14 @@ class PostgresIOManager(IOManager):
                 "connect as an application role to have PostgreSQL enforce it",
                 self,
             )
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    if isinstance(exc, _CONNECTION_LOST):
+        return True
+    # asyncpg says "connection is closed" (or "... was closed in the middle of operation")
+    # with a bare InterfaceError; its other InterfaceErrors are misuse or bad arguments.
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
 
 
 def _size(value: Any) -> int:

@@ -146,6 +146,11 @@ def _python_type_of(name: str, value: Any) -> str:
                 clock: Any = value  # a datetime or time: both have utcoffset()
                 zone = "with" if clock.utcoffset() is not None else "without"
                 return f"{pg_type} {zone} time zone"
+            if pg_type == "bigint" and not -(2**63) <= value < 2**63:
+                raise UnsupportedValue(
+                    f"column {name!r} holds {value}, outside bigint's range; store such "
+                    "numbers as decimal.Decimal (numeric)"
+                )
             return pg_type
     supported = "bool, int, float, Decimal, str, bytes, datetime, date, time, timedelta, UUID"
     raise UnsupportedValue(

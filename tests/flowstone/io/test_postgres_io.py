@@ -20,7 +20,7 @@ from flowstone.errors import ConfigurationError, IOManagerError
 from flowstone.io import IOContext
 from flowstone.io._postgres import PostgresIOManager
 from flowstone.partitions import PartitionsDefinition
-from tests.pg import database_fixture
+from tests.pg import database_fixture, terminate_connections
 
 pytestmark = pytest.mark.postgres
 
@@ -411,6 +411,8 @@ async def test_values_without_a_postgres_mapping_are_refused_clearly(
         await manager.store(ctx, [{"x": {1}}])
     with pytest.raises(IOManagerError, match=r"column 'x' mixes values of PostgreSQL types"):
         await manager.store(ctx, [{"x": 1}, {"x": "1"}])
+    with pytest.raises(IOManagerError, match=r"column 'x' holds \d+, outside bigint's range"):
+        await manager.store(ctx, [{"x": 2**70}])
     with pytest.raises(IOManagerError, match=r"would lose data"):
         await manager.store(ctx, pa.table({"t": pa.array([1], pa.timestamp("ns"))}))
 
@@ -496,6 +498,18 @@ async def test_a_pickled_manager_opens_its_own_pool(manager: PostgresIOManager) 
         assert await copy.load(ctx) == [{"x": 1}]
     finally:
         await copy.aclose()
+
+
+async def test_a_connection_the_server_dropped_is_replaced_without_failing(
+    manager: PostgresIOManager, pg_module_url: str
+) -> None:
+    ctx = context(manager, "survivor", "2024-01-01", DAILY)
+    await manager.store(ctx, [{"x": 1}])
+
+    assert await terminate_connections(pg_module_url) >= 1  # as a server restart would
+
+    await manager.store(ctx, [{"x": 2}])
+    assert await manager.load(ctx) == [{"x": 2}]
 
 
 async def test_an_unreachable_server_is_named_without_its_password() -> None:

@@ -12,6 +12,7 @@ Module map:
     _intensity.py    RestartIntensity: the sliding restart window;  _backoff.py  Backoff
     _shutdown.py     stopping children per their shutdown;  _options.py  option checks
     _requests.py     call messages;  _statistics.py  SupervisorStatistics;  _exceptions.py
+    _lookup.py       whereis(name): a registered supervisor as its SupervisorRef
 """
 
 from supervisors._backoff import Backoff as Backoff
@@ -27,6 +28,7 @@ from supervisors._exceptions import Restarting as Restarting
 from supervisors._exceptions import Running as Running
 from supervisors._exceptions import StartError as StartError
 from supervisors._exceptions import SupervisorError as SupervisorError
+from supervisors._lookup import whereis as whereis
 from supervisors._ref import DynamicSupervisorRef as DynamicSupervisorRef
 from supervisors._ref import SupervisorRef as SupervisorRef
 from supervisors._statistics import SupervisorStatistics as SupervisorStatistics
@@ -50,6 +52,7 @@ __all__ = (
     "SupervisorError",
     "SupervisorRef",
     "SupervisorStatistics",
+    "whereis",
 )
 
 
@@ -57,7 +60,7 @@ def _fix_module_names() -> None:
     # Reprs and tracebacks should read `supervisors.ChildSpec`, not `supervisors._child_spec`.
     for name in __all__:
         obj = globals()[name]
-        if isinstance(obj, type) and obj.__module__.startswith("supervisors._"):
+        if callable(obj) and obj.__module__.startswith("supervisors._"):
             obj.__module__ = "supervisors"
 
 

@@ -63,7 +63,7 @@ class DynamicSupervisor(Supervision):
         check_name(_WHAT, name)
         box: list[DynamicSupervisor] = []
         ref = await actors.spawn(cls, (max_children, max_restarts, max_seconds), box, name=name)
-        return await attach(DynamicSupervisorRef._wrap(ref, box[0]))
+        return await attach(box[0].wrap(ref))
 
     # -- actor hooks ------------------------------------------------------------------------
 
@@ -87,6 +87,10 @@ class DynamicSupervisor(Supervision):
     def entries(self) -> list[Entry]:
         """Return every child in start order."""
         return list(self._children)
+
+    def wrap(self, ref: actors.ActorRef) -> DynamicSupervisorRef:
+        """Return ``ref`` (this supervisor) as a ``DynamicSupervisorRef``."""
+        return DynamicSupervisorRef._wrap(ref, self)
 
     # -- restarts ---------------------------------------------------------------------------
 

@@ -22,14 +22,18 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import actors
 from supervisors._child import RESTARTING, RUNNING, Entry
 from supervisors._exceptions import SupervisorError
 from supervisors._intensity import RestartIntensity
+from supervisors._lookup import record
 from supervisors._requests import Attach, Failure, Retry
 from supervisors._shutdown import shutdown_child
+
+if TYPE_CHECKING:
+    from supervisors._ref import DynamicSupervisorRef, SupervisorRef
 
 log = logging.getLogger("supervisors")
 
@@ -52,12 +56,17 @@ class Supervision(actors.Actor):
     strategy: str
 
     def _setup(self, max_restarts: int, max_seconds: float) -> None:
+        record(self.ref.pid, self)
         self.intensity = RestartIntensity(max_restarts, max_seconds)
         self._by_ref: dict[actors.ActorRef, Entry] = {}  # running children only
         self._parent: actors.ActorRef | None = None
         self._handlers: dict[type, Handler] = {}
 
     # -- what subclasses provide ------------------------------------------------------------
+
+    def wrap(self, ref: actors.ActorRef) -> SupervisorRef | DynamicSupervisorRef:
+        """Return ``ref`` (this supervisor) as its ``SupervisorRef`` kind."""
+        raise NotImplementedError
 
     def entries(self) -> list[Entry]:
         """Return every child in start order."""

@@ -108,7 +108,7 @@ class Supervisor(Supervision):
             if isinstance(exc.reason, StartError):
                 raise exc.reason from exc.reason.__cause__
             raise
-        return await attach(SupervisorRef._wrap(ref, box[0]))
+        return await attach(box[0].wrap(ref))
 
     # -- actor hooks ------------------------------------------------------------------------
 
@@ -142,6 +142,10 @@ class Supervisor(Supervision):
     def entries(self) -> list[Entry]:
         """Return every child in start order."""
         return list(self._children.values())
+
+    def wrap(self, ref: actors.ActorRef) -> SupervisorRef:
+        """Return ``ref`` (this supervisor) as a ``SupervisorRef``."""
+        return SupervisorRef._wrap(ref, self)
 
     # -- strategies -------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ async def test_terminate_child_by_ref_on_a_static_supervisor_is_not_found(lab: L
 
 
 async def test_a_terminated_child_is_not_restarted_and_costs_no_intensity(lab: Lab) -> None:
-    """Behaviour 1.2.5: API terminations do not count toward the restart intensity."""
+    """Section 1.2, point 5: API terminations do not count toward the restart intensity."""
     sup = await Supervisor.start([lab.spec("a")], max_restarts=0)
     for _ in range(3):
         await sup.terminate_child("a")

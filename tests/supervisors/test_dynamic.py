@@ -55,7 +55,7 @@ async def test_children_are_listed_by_their_spec_id_and_ref(lab: Lab) -> None:
 
 
 async def test_start_child_reports_ignore_errors_and_non_refs(lab: Lab) -> None:
-    """Behaviour 69: ok, ignore (None, nothing stored), error and a non-conforming value."""
+    """Behaviours 8, 10 and 69: ok, ignore (None, nothing stored), error, a non-ref value."""
     dyn = await DynamicSupervisor.start()
     lab.ignore("ignored", times=1)
     assert await dyn.start_child(lab.spec("ignored")) is None
@@ -83,7 +83,7 @@ async def test_an_invalid_spec_is_refused_without_contacting_the_supervisor() ->
 
 
 async def test_a_significant_child_is_refused(lab: Lab) -> None:
-    """Behaviour 70: {invalid_significant, true}."""
+    """Behaviours 63 and 70: no auto_shutdown under a dynamic supervisor."""
     dyn = await DynamicSupervisor.start()
     with pytest.raises(InvalidSpec, match="significant=True is not valid"):
         await dyn.start_child(lab.spec("s", restart="transient", significant=True))
@@ -112,7 +112,7 @@ async def test_a_restarting_child_still_occupies_its_slot(lab: Lab) -> None:
 
 
 async def test_a_crashed_child_is_restarted_with_the_same_start_function(lab: Lab) -> None:
-    """Behaviour 72: the start function runs again; 1 worker, 1 active."""
+    """Behaviours 54 and 72: the same start function (same arguments) runs again."""
     dyn = await DynamicSupervisor.start()
     ref = await dyn.start_child(lab.spec("t", restart="transient"))
     await lab.crash(ref)
@@ -336,7 +336,7 @@ async def test_children_exiting_on_their_own_during_shutdown_keep_their_reasons(
 
 
 async def test_terminate_child_stops_a_child_and_forgets_it(lab: Lab) -> None:
-    """Behaviours 30 and 77: per its spec; a second call or a stranger is not found."""
+    """Behaviours 30, 33 and 77: a terminated child disappears; a stranger is not found."""
     dyn = await DynamicSupervisor.start()
     ref = await dyn.start_child(lab.spec("c"))
     assert ref is not None

@@ -247,7 +247,7 @@ async def test_an_escalation_climbs_the_tree_and_the_top_restarts_all_its_childr
 
 
 async def test_an_escalating_transient_sub_supervisor_is_not_restarted(lab: Lab) -> None:
-    """Behaviour 2 of section 0: 'shutdown' is clean, so a transient parent entry stays down."""
+    """Section 0, point 2: 'shutdown' is clean, so a transient parent entry stays down."""
     sub = ChildSpec(
         "sub",
         lambda: Supervisor.start([lab.spec("w")], max_restarts=0),

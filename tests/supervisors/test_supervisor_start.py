@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 import actors
+import supervisors
+from actors.testing import wait_all_idle
 from supervisors import (
     AlreadyPresent,
     AlreadyStarted,
@@ -187,3 +189,82 @@ async def test_a_registered_name_held_outside_gives_already_started_with_that_ac
     await sup.stop("shutdown")
     assert outsider.alive
     await outsider.stop()
+
+
+async def test_an_actor_whose_supervisor_fails_to_start_gets_an_error_not_an_exit(
+    lab: Lab,
+) -> None:
+    """Behaviour 4 (adapted): a failed start is reported by the return, no exit signal leaks."""
+    lab.fail("child")
+
+    class Starter(actors.Actor):
+        async def handle_call(self, message: object, caller: actors.Caller) -> object:
+            try:
+                await Supervisor.start([lab.spec("child")])
+            except StartError as error:
+                return error.child_id
+            return None
+
+    starter = await actors.spawn(Starter)
+    assert await starter.call("start") == "child"
+    assert starter.alive
+    await starter.stop()
+
+
+async def test_registered_children_take_their_name_again_after_every_restart() -> None:
+    """Behaviour 59: names come back with new refs; killing the top removes every name."""
+    sub = ChildSpec(
+        "sub",
+        lambda: Supervisor.start(
+            [ChildSpec("w", lambda: actors.spawn(Named, name="worker"))], name="sub"
+        ),
+        type="supervisor",
+    )
+    top = await Supervisor.start([sub], name="top", max_restarts=10)
+    for end in ("killed", "crash", "normal", "terminate"):
+        worker = actors.whereis("worker")
+        assert worker is not None
+        if end == "killed":
+            worker.kill()
+        elif end == "terminate":
+            sub_ref = supervisors.whereis("sub")
+            assert isinstance(sub_ref, SupervisorRef)
+            await sub_ref.terminate_child("w")
+            assert actors.whereis("worker") is None
+            await sub_ref.restart_child("w")
+        else:
+            worker.cast(end)
+            await worker.wait()
+        await wait_all_idle()
+        assert actors.whereis("worker") not in (None, worker)
+    top.kill()
+    await wait_all_idle()
+    assert [actors.whereis(n) for n in ("top", "sub", "worker")] == [None, None, None]
+
+
+class Named(actors.Actor):
+    """A worker that exits on request: 'crash' raises, anything else is the exit reason."""
+
+    async def handle_cast(self, message: object) -> None:
+        if message == "crash":
+            raise RuntimeError("crash")
+        self.stop(message)
+
+
+async def test_whereis_finds_a_registered_supervisor_as_its_supervisor_ref() -> None:
+    """Behaviour 79: a named supervisor is addressed through its name."""
+    from supervisors import DynamicSupervisor, DynamicSupervisorRef, SupervisorError
+
+    sup = await Supervisor.start([], name="static")
+    dyn = await DynamicSupervisor.start(name="dynamic")
+    plain = await actors.spawn(actors.Actor, name="plain")
+    found = supervisors.whereis("static")
+    assert isinstance(found, SupervisorRef)
+    assert found == sup
+    assert await found.which_children() == []
+    assert isinstance(supervisors.whereis("dynamic"), DynamicSupervisorRef)
+    assert supervisors.whereis("nobody") is None
+    with pytest.raises(SupervisorError, match=r"'plain' is .* not a supervisor"):
+        supervisors.whereis("plain")
+    for ref in (sup, dyn, plain):
+        await ref.stop("shutdown")

@@ -268,3 +268,17 @@ async def test_whereis_finds_a_registered_supervisor_as_its_supervisor_ref() -> 
         supervisors.whereis("plain")
     for ref in (sup, dyn, plain):
         await ref.stop("shutdown")
+
+
+async def test_a_nested_supervisor_that_fails_to_start_fails_its_parent_naming_both(
+    lab: Lab,
+) -> None:
+    lab.fail("deep")
+    sub = ChildSpec("sub", lambda: Supervisor.start([lab.spec("deep")]), type="supervisor")
+    with pytest.raises(StartError) as caught:
+        await Supervisor.start([lab.spec("first"), sub])
+    assert caught.value.child_id == "sub"
+    inner = caught.value.reason
+    assert isinstance(inner, StartError)
+    assert inner.child_id == "deep"
+    assert lab.events("terminate") == [("first", "shutdown")]

@@ -193,3 +193,21 @@ async def test_a_supervisor_killed_while_starting_a_child_leaves_nothing_behind(
     await wait_all_idle()
     assert adding.done()
     assert isinstance(adding.exception(), actors.NoProc)
+
+
+async def test_a_killed_parent_supervisor_makes_its_sub_supervisor_stop_in_order(
+    lab: Lab,
+) -> None:
+    """The parent's exit signal ('killed') is an order to stop: children in reverse order."""
+    top = await Supervisor.start(
+        [
+            ChildSpec(
+                "sub", lambda: Supervisor.start([lab.spec("a"), lab.spec("b")]), type="supervisor"
+            )
+        ]
+    )
+    sub = (await refs(top))["sub"]
+    assert sub is not None
+    top.kill()
+    assert await sub.wait() == "killed"
+    assert lab.events("terminate") == [("b", "shutdown"), ("a", "shutdown")]

@@ -18,16 +18,18 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from benchmarks._answers import Answers, dagster_answers
 from benchmarks._dags import SHAPES, DagSpec, run_plain, trivial
-from benchmarks._dagster import DagsterUnavailable, run_dagster
 from benchmarks._flowstone_side import run_in_child
 from benchmarks._options import Options
 from benchmarks._report import FamilyResult, Ratio, Row, Target, Value
-from benchmarks._stats import now_ns, percentile
+from benchmarks._stats import now_ns
 
 FS_MEM, FS_SQL = "FlowStone memory", "FlowStone SQLite"
 DAG_SQL, DAG_EPH, PLAIN = "Dagster SQLite", "Dagster ephemeral", "plain Python"
 BACKFILL_CHAIN = 2
+DAGSTER_RATIO = Ratio(DAG_SQL, FS_SQL)
+TARGET = Target(FS_SQL, ">=", 100, ratio=DAGSTER_RATIO, text=">= 100× less than Dagster SQLite")
 
 
 def _specs(options: Options) -> list[DagSpec]:
@@ -40,8 +42,13 @@ def _reps(spec: DagSpec, options: Options) -> int:
 
 
 def _dagster_runs(spec: DagSpec, options: Options) -> bool:
-    """Dagster takes ~50 ms per asset: one 1,000-asset shape unless --exhaustive."""
-    return spec.size <= 100 or options.exhaustive or spec.shape == "layered"
+    """Dagster takes 50-100 ms per asset here: 1,000-asset DAGs only with --exhaustive."""
+    return spec.size <= 100 or options.exhaustive
+
+
+def _dagster_partitions(count: int, options: Options) -> int:
+    """Dagster pays 0.2-1 s per partition here: a prefix of the days unless --exhaustive."""
+    return count if options.exhaustive else min(count, options.pick(30, 60))
 
 
 def _backfill_job(count: int, samples: int) -> dict[str, Any]:
@@ -54,54 +61,8 @@ def _backfill_job(count: int, samples: int) -> dict[str, Any]:
     }
 
 
-class _Answers:
-    """Turns one child's answer (FlowStone or Dagster side) into table values by job key."""
-
-    def __init__(self, keys: list[str], answer: dict[str, Any] | None, error: str = "") -> None:
-        self._by_key: dict[str, dict[str, Any]] = {}
-        self.error = error or (answer or {}).get("error", "")
-        self.peak_rss = (answer or {}).get("peak_rss_mib")
-        self.version: str | None = None
-        for key, result in zip(keys, (answer or {}).get("results", []), strict=False):
-            self._by_key[key] = result
-
-    def per_unit(self, key: str, units: int, missing: str = "not run") -> Value:
-        """Median seconds of job ``key`` divided by ``units``, in microseconds."""
-        if self.error:
-            return Value.missing(self.error)
-        result = self._by_key.get(key)
-        if result is None:
-            return Value.missing(missing)
-        if "error" in result:
-            return Value.missing(result["error"])
-        figure = statistics.median(result["seconds"]) / units * 1e6
-        return Value(figure, note=result.get("note", ""))
-
-    def lineage(self, key: str) -> Value:
-        result = self._by_key.get(key, {})
-        samples = result.get("lineage_us")
-        if self.error or not samples:
-            return Value.missing(self.error or result.get("error", "not measured"))
-        return Value(statistics.median(samples), p99=percentile(samples, 99))
-
-    def memory(self) -> Value:
-        if self.error or self.peak_rss is None:
-            return Value.missing(self.error or "not measured")
-        return Value(float(self.peak_rss))
-
-
 def _flowstone(storage: str, io_manager: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:
     return run_in_child({"storage": storage, "io_manager": io_manager, "jobs": jobs})
-
-
-def _dagster(kind: str, keys: list[str], jobs: list[dict[str, Any]]) -> _Answers:
-    try:
-        answer = run_dagster({"kind": kind}, jobs)
-    except DagsterUnavailable as exc:
-        return _Answers(keys, None, error=str(exc))
-    answers = _Answers(keys, {"peak_rss_mib": answer.peak_rss_mib, "results": answer.results})
-    answers.version = answer.version
-    return answers
 
 
 def _plain_dag(spec: DagSpec) -> Value:
@@ -126,6 +87,7 @@ def run(options: Options) -> FamilyResult:
     """Measure every system on the same DAGs and partitions; build the family's table."""
     specs = _specs(options)
     count = options.pick(60, 365)
+    dagster_count = _dagster_partitions(count, options)
     fs_jobs = [{"task": "dag", "spec": s.to_json(), "reps": _reps(s, options)} for s in specs]
     fs_jobs.append(_backfill_job(count, options.pick(100, 500)))
     fs_keys = [s.label for s in specs] + ["backfill"]
@@ -134,52 +96,60 @@ def run(options: Options) -> FamilyResult:
         {"task": "dag", "label": s.label, "assets": s.to_json()["assets"], "reps": 1}
         for s in dagster_specs
     ]
-    dagster_jobs.append({"task": "partitions", "count": count, "chain": BACKFILL_CHAIN})
+    dagster_jobs.append({"task": "partitions", "count": dagster_count, "chain": BACKFILL_CHAIN})
     dagster_keys = [s.label for s in dagster_specs] + ["backfill"]
 
     answers = {
-        FS_MEM: _Answers(fs_keys, _flowstone("memory", "memory", fs_jobs)),
-        FS_SQL: _Answers(fs_keys, _flowstone("sqlite", "fs", fs_jobs)),
-        DAG_SQL: _dagster("sqlite", dagster_keys, dagster_jobs),
-        DAG_EPH: _dagster("ephemeral", dagster_keys, dagster_jobs),
+        FS_MEM: Answers(fs_keys, _flowstone("memory", "memory", fs_jobs)),
+        FS_SQL: Answers(fs_keys, _flowstone("sqlite", "fs", fs_jobs)),
+        DAG_SQL: dagster_answers({"kind": "sqlite"}, dagster_keys, dagster_jobs),
+        DAG_EPH: dagster_answers({"kind": "ephemeral"}, dagster_keys, dagster_jobs),
     }
-    return _table(options, specs, count, answers)
+    result = _table(options, specs, answers)
+    _add_backfill_rows(result, count, dagster_count, answers)
+    return result
 
 
-def _table(
-    options: Options, specs: list[DagSpec], count: int, answers: dict[str, _Answers]
-) -> FamilyResult:
-    dagster_ratio = Ratio(DAG_SQL, FS_SQL)
+def _table(options: Options, specs: list[DagSpec], answers: dict[str, Answers]) -> FamilyResult:
     result = FamilyResult(
         name="flowstone",
         title="flowstone: asset DAGs and a daily backfill, FlowStone vs Dagster vs plain Python",
         systems=[FS_MEM, FS_SQL, DAG_SQL, DAG_EPH, PLAIN],
-        ratios=[dagster_ratio, Ratio(DAG_EPH, FS_MEM)],
+        ratios=[DAGSTER_RATIO, Ratio(DAG_EPH, FS_MEM)],
     )
-    target = Target(FS_SQL, ">=", 100, ratio=dagster_ratio, text=">= 100× less than Dagster SQLite")
     not_run = "not run (--exhaustive)"
     for spec in specs:
         values = {name: a.per_unit(spec.label, spec.size, not_run) for name, a in answers.items()}
         values[PLAIN] = _plain_dag(spec)
-        result.add(Row(f"DAG {spec.label}: per asset", "µs", "lower", values, target))
-    values = {name: a.per_unit("backfill", count) for name, a in answers.items()}
-    values[PLAIN] = _plain_backfill(count)
-    metric = f"daily backfill {count} × {BACKFILL_CHAIN} assets: per partition"
-    result.add(Row(metric, "µs", "lower", values, target))
-    no_lineage = Value.missing("no lineage query")
-    lineage = {name: answers[name].lineage("backfill") for name in (FS_MEM, FS_SQL)}
-    lineage |= {DAG_SQL: no_lineage, DAG_EPH: no_lineage}
-    result.add(Row(f"lineage.upstream over {count} partitions (median)", "µs", "lower", lineage))
-    memory = {name: a.memory() for name, a in answers.items()}
-    result.add(Row("peak RSS of the benchmark process", "MiB", "lower", memory))
+        result.add(Row(f"DAG {spec.label}: per asset", "µs", "lower", values, TARGET))
     version = answers[DAG_SQL].version
     result.notes += [
         f"Dagster {version or '(not run)'}: in-process executor, fs I/O manager, one"
-        " materialize() per DAG and per partition; 1,000-asset DAGs: layered only unless"
-        " --exhaustive",
+        " materialize() per DAG and per partition; 1,000-asset DAGs and all partitions only"
+        " with --exhaustive",
         "FlowStone memory = memory store + memory I/O manager; SQLite = SQLite store + fs I/O"
         " manager; backfill max_parallel=10; each system runs in its own child process",
     ]
     if options.quick:
         result.notes.append("quick mode: 100-asset DAGs only, fewer partitions and repetitions")
     return result
+
+
+def _add_backfill_rows(
+    result: FamilyResult, count: int, dagster_count: int, answers: dict[str, Answers]
+) -> None:
+    values = {name: answers[name].per_unit("backfill", count) for name in (FS_MEM, FS_SQL)}
+    for name in (DAG_SQL, DAG_EPH):
+        value = answers[name].per_unit("backfill", dagster_count)
+        if value.ok and dagster_count != count:
+            value = Value(value.value, note=f"first {dagster_count} days")
+        values[name] = value
+    values[PLAIN] = _plain_backfill(count)
+    metric = f"daily backfill {count} × {BACKFILL_CHAIN} assets: per partition"
+    result.add(Row(metric, "µs", "lower", values, TARGET))
+    no_lineage = Value.missing("no lineage query")
+    lineage = {name: answers[name].lineage("backfill") for name in (FS_MEM, FS_SQL)}
+    lineage |= {DAG_SQL: no_lineage, DAG_EPH: no_lineage}
+    result.add(Row(f"lineage.upstream over {count} partitions (median)", "µs", "lower", lineage))
+    memory = {name: a.memory() for name, a in answers.items()}
+    result.add(Row("peak RSS of the benchmark process", "MiB", "lower", memory))

@@ -8,6 +8,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 NS_PER_US = 1_000
 NS_PER_MS = 1_000_000
@@ -34,16 +35,17 @@ def rate(count: int, elapsed_ns: int) -> float:
     return count * NS_PER_S / max(elapsed_ns, 1)
 
 
-def peak_rss_mib_of_children() -> float:
-    """Peak resident set size of the largest finished child process, in MiB.
-
-    ``ru_maxrss`` is in KiB on Linux and in bytes on macOS.
-    """
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
 def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, in MiB."""
+    """Peak resident set size of this process so far, in MiB.
+
+    Linux's ``VmHWM`` is reset by ``exec``; ``ru_maxrss`` is not (a child started from a big
+    parent reports the parent's peak), so it is only the fallback (KiB on Linux, bytes on macOS).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

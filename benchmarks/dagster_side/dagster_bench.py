@@ -90,6 +90,17 @@ def _warm_up(instance: dagster.DagsterInstance) -> None:
     dagster.materialize(warm, instance=instance)
 
 
+def _peak_rss_mib() -> float:
+    """``VmHWM`` (reset by exec, unlike ``ru_maxrss``, which keeps the parent's peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     request = json.load(sys.stdin)
     results: list[dict[str, Any]] = []
@@ -105,7 +116,7 @@ def main() -> None:
                     results.append(TASKS[job["task"]](job, instance))
                 except Exception as exc:  # one failed job must not hide others
                     results.append({"error": f"{type(exc).__name__}: {exc}"})
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mib()
     json.dump(
         {"dagster_version": dagster.__version__, "peak_rss_mib": peak, "results": results},
         answer,

@@ -19,7 +19,7 @@ _STAMP = VENV / ".benchmark-requirements"
 _INSTALL_TIMEOUT = 600.0
 
 
-class DagsterUnavailable(RuntimeError):  # noqa: N818 - reads as the condition it reports
+class DagsterUnavailable(RuntimeError):
     """Raised when the Dagster venv cannot be created or a Dagster-side run fails."""
 
 

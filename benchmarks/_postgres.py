@@ -1,0 +1,124 @@
+"""Family "postgres": FlowStone on PostgreSQL against Dagster on a PostgreSQL instance.
+
+Each system gets its own throwaway database on the server at ``FLOWSTONE_BENCH_POSTGRES``
+(default ``postgresql://postgres@127.0.0.1:5432/postgres``, the administrative connection used
+to create and drop them). Both use a files I/O manager, so the difference is the orchestration
+and the record store:
+
+- per-materialization overhead: a layered DAG materialized in one call, per asset;
+- a daily backfill of a two-asset chain, per partition (Dagster: one materialize per key);
+- ``lineage.upstream`` latency over the backfilled records;
+- lineage latency with 1M records and lineage-actor event rates need hooks of the PostgreSQL
+  storage that do not exist yet; they are reported as n/a with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks._answers import Answers, dagster_answers
+from benchmarks._dags import layered
+from benchmarks._flowstone_side import run_in_child
+from benchmarks._options import Options
+from benchmarks._report import FamilyResult, Ratio, Row, Target, Value
+
+FS_PG, DAG_PG = "FlowStone Postgres", "Dagster Postgres"
+ADMIN_DSN = os.environ.get(
+    "FLOWSTONE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+CHAIN = 2
+PENDING_1M = "needs a bulk seeding path into the PostgreSQL schema (issue 4)"
+PENDING_EVENTS = "needs the lineage actor's group-commit switch (issue 4)"
+
+
+def _dsn(database: str) -> str:
+    parts = urlsplit(ADMIN_DSN)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+async def _admin(statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(ADMIN_DSN, timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def throwaway_database(prefix: str) -> Iterator[str]:
+    """Create a database for one system, yield its DSN, drop it afterwards."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _dsn(name)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _measure(options: Options) -> tuple[dict[str, Answers], int, int]:
+    spec = layered(options.pick(30, 100))
+    count = options.pick(20, 60)
+    keys = [spec.label, "backfill"]
+    fs_jobs: list[dict[str, Any]] = [
+        {"task": "dag", "spec": spec.to_json(), "reps": options.pick(1, 3)},
+        {"task": "backfill", "count": count, "chain": CHAIN, "lineage_samples": 200},
+    ]
+    dagster_jobs: list[dict[str, Any]] = [
+        {"task": "dag", "label": spec.label, "assets": spec.to_json()["assets"], "reps": 1},
+        {"task": "partitions", "count": count, "chain": CHAIN},
+    ]
+    answers: dict[str, Answers] = {}
+    try:
+        with throwaway_database("bench_flowstone") as dsn:
+            request = {"storage": dsn, "io_manager": "fs", "jobs": fs_jobs}
+            answers[FS_PG] = Answers(keys, run_in_child(request))
+        with throwaway_database("bench_dagster") as dsn:
+            answers[DAG_PG] = dagster_answers({"kind": "postgres", "url": dsn}, keys, dagster_jobs)
+    except Exception as exc:  # unreachable server, auth, permissions: reported, not raised
+        reason = f"PostgreSQL at {ADMIN_DSN}: {type(exc).__name__}: {exc}"
+        answers = {name: Answers(keys, None, error=reason) for name in (FS_PG, DAG_PG)}
+    return answers, spec.size, count
+
+
+def run(options: Options) -> FamilyResult:
+    """Measure both systems on their own database and build the family's table."""
+    answers, size, count = _measure(options)
+    ratio = Ratio(DAG_PG, FS_PG)
+    result = FamilyResult(
+        name="postgres",
+        title="postgres: FlowStone on PostgreSQL vs Dagster on a PostgreSQL instance",
+        systems=[FS_PG, DAG_PG],
+        ratios=[ratio],
+    )
+    target = Target(FS_PG, ">=", 100, ratio=ratio, text=">= 100× less than Dagster")
+    label = layered(size).label
+    values = {name: a.per_unit(label, size) for name, a in answers.items()}
+    result.add(Row(f"DAG {label}: per asset", "µs", "lower", values, target))
+    values = {name: a.per_unit("backfill", count) for name, a in answers.items()}
+    metric = f"daily backfill {count} × {CHAIN}: per partition"
+    result.add(Row(metric, "µs", "lower", values, target))
+    no_query = Value.missing("no lineage query")
+    lineage = {FS_PG: answers[FS_PG].lineage("backfill"), DAG_PG: no_query}
+    result.add(Row(f"lineage.upstream over {count} partitions (median)", "µs", "lower", lineage))
+    pending = {FS_PG: Value.missing(PENDING_1M), DAG_PG: no_query}
+    p50_target = Target(FS_PG, "<=", 5_000, text="p50 < 5 ms")
+    result.add(Row("lineage.upstream with 1M records (p50)", "µs", "lower", pending, p50_target))
+    for mode in ("with", "without"):
+        events = {FS_PG: Value.missing(PENDING_EVENTS), DAG_PG: Value.missing("no such actor")}
+        result.add(Row(f"lineage actor events/s {mode} group commit", "events/s", "higher", events))
+    memory = {name: a.memory() for name, a in answers.items()}
+    result.add(Row("peak RSS of the benchmark process", "MiB", "lower", memory))
+    result.notes += [
+        f"Dagster {answers[DAG_PG].version or '(not run)'} with dagster-postgres: in-process"
+        " executor, fs I/O manager, one materialize() per DAG and per partition",
+        "each system writes to its own throwaway database, dropped afterwards",
+    ]
+    return result

@@ -1,0 +1,135 @@
+"""Family "ray": the same backfill by FlowStone on Ray, by raw Ray tasks, and by Dagster.
+
+The work: N daily partitions of a chain of three assets, each step summing ``range(WORK)``
+(a few milliseconds of CPU), at most ``MAX_PARALLEL`` partitions in flight. Every system runs
+a 10-partition warm-up first (for Ray: worker start-up), then the measured N.
+
+- FlowStone on Ray: ``executor="ray"`` assets, ``backfill(max_parallel=10)``, SQLite store and
+  fs I/O manager, in a child process that starts its own local Ray;
+- raw Ray: ``@ray.remote`` tasks chained by object refs, the same window of partitions kept in
+  flight with ``ray.wait`` (the floor FlowStone is held to: at most 1.3× its time);
+- FlowStone local (threads) for reference; Dagster: one ``materialize`` per partition on a
+  SQLite instance (its in-process executor runs steps one at a time).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from benchmarks._answers import Answers, dagster_answers
+from benchmarks._flowstone_side import run_in_child
+from benchmarks._options import Options
+from benchmarks._report import FamilyResult, Ratio, Row, Target, Value
+from benchmarks._stats import NS_PER_S, now_ns
+
+FS_RAY, RAW, FS_LOCAL, DAGSTER = "FlowStone on Ray", "raw Ray", "FlowStone local", "Dagster"
+CHAIN, WORK, MAX_PARALLEL, WARMUP = 3, 200_000, 10, 10
+
+
+def _step_function(ray: Any) -> Any:
+    """Define the task inside a function so Ray ships it by value to its workers."""
+
+    @ray.remote(max_retries=0)  # type: ignore[untyped-decorator]
+    def step(upstream: Any, work: int) -> int:
+        return sum(range(work))
+
+    return step
+
+
+def _raw_backfill(ray: Any, step: Any, partitions: int) -> None:
+    """Run ``partitions`` chains of CHAIN tasks, at most MAX_PARALLEL chains in flight."""
+    in_flight: list[Any] = []
+    for _ in range(partitions):
+        if len(in_flight) >= MAX_PARALLEL:
+            done, in_flight = ray.wait(in_flight, num_returns=1)
+            ray.get(done)
+        ref = None
+        for _ in range(CHAIN):
+            ref = step.remote(ref, WORK)
+        in_flight.append(ref)
+    ray.get(in_flight)
+
+
+def _raw_ray(count: int) -> tuple[Value, str]:
+    try:
+        import ray
+
+        started = now_ns()
+        ray.init(
+            address="local",
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+    except Exception as exc:  # a broken Ray is reported, not raised
+        return Value.missing(f"Ray: {type(exc).__name__}: {exc}"), ""
+    note = f"ray.init took {(now_ns() - started) / NS_PER_S:.1f} s"
+    try:
+        step = _step_function(ray)
+        _raw_backfill(ray, step, WARMUP)
+        started = now_ns()
+        _raw_backfill(ray, step, count)
+        return Value((now_ns() - started) / NS_PER_S), note
+    except Exception as exc:  # a broken Ray is reported, not raised
+        return Value.missing(f"Ray: {type(exc).__name__}: {exc}"), note
+    finally:
+        ray.shutdown()
+
+
+def _flowstone(executor: str, count: int) -> Answers:
+    job = {
+        "task": "backfill",
+        "count": count,
+        "chain": CHAIN,
+        "work": WORK,
+        "executor": executor,
+        "max_parallel": MAX_PARALLEL,
+    }
+    request = {"storage": "sqlite", "io_manager": "fs", "jobs": [job]}
+    return Answers(["backfill"], run_in_child(request))
+
+
+def run(options: Options) -> FamilyResult:
+    """Run the same backfill on every system and build the family's table."""
+    count = options.pick(40, 200)
+    # Dagster runs one partition at a time at ~1 s each here: a prefix unless --exhaustive.
+    dagster_count = count if options.exhaustive else min(count, options.pick(10, 40))
+    answers = {FS_RAY: _flowstone("ray", count), FS_LOCAL: _flowstone("local", count)}
+    raw, ray_note = _raw_ray(count)
+    job = {"task": "partitions", "count": dagster_count, "chain": CHAIN, "work": WORK}
+    answers[DAGSTER] = dagster_answers({"kind": "sqlite"}, ["backfill"], [job])
+
+    ratio = Ratio(RAW, FS_RAY)
+    result = FamilyResult(
+        name="ray",
+        title=f"ray: backfill of {count} partitions × {CHAIN} assets on a local Ray cluster",
+        systems=[FS_RAY, RAW, FS_LOCAL, DAGSTER],
+        ratios=[ratio, Ratio(DAGSTER, FS_RAY)],
+    )
+    per_partition = {name: a.per_unit("backfill", count, scale=1e3) for name, a in answers.items()}
+    per_partition[DAGSTER] = answers[DAGSTER].per_unit("backfill", dagster_count, scale=1e3)
+    if per_partition[DAGSTER].ok and dagster_count != count:
+        note = f"first {dagster_count} days"
+        per_partition[DAGSTER] = Value(per_partition[DAGSTER].value, note=note)
+    per_partition[RAW] = Value(raw.value / count * 1e3) if raw.value is not None else raw
+    target = Target(FS_RAY, ">=", 1 / 1.3, ratio=ratio, text="<= 1.3× raw Ray's time")
+    result.add(Row("backfill time per partition", "ms", "lower", per_partition, target))
+    totals = {name: a.per_unit("backfill", 1, scale=1.0) for name, a in answers.items()}
+    totals[RAW] = raw
+    if totals[DAGSTER].ok and dagster_count != count:
+        totals[DAGSTER] = Value.missing(f"ran {dagster_count} partitions")
+    result.add(Row(f"backfill wall time, {count} partitions", "s", "lower", totals))
+    memory = {name: a.memory() for name, a in answers.items()}
+    memory[RAW] = Value.missing("measured in-process")
+    result.add(Row("peak RSS of the driver process", "MiB", "lower", memory))
+    result.notes += [
+        f"each step sums range({WORK:,}); max_parallel={MAX_PARALLEL}; Ray num_cpus=2;"
+        f" {WARMUP} warm-up partitions not counted",
+        "FlowStone: SQLite store + fs I/O manager; Dagster: SQLite instance, one materialize()"
+        " per partition, in-process executor",
+    ]
+    if ray_note:
+        result.notes.append(f"raw Ray: {ray_note}")
+    return result

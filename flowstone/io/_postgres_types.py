@@ -142,11 +142,11 @@ def _python_type(name: str, values: list[Any]) -> str | None:
 def _python_type_of(name: str, value: Any) -> str:
     for python_type, pg_type in _PYTHON_TYPES:
         if isinstance(value, python_type):
+            known: Any = value  # isinstance with a tuple of types leaves mypy at `object`
             if pg_type in ("timestamp", "time"):
-                clock: Any = value  # a datetime or time: both have utcoffset()
-                zone = "with" if clock.utcoffset() is not None else "without"
+                zone = "with" if known.utcoffset() is not None else "without"
                 return f"{pg_type} {zone} time zone"
-            if pg_type == "bigint" and not -(2**63) <= value < 2**63:
+            if pg_type == "bigint" and not -(2**63) <= known < 2**63:
                 raise UnsupportedValue(
                     f"column {name!r} holds {value}, outside bigint's range; store such "
                     "numbers as decimal.Decimal (numeric)"

@@ -62,7 +62,6 @@ class Entry:
         "restart",
         "shutdown",
         "significant",
-        "spec",
         "start",
         "started_at",
         "state",
@@ -78,8 +77,6 @@ class Entry:
         self.type: ChildType = spec.type
         self.significant = spec.significant
         self.backoff: Backoff | None = spec.backoff
-        # Temporary specs are not kept: see the module docstring.
-        self.spec: ChildSpec | None = None if spec.restart == "temporary" else spec
         self.ref: actors.ActorRef | None = None
         self.last_ref: actors.ActorRef | None = None  # kept after it exits
         self.state: ChildState = STOPPED

@@ -102,8 +102,6 @@ class Supervisor(Supervision):
         box: list[Supervisor] = []
         try:
             ref = await actors.spawn(cls, options, box, name=name)
-        except actors.NameTaken:
-            raise
         except actors.StartError as exc:
             if isinstance(exc.reason, StartError):
                 raise exc.reason from exc.reason.__cause__
@@ -135,7 +133,9 @@ class Supervisor(Supervision):
                 ref = await self._start(entry)
             except StartFailed as failed:
                 await self._stop_all()
-                raise _start_error(self.ref, entry.id, failed.reason) from _cause(failed)
+                error = _start_error(self.ref, entry.id, failed.reason)
+                error.args = (f"{error}; the children started before it were stopped",)
+                raise error from _cause(failed)
             if ref is not None or entry.restart != "temporary":
                 self._children[entry.id] = entry  # an ignored temporary child is dropped
 

@@ -117,7 +117,7 @@ async def test_a_start_error_names_the_child_and_the_cause(lab: Lab) -> None:
         await Supervisor.start([lab.spec("db")])
     assert re.fullmatch(
         r"<ActorRef Supervisor #\d+ alive> could not start child 'db': "
-        r"RuntimeError: db cannot start",
+        r"RuntimeError: db cannot start; the children started before it were stopped",
         str(caught.value),
     )
     assert str(caught.value.__cause__) == "db cannot start"

@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks._options import Options
-from benchmarks._report import FamilyResult, render
+from benchmarks._report import FamilyResult, markdown, render
 
 FAMILIES: dict[str, str] = {
     "actors": "benchmarks._actors",
@@ -49,6 +49,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also run Dagster on every 1,000-asset DAG shape (adds minutes)",
     )
     parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the stored results as Markdown tables (for docs/benchmarks.md); run nothing",
+    )
+    parser.add_argument(
         "--results", type=Path, default=RESULTS, help=f"JSON output (default: {RESULTS})"
     )
     args = parser.parse_args(argv)
@@ -62,7 +67,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def _run_family(name: str, options: Options, console: Console) -> FamilyResult:
     """Run one family; a family that breaks becomes a one-line result, never a crash."""
-    started = time.perf_counter()
+    started, load = time.perf_counter(), os.getloadavg()[0]
     try:
         module = importlib.import_module(FAMILIES[name])
         runner: Callable[[Options], FamilyResult] = module.run
@@ -72,7 +77,7 @@ def _run_family(name: str, options: Options, console: Console) -> FamilyResult:
         result = FamilyResult(name=name, title=f"{name}: failed", systems=[], ratios=[])
         result.notes.append(f"the family stopped with {type(exc).__name__}: {exc}")
         result.notes.extend(traceback.format_exc().strip().splitlines()[-6:])
-    result.seconds = time.perf_counter() - started
+    result.seconds, result.load_average = time.perf_counter() - started, load
     return result
 
 
@@ -81,6 +86,7 @@ def _machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
 
 
@@ -103,9 +109,23 @@ def _store(path: Path, results: list[FamilyResult], options: Options) -> None:
     path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
 
 
+def _print_markdown(path: Path, names: list[str]) -> int:
+    try:
+        families = json.loads(path.read_text())["families"]
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"no stored results in {path} ({exc}); run `python -m benchmarks` first")
+        return 1
+    for name in names:
+        if name in families:
+            print(markdown(name, families[name]))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m benchmarks``; returns the process exit status."""
     args = _parse(argv)
+    if args.markdown:
+        return _print_markdown(args.results, args.families or list(FAMILIES))
     options = Options(quick=args.quick, exhaustive=args.exhaustive)
     # Piped output (make bench > file, CI logs) would otherwise wrap the tables at 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 200)
@@ -116,6 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Python {platform.python_version()}",
         style="bold",
     )
+    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    if load > cpus:
+        console.print(
+            f"load average {load:.1f} on {cpus} CPUs: other work is running, figures will be"
+            " noisy (compare ratios within this run, not with other runs)",
+            style="yellow",
+        )
     results = []
     for name in names:
         result = _run_family(name, options, console)

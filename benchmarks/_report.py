@@ -101,6 +101,8 @@ class FamilyResult:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    load_average: float = 0.0
+    """The 1-minute load average when the family started (others' work skews figures)."""
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)
@@ -112,6 +114,7 @@ class FamilyResult:
             "title": self.title,
             "systems": self.systems,
             "seconds": round(self.seconds, 2),
+            "load_average_at_start": round(self.load_average, 2),
             "notes": self.notes,
             "rows": [_row_json(row, self.ratios) for row in self.rows],
         }
@@ -198,7 +201,7 @@ def _met_text(row: Row) -> Text:
 def render(result: FamilyResult, console: Console) -> None:
     """Print one family's table with its notes."""
     table = Table(
-        title=f"{result.title}  ({result.seconds:.1f} s)",
+        title=f"{result.title}  ({result.seconds:.1f} s, load {result.load_average:.1f})",
         caption=(
             "ratio = peer ÷ FlowStone; green when FlowStone is better "
             "(ratio > 1 where lower is better, < 1 where higher is better)"
@@ -228,3 +231,50 @@ def render(result: FamilyResult, console: Console) -> None:
     for note in result.notes:
         console.print(f"  • {note}", style="dim", highlight=False, markup=False)
     console.print()
+
+
+# -- markdown (docs/benchmarks.md is refreshed from results/latest.json) ----------------------
+
+
+def _cell(value: dict[str, Any]) -> str:
+    if value.get("value") is None:
+        note = value.get("note") or ""
+        return f"n/a ({note})" if len(note) <= 40 else "n/a"
+    text = format_number(value["value"])
+    if value.get("p99") is not None:
+        text += f" (p99 {format_number(value['p99'])})"
+    if value.get("note"):
+        text += f" ({value['note']})"
+    return text
+
+
+def _ratio_cell(figure: float | None) -> str:
+    if figure is None:
+        return "–"
+    return f"{format_number(figure)}×" if figure >= 1 else f"1/{format_number(1 / figure)}×"
+
+
+def markdown(name: str, family: dict[str, Any]) -> str:
+    """One family of ``results/latest.json`` as a Markdown table."""
+    rows = family.get("rows", [])
+    ratio_labels = list(rows[0]["ratios"]) if rows else []
+    header = ["metric", *family.get("systems", []), *ratio_labels, "target", "met"]
+    lines = [
+        f"### {name}",
+        "",
+        f"{family.get('title', name)}; measured {family.get('measured_at', '?')}"
+        f"{' (quick)' if family.get('quick') else ''}, load average at start "
+        f"{family.get('load_average_at_start', '?')}.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    met_text = {True: "yes", False: "no", None: ""}
+    for row in rows:
+        cells = [f"{row['metric']} [{row['unit']}, {row['better']} is better]"]
+        cells += [_cell(row["values"].get(s, {})) for s in family.get("systems", [])]
+        cells += [_ratio_cell(row["ratios"].get(label)) for label in ratio_labels]
+        met = met_text[row["met"]] if row["target"] and row["met"] is not None else ""
+        cells += [row["target"] or "", met or ("n/a" if row["target"] else "")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ Module map:
 
 from flowstone import errors as errors
 from flowstone import io as io
+from flowstone import tenancy as tenancy
 from flowstone._asset import AssetDefinition as AssetDefinition
 from flowstone._asset_info import AssetInfo as AssetInfo
 from flowstone._context import AssetContext as AssetContext
@@ -53,6 +54,7 @@ from flowstone.errors import ResourceError as ResourceError
 from flowstone.errors import ResourceNotDeclared as ResourceNotDeclared
 from flowstone.errors import RunFailed as RunFailed
 from flowstone.errors import StorageError as StorageError
+from flowstone.errors import TenantIsolationError as TenantIsolationError
 from flowstone.partitions import AllPartitionsMapping as AllPartitionsMapping
 from flowstone.partitions import CronPartitions as CronPartitions
 from flowstone.partitions import DailyPartitions as DailyPartitions
@@ -69,6 +71,9 @@ from flowstone.partitions import StaticPartitions as StaticPartitions
 from flowstone.partitions import TimeWindowMapping as TimeWindowMapping
 from flowstone.partitions import TimeWindowPartitions as TimeWindowPartitions
 from flowstone.partitions import WeeklyPartitions as WeeklyPartitions
+from flowstone.tenancy import TenantScope as TenantScope
+from flowstone.tenancy import current_tenant as current_tenant
+from flowstone.tenancy import tenant_scope as tenant_scope
 
 __all__ = (
     "AllPartitionsMapping",
@@ -113,16 +118,21 @@ __all__ = (
     "Runtime",
     "StaticPartitions",
     "StorageError",
+    "TenantIsolationError",
+    "TenantScope",
     "TimeWindowMapping",
     "TimeWindowPartitions",
     "WeeklyPartitions",
     "backfill",
     "configure",
+    "current_tenant",
     "errors",
     "io",
     "lineage",
     "materialize",
     "materialize_all",
+    "tenancy",
+    "tenant_scope",
 )
 
 __version__ = "0.1.0"

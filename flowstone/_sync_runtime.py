@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from flowstone._results import BackfillResult, Materialization, RunResult
 from flowstone._runtime import AsyncRuntime
+from flowstone.tenancy import current_tenant, tenant_scope
 
 T = TypeVar("T")
 
@@ -53,6 +54,11 @@ class _LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
         self.loop.close()
+
+
+async def _in_tenant_scope(tenant: str, coro: Coroutine[Any, Any, T]) -> T:
+    async with tenant_scope(tenant):
+        return await coro
 
 
 class Lineage:
@@ -103,6 +109,11 @@ class Runtime:
         if self._closed:
             coro.close()
             raise RuntimeError("this Runtime is closed; create a new one")
+        tenant = current_tenant()
+        if tenant is not None:
+            # Context variables do not cross into the loop thread: re-enter the caller's
+            # tenant scope there, so I/O managers see it.
+            coro = _in_tenant_scope(tenant, coro)
         return self._loop.run(coro)
 
     def materialize(self, asset: str, partition: Any = None) -> RunResult:

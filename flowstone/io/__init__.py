@@ -27,6 +27,7 @@ _LAZY = {
     "ParquetIOManager": "flowstone.io._parquet",
     "ParquetOptions": "flowstone.io._parquet",
     "PostgresIOManager": "flowstone.io._postgres",
+    "PostgresOptions": "flowstone.io._postgres",
 }
 
 __all__ = (
@@ -39,6 +40,7 @@ __all__ = (
     "ParquetIOManager",
     "ParquetOptions",
     "PostgresIOManager",
+    "PostgresOptions",
     "S3IOManager",
     "S3Object",
     "S3Options",

@@ -15,6 +15,7 @@ from flowstone._node import Node, make_node
 from flowstone._planning import plan_closure
 from flowstone._results import BackfillResult
 from flowstone.errors import InvalidPartition
+from flowstone.tenancy import current_tenant
 
 if TYPE_CHECKING:
     from flowstone._asset import AssetDefinition
@@ -129,6 +130,7 @@ async def _one(
             trigger="backfill",
             backfill_id=backfill_id,
             partition=node.encoded,
+            tenant=current_tenant(),
         )
         run = await engine.execute(spec)
         if run.success:

@@ -74,6 +74,7 @@ class RunSpec:
     trigger: str = "manual"
     backfill_id: str | None = None
     partition: str | None = None
+    tenant: str | None = None
 
 
 class Engine:
@@ -522,6 +523,7 @@ class _Scheduler:
                     return
             spec = self.spec
             job = Job(engine, node, spec.run_id, spec.triggered_by, spec.trigger, future)
+            job.tenant = spec.tenant
             jobs = engine.jobs.get(spec.run_id)
             if jobs is not None:
                 jobs.add(job)

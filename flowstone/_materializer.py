@@ -23,6 +23,7 @@ from flowstone._node import Node, Upstream, upstream_of
 from flowstone._results import Materialization
 from flowstone.errors import IOManagerError, MissingUpstream
 from flowstone.storage import ErrorInfo, InputRef, MaterializationRecord
+from flowstone.tenancy import tenant_scope
 
 if TYPE_CHECKING:
     from flowstone._asset import AssetDefinition
@@ -56,6 +57,7 @@ class Job:
         self.current_start: datetime | None = None
         self.task: asyncio.Future[Materialization] | None = None
         self.cancel_requested = False
+        self.tenant: str | None = None
 
     @property
     def done(self) -> bool:
@@ -66,6 +68,13 @@ class Job:
         """Deliver the final outcome to whoever waits for this node."""
         if not self.future.done():
             self.future.set_result(result)
+
+    async def run_scoped(self) -> Materialization:
+        """``run`` inside the tenant scope of whoever started the run (if any)."""
+        if self.tenant is None:
+            return await self.run()
+        async with tenant_scope(self.tenant):
+            return await self.run()
 
     async def run(self) -> Materialization:
         """Run attempts until one succeeds or the retry policy gives up."""
@@ -242,7 +251,7 @@ class Materializer(actors.Actor):
         if message is not _GO:
             return
         job = self.job
-        job.task = asyncio.ensure_future(job.run())
+        job.task = asyncio.ensure_future(job.run_scoped())
         try:
             result = await job.task
         except asyncio.CancelledError:

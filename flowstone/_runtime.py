@@ -21,6 +21,7 @@ from flowstone._results import BackfillResult, Materialization, RunResult
 from flowstone.errors import DefinitionError, RunFailed
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
 from flowstone.storage import open_storage
+from flowstone.tenancy import current_tenant
 
 
 class AsyncRuntime:
@@ -151,6 +152,7 @@ class AsyncRuntime:
             plan=plan,
             triggered_by=f"{engine.user}@{engine.host}",
             partition=part,
+            tenant=current_tenant(),
         )
         result = await engine.execute(spec)
         if not result.success:

@@ -44,7 +44,8 @@ def partition_keys(asset: AssetDefinition, partitions: Any) -> Iterable[Any]:
             f"'{definition.example()}..{definition.example()}', or "
             f"pipeline.get({asset.name!r}).partitions.range(first, last)"
         )
-    return partitions
+    given: Iterable[Any] = partitions
+    return given
 
 
 def _chunks(keys: Iterable[Any], size: int) -> Iterator[list[Any]]:

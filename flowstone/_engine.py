@@ -497,7 +497,12 @@ class _Scheduler:
             # Claim the node before any await, so concurrent runs share one materialization.
             future: asyncio.Future[Materialization] = asyncio.get_running_loop().create_future()
             engine.inflight[node.id] = future
-            future.add_done_callback(lambda _f, nid=node.id: engine.inflight.pop(nid, None))
+            nid = node.id
+
+            def release(_f: asyncio.Future[Materialization]) -> None:
+                engine.inflight.pop(nid, None)
+
+            future.add_done_callback(release)
             shared = future
             await self._start(node, future, conditional)
 

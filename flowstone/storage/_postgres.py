@@ -30,6 +30,7 @@ from flowstone.storage._records import (
     RunRecord,
     WriteBatch,
 )
+from flowstone.storage._statistics import AnalyzePolicy
 from flowstone.storage._storage import Storage
 from flowstone.storage._url import redact
 
@@ -108,6 +109,7 @@ class PostgresStorage(Storage):
         self._st = q.Statements(f'"{schema}"')
         self._pool: asyncpg.Pool | None = None
         self._lock_key = lock_key(schema)
+        self._statistics = AnalyzePolicy(self.refresh_statistics)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -118,9 +120,11 @@ class PostgresStorage(Storage):
         self._pool = await self._retrying("connect", self._create_pool)
         try:
             await self._run("migrate", lambda c: q.migrate(c, self._st, self._lock_key, self.url))
+            live, modified = await self._run("open", lambda c: q.table_activity(c, self._st))
         except BaseException:
             await self.close()
             raise
+        self._statistics.seed(live, modified)
 
     async def _create_pool(self) -> asyncpg.Pool:
         try:
@@ -140,6 +144,7 @@ class PostgresStorage(Storage):
 
     async def close(self) -> None:
         """Close every pooled connection."""
+        await self._statistics.stop()
         pool, self._pool = self._pool, None
         if pool is not None:
             try:
@@ -208,6 +213,21 @@ class PostgresStorage(Storage):
         runs, mats = prepare_batch(batch)
         if runs or mats:
             await self._run("write", lambda c: q.write(c, self._st, runs, mats))
+            self._statistics.written(len(mats))
+
+    async def refresh_statistics(self) -> None:
+        """Refresh the planner statistics of FlowStone's tables (``ANALYZE``).
+
+        The store does this by itself in the background whenever the records it wrote
+        since the last refresh reach the number known then (so after about 1k, 2k, 4k ...
+        records), because its index walks depend on sane row estimates and autovacuum may
+        be off or behind. Call it after importing records by other means.
+        """
+        tables = ", ".join(
+            f"{self._st.schema}.{t}"
+            for t in ("materializations", "materialization_inputs", "asset_partitions", "runs")
+        )
+        await self._run("refresh_statistics", lambda c: c.execute(f"ANALYZE {tables}"))
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -333,8 +353,11 @@ async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
         await pool.release(conn)
     except Exception:
         # A connection that died mid-transaction cannot be reset; drop it. The pool opens a
-        # fresh one on the next acquire.
-        conn.terminate()
+        # fresh one on the next acquire. (The pool may already have taken it back.)
+        try:
+            conn.terminate()
+        except Exception:
+            pass
 
 
 def lock_key(schema: str) -> int:

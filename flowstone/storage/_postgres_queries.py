@@ -156,6 +156,16 @@ async def schema_version(conn: asyncpg.Connection, st: Statements) -> int:
     return int(value)
 
 
+async def table_activity(conn: asyncpg.Connection, st: Statements) -> tuple[int, int]:
+    """Return (live rows, rows modified since the last ANALYZE) of the materializations."""
+    row = await conn.fetchrow(
+        "SELECT n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables "
+        "WHERE schemaname = $1 AND relname = 'materializations'",
+        st.schema.strip('"'),
+    )
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
 # -- writes -----------------------------------------------------------------------------------
 
 
@@ -251,9 +261,12 @@ def latest_query(
     columns = _sql.mat_columns("m")
     if as_of is None and status in ("succeeded", None):
         pointer = "succeeded_id" if status == "succeeded" else "latest_id"
+        # Per-key probes (LIMIT 1 keeps the subquery from being flattened into a join the
+        # planner might hash against a full scan when statistics are missing).
         text = f"""SELECT {columns} FROM unnest(:keys::text[]) AS w(pkey)
-            JOIN {s}.asset_partitions ap ON ap.asset = :asset AND ap.pkey = w.pkey
-            JOIN {s}.materializations m ON m.id = ap.{pointer}"""
+            CROSS JOIN LATERAL (SELECT x.* FROM {s}.asset_partitions ap
+                JOIN {s}.materializations x ON x.id = ap.{pointer}
+                WHERE ap.asset = :asset AND ap.pkey = w.pkey LIMIT 1) m"""
         return _sql.Query(text, params)
     conditions = ["x.asset = :asset", "x.pkey = w.pkey"]
     if status == "succeeded":

@@ -201,11 +201,14 @@ def _consumers_of(d: Dialect, outer: str) -> str:
     """Join the (asset, pkey, succeeded_id) as ``ap`` of every node whose newest succeeded
     materialization lists ``outer`` as an input."""
     if d.lateral:
-        return f"""CROSS JOIN LATERAL (SELECT y.asset, y.pkey, y.succeeded_id
+        # Two nested per-row probes: the inputs naming ``outer``, then the partition pointer
+        # of each consumer (a LIMIT 1 subquery is never flattened into a hash join).
+        return f"""CROSS JOIN LATERAL (SELECT x.materialization_id
             FROM {{t}}materialization_inputs x
-            JOIN {{t}}asset_partitions y ON y.succeeded_id = x.materialization_id
             WHERE x.upstream_asset = {outer}.asset AND x.upstream_pkey = {outer}.pkey
-            OFFSET 0) ap"""
+            OFFSET 0) i
+        CROSS JOIN LATERAL (SELECT y.asset, y.pkey, y.succeeded_id FROM {{t}}asset_partitions y
+            WHERE y.succeeded_id = i.materialization_id LIMIT 1) ap"""
     return f"""JOIN {{t}}materialization_inputs i
             ON i.upstream_asset = {outer}.asset AND i.upstream_pkey = {outer}.pkey
         JOIN {{t}}asset_partitions ap ON ap.succeeded_id = i.materialization_id"""

@@ -160,6 +160,28 @@ async def test_a_database_from_a_newer_flowstone_is_refused(pg_url: str) -> None
         await PostgresStorage(pg_url).open()
 
 
+async def test_planner_statistics_are_refreshed_once_a_thousand_records_were_written(
+    pg_url: str,
+) -> None:
+    async with PostgresStorage(pg_url) as storage:
+        await storage.write(batch(*(mat("raw", f"p{i:04}") for i in range(1000))))
+        await storage._statistics.wait()
+        conn = await asyncpg.connect(pg_url)
+        try:
+            analyzed = await conn.fetch(
+                "SELECT relname FROM pg_stat_user_tables "
+                "WHERE schemaname = 'flowstone' AND last_analyze IS NOT NULL ORDER BY relname"
+            )
+        finally:
+            await conn.close()
+    assert [r["relname"] for r in analyzed] == [
+        "asset_partitions",
+        "materialization_inputs",
+        "materializations",
+        "runs",
+    ]
+
+
 def test_a_schema_name_must_be_a_plain_identifier() -> None:
     with pytest.raises(StorageError, match=r"schema name 'x; drop' is not a plain SQL identifier"):
         PostgresStorage("postgresql://localhost/db", schema="x; drop")

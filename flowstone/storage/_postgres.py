@@ -177,7 +177,10 @@ class PostgresStorage(Storage):
         except StorageError:
             raise
         except Exception as exc:
-            if conn.is_closed() or isinstance(exc, (OSError, *_TRANSIENT_SERVER_ERRORS)):
+            # InterfaceError: asyncpg's "connection is closed / was released" family, seen
+            # when the server goes away in the middle of a statement.
+            lost = (OSError, asyncpg.InterfaceError, *_TRANSIENT_SERVER_ERRORS)
+            if isinstance(exc, lost) or _is_closed(conn):
                 raise _TransientError(exc) from exc
             raise StorageError(f"PostgreSQL error on {self.url}: {exc}") from exc
         finally:
@@ -346,6 +349,13 @@ class PostgresStorage(Storage):
             return int(str(status).rsplit(" ", 1)[-1])
 
         return await self._run("prune", delete)
+
+
+def _is_closed(conn: asyncpg.Connection) -> bool:
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        return True
 
 
 async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:

@@ -51,6 +51,10 @@ _tasks: set[asyncio.Task[None]] = set()
 _NOTHING: Any = object()
 
 
+_FAIR_BURST = 64
+"""Messages an actor may handle back to back before it lets other tasks run."""
+
+
 class Process:
     """Internal: the local implementation of ``actors.abc.ProcessBackend``."""
 
@@ -157,14 +161,23 @@ class Process:
 
     async def _loop(self) -> Any:
         """Handle messages one at a time until an exit is due; return its reason."""
+        burst = 0
         while True:
             reason = self._due_exit()
             if reason is not _NOTHING:
                 return reason
             try:
                 if not self._mailbox:
+                    burst = 0
                     await self._mailbox.wait()
                     continue
+                if burst >= _FAIR_BURST:
+                    # An actor whose mailbox never empties and whose handlers never suspend
+                    # would otherwise keep the event loop to itself.
+                    burst = 0
+                    await asyncio.sleep(0)
+                    continue
+                burst += 1
                 self._busy = True
                 self._handled += await self._dispatch(self._mailbox.take())
             except asyncio.CancelledError:

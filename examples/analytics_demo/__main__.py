@@ -28,9 +28,8 @@ def main(argv: list[str]) -> int:
         console.rule("[bold]1. materialize one day with its upstream")
         run = rt.materialize_all("daily_report", partition="2025-01-15")
         for m in run.materializations:
-            console.print(
-                f"  ✓ {m.asset}[{m.partition}]  {m.duration * 1000:.1f} ms  {dict(m.metadata)}"
-            )
+            facts = {k: v for k, v in m.metadata.items() if k in ("rows", "dropped", "size")}
+            console.print(f"  ✓ {m.asset}[{m.partition}]  {m.duration * 1000:.1f} ms  {facts}")
         report = rt.materializations("daily_report", "2025-01-15")[0]
         console.print(f"  report written to {report.metadata.get('path')}")
 

@@ -18,6 +18,7 @@ from flowstone.storage._codec import (
     prepare_batch,
     require_aware,
 )
+from flowstone.storage._migrations import LATEST_VERSION
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -73,8 +74,6 @@ class MemoryStorage(Storage):
 
     async def schema_version(self) -> int:
         """Return the latest schema version (memory has no schema to migrate)."""
-        from flowstone.storage._migrations import LATEST_VERSION
-
         return LATEST_VERSION
 
     # -- writes -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ durability and the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sqlite3
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from flowstone.errors import StorageError
 from flowstone.storage import SQLiteStorage
+from flowstone.storage._migrations import MIGRATIONS
 from tests.flowstone.storage.contract import StorageContract, StorageFactory
 from tests.flowstone.storage.records import batch, ids, mat, run
 
@@ -72,6 +74,23 @@ def test_a_write_that_returned_survives_kill_9(tmp_path: Path) -> None:
         assert rows == [("r1/raw/a/1",), ("r1/raw/b/1",)]
     finally:
         conn.close()
+
+
+async def test_two_stores_opening_one_file_at_once_migrate_it_once(tmp_path: Path) -> None:
+    first, second = (SQLiteStorage(tmp_path / "flowstone.db") for _ in range(2))
+    try:
+        await asyncio.gather(first.open(), second.open())
+        await first.write(batch(mat("raw", "a")))
+        assert ids(await second.materializations()) == ["r1/raw/a/1"]
+    finally:
+        await first.close()
+        await second.close()
+    conn = sqlite3.connect(tmp_path / "flowstone.db")
+    try:
+        versions = conn.execute("SELECT version FROM schema_version").fetchall()
+    finally:
+        conn.close()
+    assert versions == [(m.version,) for m in MIGRATIONS]
 
 
 async def test_the_database_runs_in_wal_mode_with_full_sync(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import flowstone as fs
 
 pipeline = fs.Pipeline("crashy")
-days = fs.DailyPartitions(start="2025-01-01", end="2025-03-31")
+days = fs.DailyPartitions(start="2025-01-01", end="2025-06-29")
 
 
 @pipeline.asset(partitioned_by=days)
@@ -33,8 +33,12 @@ def expected(asset: str, day: Any) -> dict[str, Any]:
 
 if __name__ == "__main__":
     with fs.Runtime(pipeline, base_dir=sys.argv[1]) as rt:
+        # One line per recorded success, so the test can aim its kill into the backfill.
+        rt.events.subscribe(
+            lambda e: print("M", flush=True) if e.kind == "materialization.succeeded" else None
+        )
         print("STARTED", flush=True)
-        result = rt.backfill("derived", "2025-01-01..2025-03-31", max_parallel=4)
+        result = rt.backfill("derived", "2025-01-01..2025-06-29", max_parallel=4)
         print(
             f"DONE {len(result.succeeded)} {len(result.failed)} {len(result.skipped)}", flush=True
         )

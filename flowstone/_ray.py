@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -37,6 +39,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("flowstone.ray")
 
 SHARED_MANAGERS = "'fs' (a shared filesystem), 's3', 'parquet' or 'postgres'"
+
+LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
+    # Ray's metrics tag every task with its name, and every tag value is a time series kept
+    # for the life of each process: with one name per partition and run, a 10,000-partition
+    # backfill grew the driver by ~8 KB per task (240 MB). The dashboard's job, actor and
+    # task views read task events, not metrics, so a local cluster loses nothing it shows.
+    "_system_config": {"enable_metrics_collection": False},
+}
+"""Extra ``ray.init`` options for the local cluster the executor starts itself."""
 
 
 def task_name(pipeline: str, asset: str, partition: str | None, run_id: str) -> str:
@@ -153,15 +164,23 @@ class RayExecutor(Executor):
         return self._ray
 
     def _init_ray(self) -> Any:
+        address = getattr(self.engine, "ray_address", None)
+        if address is not None and _needs_local_token(address):
+            _present_local_token()
         import ray
 
         if ray.is_initialized():
             return ray
-        address = getattr(self.engine, "ray_address", None)
-        options: dict[str, Any] = {"address": address or "local", **self.init_options}
-        log.info("starting Ray (%s)", "a local cluster" if address is None else address)
-        ray.init(**options)
-        self._started_ray = True
+        options: dict[str, Any] = dict(self.init_options)
+        if address is None:
+            # "local", not None: ray.init() would join a cluster started with `ray start`
+            # on this machine instead of starting a private one.
+            log.info("starting a local Ray cluster")
+            ray.init(address="local", **{**LOCAL_CLUSTER_OPTIONS, **options})
+            self._started_ray = True
+        else:
+            log.info("connecting to Ray at %s", address)
+            ray.init(address=address, **options)
         return ray
 
     def _make_bundle(self) -> Bundle:
@@ -198,6 +217,37 @@ class RayExecutor(Executor):
         self._started_ray = False
 
 
+def _needs_local_token(address: str) -> bool:
+    """True when connecting to ``address`` needs the local Ray token to be presented.
+
+    Ray 2.60 clusters require a token by default, but a driver connecting to an explicit
+    ``host:port`` sends one only with RAY_AUTH_MODE=token in its environment; otherwise
+    it retries "Authentication token is missing" and fails with a bare ConnectionError.
+    Ray enables the token by itself for ``"auto"``; an explicit RAY_AUTH_MODE and Ray Client
+    (``ray://``) addresses are left alone.
+    """
+    if address == "auto" or "://" in address or "RAY_AUTH_MODE" in os.environ:
+        return False
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return True
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    return os.path.isfile(path)
+
+
+def _present_local_token() -> None:
+    """Turn token authentication on for this process, as Ray does itself for ``"auto"``."""
+    log.info("a Ray token is available locally: connecting with RAY_AUTH_MODE=token")
+    os.environ["RAY_AUTH_MODE"] = "token"
+    if "ray" in sys.modules:
+        # Ray read its configuration when it was imported; make it read it again.
+        try:
+            from ray._private.authentication import authentication_token_setup as setup
+
+            setup._enable_token_auth()
+        except (ImportError, AttributeError):  # another Ray version: the variable must do
+            log.debug("could not refresh Ray's configuration", exc_info=True)
+
+
 def _put_bundle(ray: Any, bundle: Bundle) -> Any:
     try:
         return ray.put(bundle)
@@ -225,7 +275,6 @@ def _user_error(error: BaseException) -> BaseException:
     cause = getattr(error, "cause", None)
     if not isinstance(cause, BaseException):
         return error
-    remote = getattr(error, "traceback_str", "")
-    if remote and hasattr(cause, "add_note"):
-        cause.add_note(f"raised in a Ray worker:\n{remote}")
+    # The wrapper's text is Ray's report: the task, the worker and the remote traceback.
+    cause.add_note(f"raised in a Ray worker:\n{error}")
     return cause

@@ -2,17 +2,22 @@
 
 Ray 2.60 starts a local cluster in ~3.5 s (~4 s with the dashboard), so each module shares
 one. ``address="local"`` makes sure a test never joins a cluster someone else started with
-``ray start`` on this machine (``ray.init()`` with no address would).
+``ray start`` on this machine (``ray.init()`` with no address would). Other Ray clusters may
+run on the machine at the same time (benchmarks, the two-node test), so everything that
+looks a cluster up (the state API) is given this cluster's address explicitly.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from flowstone._ray import LOCAL_CLUSTER_OPTIONS
 
 NUM_CPUS = 2
 # Workers import the test modules (asset functions and actor classes are pickled by
@@ -20,8 +25,17 @@ NUM_CPUS = 2
 HERE = str(Path(__file__).resolve().parent)
 
 
-def start_local_ray(*, dashboard: bool = False) -> Any:
-    """Start a private local Ray cluster for this process (token auth as Ray defaults)."""
+@dataclass(frozen=True)
+class LocalRay:
+    """The ``ray`` module, initialised, and where this test module's cluster listens."""
+
+    ray: Any
+    address: str  # the GCS address, for drivers in other processes
+    dashboard: str | None  # http://host:port of the dashboard (the state API), if started
+
+
+def start_local_ray(*, dashboard: bool = False) -> LocalRay:
+    """Start a private local Ray cluster for this process (token auth, as Ray defaults)."""
     ray = pytest.importorskip("ray")
     if ray.is_initialized():
         ray.shutdown()
@@ -30,30 +44,32 @@ def start_local_ray(*, dashboard: bool = False) -> Any:
     # every actor spawn ~1 s slower.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPATH", _worker_path())
-        ray.init(
+        context = ray.init(
             address="local",
             num_cpus=NUM_CPUS,
             include_dashboard=dashboard,
             log_to_driver=False,
             configure_logging=False,
+            **LOCAL_CLUSTER_OPTIONS,  # as the executor starts its own (metrics off)
         )
-    return ray
+    url = f"http://{context.dashboard_url}" if context.dashboard_url else None
+    return LocalRay(ray, context.address_info["gcs_address"], url)
 
 
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[Any]:
+def ray_cluster() -> Iterator[LocalRay]:
     """A local Ray cluster without the dashboard (the state API is not needed)."""
-    ray = start_local_ray(dashboard=False)
-    yield ray
-    ray.shutdown()
+    cluster = start_local_ray(dashboard=False)
+    yield cluster
+    cluster.ray.shutdown()
 
 
 @pytest.fixture(scope="module")
-def ray_cluster_with_dashboard() -> Iterator[Any]:
+def ray_cluster_with_dashboard() -> Iterator[LocalRay]:
     """A local Ray cluster with the dashboard, for tests that read the state API."""
-    ray = start_local_ray(dashboard=True)
-    yield ray
-    ray.shutdown()
+    cluster = start_local_ray(dashboard=True)
+    yield cluster
+    cluster.ray.shutdown()
 
 
 def _worker_path() -> str:

@@ -244,7 +244,7 @@ async def test_a_ray_hosted_actor_is_a_named_ray_actor_in_its_own_worker(
     pid = await ref.call("pid", timeout=SPAWN_TIMEOUT)
     assert pid == worker_pid(ref) != os.getpid()
     assert ray_name(ref) == "flowstone:test/counter"
-    assert ray_cluster.get_actor("flowstone:test/counter") is not None
+    assert ray_cluster.ray.get_actor("flowstone:test/counter") is not None
     await ref.stop()
 
 
@@ -255,7 +255,7 @@ async def test_ray_never_restarts_a_hosted_actor_whose_worker_died(ray_cluster: 
 
     ref = await actors.spawn(Counter, backend="ray", name="never-restarted")
     os.kill(await ref.call("pid", timeout=SPAWN_TIMEOUT), signal.SIGKILL)
-    assert isinstance(await ref.wait(), ray_cluster.exceptions.ActorDiedError)
+    assert isinstance(await ref.wait(), ray_cluster.ray.exceptions.ActorDiedError)
     [info] = [a for a in state.actors().values() if a["Name"] == "never-restarted"]
     assert info["NumRestarts"] == 0
     assert info["State"] in {"DEAD", "ALIVE"}  # ALIVE only until the GCS notices the death

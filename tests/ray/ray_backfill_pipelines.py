@@ -19,7 +19,7 @@ LIGHT = fs.RayOptions(num_cpus=0.25)
 
 @chain.asset(partitioned_by=DAYS, executor="ray", ray_options=LIGHT)
 def first(context: Any) -> int:
-    return context.partition.toordinal()
+    return int(context.partition.toordinal())
 
 
 @chain.asset(depends_on=["first"], partitioned_by=DAYS, executor="ray", ray_options=LIGHT)
@@ -40,7 +40,7 @@ STEP_SECONDS = 0.05
 @slow.asset(partitioned_by=DAYS, executor="ray", ray_options=LIGHT)
 def slow_first(context: Any) -> int:
     time.sleep(STEP_SECONDS)
-    return context.partition.toordinal()
+    return int(context.partition.toordinal())
 
 
 @slow.asset(depends_on=["slow_first"], partitioned_by=DAYS, executor="ray", ray_options=LIGHT)

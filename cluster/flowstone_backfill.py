@@ -86,11 +86,15 @@ def _io_managers(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _summary(runtime: Any, asset: str, result: Any, seconds: float) -> dict[str, Any]:
+    # Where the Ray steps ran: Ray node id -> succeeded materializations (all Ray assets).
     nodes: Counter[str] = Counter()
-    for m in runtime.materializations(asset, status="succeeded"):
-        node = m.metadata.get("ray_node_id")
-        if node:
-            nodes[node] += 1
+    for name, definition in runtime.pipeline.assets.items():
+        if definition.executor != "ray":
+            continue
+        for m in runtime.materializations(name, status="succeeded"):
+            node = m.metadata.get("ray_node_id")
+            if node:
+                nodes[node] += 1
     return {
         "asset": asset,
         "backfill_id": result.backfill_id,

@@ -21,7 +21,7 @@ pids_of_cluster() {
 pids="$(pids_of_cluster)"
 if [[ -n "$pids" ]]; then
   kill -TERM $pids 2>/dev/null || true
-  for _ in $(seq 1 50); do
+  for _ in $(seq 1 25); do  # up to 5 s for an orderly exit, then SIGKILL
     alive=""
     for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
     [[ -z "$alive" ]] && break

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import actors
+import supervisors
 
 BACKENDS = ["local", pytest.param("ray", marks=pytest.mark.ray)]
 SPAWN_TIMEOUT = 60.0  # a Ray worker process starts in ~1 s, more on a loaded machine
@@ -211,9 +212,6 @@ async def test_a_killed_process_reaches_a_trapping_link_as_an_abnormal_exit(back
 
 async def test_a_supervisor_restarts_a_child_whose_process_was_killed(backend: str) -> None:
     """A local supervisor supervises a Ray-hosted child: a killed worker is restarted."""
-    supervisors = pytest.importorskip("supervisors")
-    if not hasattr(supervisors, "Supervisor"):
-        pytest.skip("supervisors.Supervisor is not available yet")
     spec = supervisors.ChildSpec("counter", lambda: actors.spawn(Counter, 7, backend=backend))
     sup = await supervisors.Supervisor.start([spec])
     [child] = await sup.which_children()

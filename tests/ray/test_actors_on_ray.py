@@ -216,6 +216,7 @@ async def test_a_supervisor_restarts_a_child_whose_process_was_killed(backend: s
     sup = await supervisors.Supervisor.start([spec])
     [child] = await sup.which_children()
     first = child.ref
+    assert first is not None
     await process_killer(backend)(first)
     await first.wait()
     # The supervisor handles the Exit (queued before wait() returned) before this call.

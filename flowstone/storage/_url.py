@@ -56,17 +56,21 @@ def _sqlite_url(rest: str, url: str, base_dir: Path) -> Storage:
         return _sqlite(base_dir / "flowstone.db")
     if not rest.startswith("/"):
         raise unusable(url, "a SQLite URL has no host; write 'sqlite:///' + the file path")
-    path = rest[1:].split("?", 1)[0]
+    path, _, query = rest[1:].partition("?")
     if path in ("", ":memory:"):
         hint = "no file path" if path == "" else "an in-memory SQLite is not shared; use 'memory'"
         raise unusable(url, hint)
-    return _sqlite(Path(path))
+    options = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+    unknown = sorted(set(options) - {"synchronous"})
+    if unknown:
+        raise unusable(url, f"unknown option(s) {unknown}; the only option is synchronous=full")
+    return _sqlite(Path(path), options.get("synchronous", "normal"))
 
 
-def _sqlite(path: Path) -> Storage:
+def _sqlite(path: Path, synchronous: str = "normal") -> Storage:
     from flowstone.storage._sqlite import SQLiteStorage
 
-    return SQLiteStorage(path)
+    return SQLiteStorage(path, synchronous=synchronous)
 
 
 def unusable(url: str, reason: str) -> StorageError:

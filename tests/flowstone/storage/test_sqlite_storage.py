@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from flowstone.errors import StorageError
-from flowstone.storage import SQLiteStorage
+from flowstone.storage import SQLiteStorage, open_storage
 from flowstone.storage._migrations import MIGRATIONS
 from tests.flowstone.storage.contract import StorageContract, StorageFactory
 from tests.flowstone.storage.records import batch, ids, mat, run
@@ -93,12 +93,26 @@ async def test_two_stores_opening_one_file_at_once_migrate_it_once(tmp_path: Pat
     assert versions == [(m.version,) for m in MIGRATIONS]
 
 
-async def test_the_database_runs_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
+async def test_the_database_runs_in_wal_mode_with_normal_sync_by_default(tmp_path: Path) -> None:
     async with SQLiteStorage(tmp_path / "flowstone.db") as storage:
         await storage.write(batch(mat("raw")))
         conn = storage._connections[0]  # the writer's connection, made first
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+
+
+async def test_synchronous_full_is_chosen_in_the_url(tmp_path: Path) -> None:
+    storage = open_storage(f"sqlite:///{tmp_path}/fs.db?synchronous=full")
+    async with storage:
+        await storage.write(batch(mat("raw")))
+        conn = storage._connections[0]  # type: ignore[attr-defined]
         assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    assert storage.url.endswith("fs.db?synchronous=full")
+
+
+def test_an_unknown_sqlite_option_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match=r"unknown option\(s\) \['journal'\]"):
+        open_storage(f"sqlite:///{tmp_path}/fs.db?journal=off")
 
 
 async def test_sqlite_never_runs_on_the_event_loop_thread(tmp_path: Path) -> None:

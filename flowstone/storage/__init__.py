@@ -13,7 +13,6 @@ Module map:
 """
 
 from flowstone.storage._memory import MemoryStorage as MemoryStorage
-from flowstone.storage._postgres import PostgresStorage as PostgresStorage
 from flowstone.storage._records import MATERIALIZATION_STATUSES as MATERIALIZATION_STATUSES
 from flowstone.storage._records import RUN_STATUSES as RUN_STATUSES
 from flowstone.storage._records import TRIGGERS as TRIGGERS
@@ -45,9 +44,27 @@ __all__ = (
 )
 
 for _name in __all__:
+    if _name not in globals():
+        continue  # loaded lazily (see __getattr__)
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("flowstone.storage._"):
         try:
             _obj.__module__ = "flowstone.storage"
         except (AttributeError, TypeError):
             pass
+
+
+def __getattr__(name: str) -> object:
+    # PostgreSQL support imports asyncpg; load it only when asked for, so `import flowstone`
+    # stays fast for the embedded default.
+    if name == "PostgresStorage":
+        from flowstone.storage._postgres import PostgresStorage
+
+        PostgresStorage.__module__ = __name__
+        globals()[name] = PostgresStorage
+        return PostgresStorage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -437,6 +437,9 @@ class _Scheduler:
         self.run_sup = run_sup
         self.done: asyncio.Queue[tuple[tuple[str, str | None], Any]] = asyncio.Queue()
         self.results: list[Materialization] = []
+        self.succeeded: dict[tuple[str, str | None], Materialization] = {}
+        """Succeeded outcomes of this run's nodes: downstream nodes read their inputs'
+        record ids from here instead of querying the store."""
 
     async def run(self) -> tuple[list[Materialization], BaseException | None]:
         plan = self.spec.plan
@@ -475,7 +478,9 @@ class _Scheduler:
                     continue
                 if outcome.run_id == self.spec.run_id:
                     self.results.append(outcome)
-                if outcome.status != "succeeded":
+                if outcome.status == "succeeded":
+                    self.succeeded[nid] = outcome
+                else:
                     if outcome.run_id != self.spec.run_id:
                         failure = failure or FlowStoneError(
                             f"upstream {outcome.asset} {outcome.status} in run {outcome.run_id}"
@@ -529,6 +534,7 @@ class _Scheduler:
             spec = self.spec
             job = Job(engine, node, spec.run_id, spec.triggered_by, spec.trigger, future)
             job.tenant = spec.tenant
+            job.known = self.succeeded
             jobs = engine.jobs.get(spec.run_id)
             if jobs is not None:
                 jobs.add(job)

@@ -58,6 +58,7 @@ class Job:
         self.task: asyncio.Future[Materialization] | None = None
         self.cancel_requested = False
         self.tenant: str | None = None
+        self.known: dict[tuple[str, str | None], Materialization] = {}
 
     @property
     def done(self) -> bool:
@@ -113,13 +114,18 @@ class Job:
         used: list[InputRef] = []
         missing: list[Node] = []
         for up in upstreams:
-            latest = await engine.latest_succeeded(up.nodes)
+            # Inputs this run produced are known already; only the others are looked up.
+            unknown = [n for n in up.nodes if n.id not in self.known]
+            latest = await engine.latest_succeeded(unknown) if unknown else {}
             for n in up.nodes:
-                record = latest.get(n.encoded)
-                if record is None:
+                made = self.known.get(n.id)
+                record_id = made.id if made is not None else None
+                if record_id is None and n.encoded in latest:
+                    record_id = latest[n.encoded].id
+                if record_id is None:
                     missing.append(n)
                 else:
-                    used.append(InputRef(n.asset, n.encoded, record.id))
+                    used.append(InputRef(n.asset, n.encoded, record_id))
         if missing:
             raise engine.missing_upstream(self.node, missing)
         return upstreams, used

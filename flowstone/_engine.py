@@ -367,6 +367,7 @@ class Engine:
             trigger=spec.trigger,
             backfill_id=spec.backfill_id,
             partition=spec.partition,
+            tenant=spec.tenant,
             **extra,
         )
 

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from flowstone._engine import Engine
 
 
+TENANT_DIMENSIONS = ("tenant",)
+"""Names of the multi-partition dimension that says which tenant a partition belongs to."""
+
+
 class AssetTimeout(TimeoutError):
     """Raised (and recorded) when an asset function exceeds its ``timeout``."""
 
@@ -209,7 +213,18 @@ class Job:
             inputs=tuple(inputs),
             metadata=_jsonable(metadata),
             error=_error_info(exc) if exc is not None else None,
+            tenant=self.record_tenant(),
         )
+
+    def record_tenant(self) -> str | None:
+        """The tenant of this node's records: its partition's tenant dimension, else the
+        tenant scope the run was started in."""
+        key = self.node.key
+        if isinstance(key, dict):
+            for dimension in TENANT_DIMENSIONS:
+                if dimension in key:
+                    return str(key[dimension])
+        return self.tenant
 
     def cancel(self) -> None:
         """Cancel the job: the running attempt is interrupted and recorded as cancelled."""

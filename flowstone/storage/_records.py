@@ -56,6 +56,8 @@ class MaterializationRecord:
     inputs: tuple[InputRef, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
     error: ErrorInfo | None = None
+    tenant: str | None = None
+    """The tenant the record belongs to (row-level security); None = shared."""
 
     @property
     def duration(self) -> float | None:
@@ -91,6 +93,8 @@ class RunRecord:
     partition: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     error: ErrorInfo | None = None
+    tenant: str | None = None
+    """The tenant the record belongs to (row-level security); None = shared."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from typing import Any
 from benchmarks._actors_ray import measure_ray
 from benchmarks._options import Options
 from benchmarks._report import FamilyResult, Ratio, Row, Target, Value
-from benchmarks._stats import NS_PER_US, median, now_ns, percentile, rate
+from benchmarks._stats import now_ns, rate
 
 FS, PYKKA, RAY = "FlowStone", "pykka", "Ray"
 Figures = dict[str, Value]
@@ -40,11 +40,6 @@ def _quiet_logging() -> Iterator[None]:
         yield
     finally:
         logging.disable(logging.NOTSET)
-
-
-def _latency(samples_ns: list[int]) -> Value:
-    """Median and p99 of nanosecond samples, in microseconds."""
-    return Value(median(samples_ns) / NS_PER_US, p99=percentile(samples_ns, 99) / NS_PER_US)
 
 
 def _failed(keys: tuple[str, ...], exc: BaseException) -> Figures:
@@ -86,7 +81,7 @@ async def _flowstone_async(options: Options) -> Figures:
         started = now_ns()
         await ref.call("ping")
         samples.append(now_ns() - started)
-    figures["call"] = _latency(samples)
+    figures["call"] = Value.latency(samples)
 
     casts = options.pick(50_000, 200_000)
     started = now_ns()
@@ -171,7 +166,7 @@ async def _flowstone_restart(options: Options) -> Value:
                     samples.append(restarted_at - began)
         finally:
             await sup.stop("shutdown")
-    return _latency(samples)
+    return Value.latency(samples)
 
 
 # -- pykka ----------------------------------------------------------------------------------
@@ -208,7 +203,7 @@ def _pykka_measure(options: Options) -> Figures:
             started = now_ns()
             ref.ask("ping")
             samples.append(now_ns() - started)
-        figures["call"] = _latency(samples)
+        figures["call"] = Value.latency(samples)
 
         tells = options.pick(20_000, 100_000)
         started = now_ns()

@@ -15,14 +15,10 @@ from typing import Any
 
 from benchmarks._options import Options
 from benchmarks._report import Value
-from benchmarks._stats import NS_PER_US, median, now_ns, percentile, rate
+from benchmarks._stats import now_ns, rate
 
 Figures = dict[str, Value]
 KEYS = ("call", "cast", "spawn", "restart", "memory")
-
-
-def _latency(samples_ns: list[int]) -> Value:
-    return Value(median(samples_ns) / NS_PER_US, p99=percentile(samples_ns, 99) / NS_PER_US)
 
 
 def _failed(exc: BaseException) -> Figures:
@@ -89,9 +85,9 @@ def _ray_measure(ray: Any, options: Options) -> Figures:
         started = now_ns()
         ray.get(actor.ping.remote())
         samples.append(now_ns() - started)
-    figures["call"] = _latency(samples)
+    figures["call"] = Value.latency(samples)
 
-    calls = options.pick(3_000, 10_000)
+    calls = options.pick(3_000, 4_500)  # Ray warns past 5,000 pending calls
     started = now_ns()
     for _ in range(calls):
         actor.inc.remote()
@@ -130,7 +126,7 @@ def _ray_restart(ray: Any, echo: Any, reps: int) -> Value:
                 continue
         samples.append(now_ns() - began)
     ray.kill(actor)
-    return _latency(samples)
+    return Value.latency(samples)
 
 
 def _rss_kib(pid: int) -> float:

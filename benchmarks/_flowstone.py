@@ -117,7 +117,7 @@ def _table(options: Options, specs: list[DagSpec], answers: dict[str, Answers]) 
         systems=[FS_MEM, FS_SQL, DAG_SQL, DAG_EPH, PLAIN],
         ratios=[DAGSTER_RATIO, Ratio(DAG_EPH, FS_MEM)],
     )
-    not_run = "not run (--exhaustive)"
+    not_run = "not run; use --exhaustive"
     for spec in specs:
         values = {name: a.per_unit(spec.label, spec.size, not_run) for name, a in answers.items()}
         values[PLAIN] = _plain_dag(spec)

@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from benchmarks._stats import NS_PER_US, median, percentile
+
 Better = Literal["lower", "higher"]
 
 
@@ -31,6 +33,11 @@ class Value:
     def missing(cls, reason: str) -> Value:
         """A figure that could not be measured, with the reason shown in the table."""
         return cls(None, note=reason)
+
+    @classmethod
+    def latency(cls, samples_ns: list[int]) -> Value:
+        """Median and p99 of nanosecond samples, in microseconds."""
+        return cls(median(samples_ns) / NS_PER_US, p99=percentile(samples_ns, 99) / NS_PER_US)
 
     @property
     def ok(self) -> bool:
@@ -236,16 +243,16 @@ def render(result: FamilyResult, console: Console) -> None:
 # -- markdown (docs/benchmarks.md is refreshed from results/latest.json) ----------------------
 
 
-def _cell(value: dict[str, Any]) -> str:
+def _cell(value: dict[str, Any] | None, footnotes: _Footnotes) -> str:
+    if not value:
+        return "–"
+    note = value.get("note") or ""
     if value.get("value") is None:
-        note = value.get("note") or ""
-        return f"n/a ({note})" if len(note) <= 40 else "n/a"
+        return f"n/a {footnotes.mark(note)}" if note else "n/a"
     text = format_number(value["value"])
     if value.get("p99") is not None:
         text += f" (p99 {format_number(value['p99'])})"
-    if value.get("note"):
-        text += f" ({value['note']})"
-    return text
+    return f"{text} {footnotes.mark(note)}" if note else text
 
 
 def _ratio_cell(figure: float | None) -> str:
@@ -270,11 +277,15 @@ def markdown(name: str, family: dict[str, Any]) -> str:
         "|" + "---|" * len(header),
     ]
     met_text = {True: "yes", False: "no", None: ""}
+    footnotes = _Footnotes()
     for row in rows:
         cells = [f"{row['metric']} [{row['unit']}, {row['better']} is better]"]
-        cells += [_cell(row["values"].get(s, {})) for s in family.get("systems", [])]
+        cells += [_cell(row["values"].get(s), footnotes) for s in family.get("systems", [])]
         cells += [_ratio_cell(row["ratios"].get(label)) for label in ratio_labels]
         met = met_text[row["met"]] if row["target"] and row["met"] is not None else ""
         cells += [row["target"] or "", met or ("n/a" if row["target"] else "")]
         lines.append("| " + " | ".join(cells) + " |")
+    if footnotes.reasons:
+        lines.append("")
+        lines += [f"[{number}] {reason}  " for reason, number in footnotes.reasons.items()]
     return "\n".join(lines) + "\n"

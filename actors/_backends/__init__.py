@@ -45,7 +45,7 @@ def resolve(backend: object) -> Backend:
         if backend == "ray":
             if importlib.util.find_spec("ray") is None:
                 raise ImportError(
-                    "Backend 'ray' is not available. Install it with: pip install flowstone[ray]"
+                    "Backend 'ray' is not available. Install it with: pip install 'ray[default]'"
                 )
             from actors._backends._ray import RayBackend
 

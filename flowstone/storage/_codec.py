@@ -166,6 +166,7 @@ def normalise_run(run: RunRecord) -> RunRecord:
         partition=run.partition,
         metadata=load_metadata(dump_json(dict(run.metadata))),
         error=load_error(dump_error(run.error)),
+        tenant=run.tenant,
     )
 
 
@@ -188,6 +189,7 @@ def normalise_materialization(record: MaterializationRecord) -> MaterializationR
         inputs=load_inputs(dump_inputs(record.inputs)),
         metadata=load_metadata(dump_json(dict(record.metadata))),
         error=load_error(dump_error(record.error)),
+        tenant=record.tenant,
     )
 
 
@@ -247,6 +249,7 @@ def run_values(run: RunRecord, to_time: TimeIn) -> tuple[Any, ...]:
         run.partition,
         dump_json(dict(run.metadata)),
         dump_error(run.error),
+        run.tenant,
     )
 
 
@@ -266,6 +269,7 @@ def run_from_row(row: Sequence[Any], from_time: TimeOut) -> RunRecord:
         partition=row[10],
         metadata=load_metadata(row[11]),
         error=load_error(row[12]),
+        tenant=row[13],
     )
 
 
@@ -289,6 +293,7 @@ def materialization_values(record: MaterializationRecord, to_time: TimeIn) -> tu
         dump_inputs(record.inputs),
         dump_json(dict(record.metadata)),
         dump_error(record.error),
+        record.tenant,
         encode_pkey(record.partition),
         to_time(event_at(record)),
     )
@@ -313,11 +318,13 @@ def materialization_from_row(row: Sequence[Any], from_time: TimeOut) -> Material
         inputs=load_inputs(row[13]),
         metadata=load_metadata(row[14]),
         error=load_error(row[15]),
+        tenant=row[16],
     )
 
 
 def input_values(record: MaterializationRecord) -> list[tuple[Any, ...]]:
-    """Return the materialization_inputs rows of a materialization."""
+    """Return the materialization_inputs rows of a materialization (each with the tenant of
+    the materialization, which its row-level security policy judges it by)."""
     return [
         (
             record.id,
@@ -326,6 +333,7 @@ def input_values(record: MaterializationRecord) -> list[tuple[Any, ...]]:
             ref.partition,
             encode_pkey(ref.partition),
             ref.materialization_id,
+            record.tenant,
         )
         for position, ref in enumerate(record.inputs)
     ]

@@ -18,6 +18,10 @@ Design notes (docs/adr/0010-record-store-schema.md):
   write; status summaries, backfill skips and lineage start from it.
 - ``inputs`` is kept twice: as JSON on the materialization (loading a record is one row) and
   as ``materialization_inputs`` rows (the lineage graph, indexed both ways).
+- ``tenant`` (version 2) names the tenant a row belongs to, NULL for shared rows; PostgreSQL's
+  row-level security keys on it (docs/adr/0015-tenant-isolation-with-rls.md). Inputs copy
+  their materialization's tenant and ``asset_partitions`` that of the partition's newest
+  record, so a policy can judge every row by itself, without a join.
 """
 
 from __future__ import annotations
@@ -195,8 +199,31 @@ _POSTGRES_V1 = (
     "CREATE INDEX dynamic_partitions_by_name ON {s}.dynamic_partitions (name, seq)",
 )
 
+_TENANT_TABLES = ("runs", "materializations", "materialization_inputs", "asset_partitions")
+
+# SQLite has no row-level security and FlowStone never filters by tenant there: no index.
+_SQLITE_V2 = tuple(f"ALTER TABLE {table} ADD COLUMN tenant TEXT" for table in _TENANT_TABLES)
+
+# IF NOT EXISTS: a store whose columns were added by hand with
+# ``flowstone.tenancy.record_store_tenant_columns_sql`` (before this migration) migrates too.
+# The two indexes serve a tenant's listings under the policy (runs and materializations
+# newest first); lookups by key already have their indexes, the policy only filters them.
+_POSTGRES_V2 = (
+    *(
+        f'ALTER TABLE {{s}}.{table} ADD COLUMN IF NOT EXISTS tenant text COLLATE "C"'
+        for table in _TENANT_TABLES
+    ),
+    """CREATE INDEX IF NOT EXISTS runs_by_tenant_start
+        ON {s}.runs (tenant, started_at DESC, run_id DESC)""",
+    """CREATE INDEX IF NOT EXISTS mat_by_tenant_time
+        ON {s}.materializations (tenant, event_at DESC, id DESC)""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, materializations, lineage inputs, partitions", _SQLITE_V1, _POSTGRES_V1),
+    Migration(
+        2, "a tenant column on runs, materializations, inputs, partitions", _SQLITE_V2, _POSTGRES_V2
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

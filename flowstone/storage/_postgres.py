@@ -7,6 +7,13 @@ is safe for every call: reads have no effects and ``write()`` is idempotent (ups
 run id and materialization id), so replaying a batch whose commit reply was lost stores the
 same rows again. When the attempts are exhausted the caller gets a ``StorageError`` and may
 call ``write()`` again with the same batch later.
+
+Tenants: inside ``flowstone.tenancy.tenant_scope(t)`` every transaction starts by setting
+``flowstone.tenant`` to ``t`` (``set_config(..., true)``), so that the row-level security
+policies of ``record_store_policy_sql`` show and accept only ``t``'s records (and the shared
+ones) when the store connects as a role subject to them. Outside a scope nothing is set: the
+runtime's lineage writer connects as the tables' owner, which the policies do not confine,
+and commits the records of many tenants in one transaction.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from flowstone.storage._records import (
 from flowstone.storage._statistics import AnalyzePolicy
 from flowstone.storage._storage import Storage
 from flowstone.storage._url import redact
+from flowstone.tenancy import current_tenant, set_tenant
 
 T = TypeVar("T")
 
@@ -64,6 +72,13 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class _TransientError(Exception):
     """Internal: an attempt failed in a way another attempt may not."""
+
+
+class _Scope:
+    """Internal: the default of ``_run(tenant=)``, "the caller's tenant scope"."""
+
+
+_SCOPE = _Scope()
 
 
 class PostgresStorage(Storage):
@@ -158,11 +173,24 @@ class PostgresStorage(Storage):
 
     # -- retrying -----------------------------------------------------------------------------
 
-    async def _run(self, what: str, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run ``fn`` on a pooled connection, retrying when the connection is lost."""
-        return await self._retrying(what, lambda: self._once(fn))
+    async def _run(
+        self,
+        what: str,
+        fn: Callable[[asyncpg.Connection], Awaitable[T]],
+        *,
+        tenant: str | _Scope | None = _SCOPE,
+    ) -> T:
+        """Run ``fn`` on a pooled connection, retrying when the connection is lost.
 
-    async def _once(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        ``tenant`` (by default the caller's ``current_tenant()``) is set as
+        ``flowstone.tenant`` in a transaction around ``fn``; None runs ``fn`` as it is.
+        """
+        acting = current_tenant() if isinstance(tenant, _Scope) else tenant
+        return await self._retrying(what, lambda: self._once(fn, acting))
+
+    async def _once(
+        self, fn: Callable[[asyncpg.Connection], Awaitable[T]], tenant: str | None
+    ) -> T:
         pool = self._pool
         if pool is None:
             raise StorageError(f"{self!r} is not open; call `await storage.open()` first")
@@ -173,9 +201,16 @@ class PostgresStorage(Storage):
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _TransientError(exc) from exc
         try:
-            return await fn(conn)
+            if tenant is None:
+                return await fn(conn)
+            # fn's own transactions nest inside this one (as savepoints).
+            async with conn.transaction():
+                await set_tenant(conn, tenant)
+                return await fn(conn)
         except StorageError:
             raise
+        except asyncpg.InsufficientPrivilegeError as exc:
+            raise StorageError(_refused_message(self.url, tenant, exc)) from exc
         except Exception as exc:
             # InterfaceError: asyncpg's "connection is closed / was released" family, seen
             # when the server goes away in the middle of a statement.
@@ -215,7 +250,8 @@ class PostgresStorage(Storage):
         """Commit the batch in one transaction (see ``Storage.write``); replays are safe."""
         runs, mats = prepare_batch(batch)
         if runs or mats:
-            await self._run("write", lambda c: q.write(c, self._st, runs, mats))
+            tenant = batch_tenant(runs, mats, current_tenant())
+            await self._run("write", lambda c: q.write(c, self._st, runs, mats), tenant=tenant)
             self._statistics.written(len(mats))
 
     async def refresh_statistics(self) -> None:
@@ -349,6 +385,33 @@ class PostgresStorage(Storage):
             return int(str(status).rsplit(" ", 1)[-1])
 
         return await self._run("prune", delete)
+
+
+def batch_tenant(
+    runs: Sequence[RunRecord], mats: Sequence[MaterializationRecord], acting: str | None
+) -> str | None:
+    """Return the tenant to set for writing a batch: the acting tenant when every record
+    belongs to it, else None (nothing set).
+
+    A batch of many tenants' records (the lineage writer's group commit) can be written only
+    by a role the policies do not confine, the tables' owner; setting one tenant would not
+    help it, and setting another tenant than the caller's scope would step out of the scope.
+    """
+    if acting is None:
+        return None
+    tenants = {r.tenant for r in runs} | {m.tenant for m in mats}
+    return acting if tenants == {acting} else None
+
+
+def _refused_message(url: str, tenant: str | None, exc: BaseException) -> str:
+    acting = f"tenant {tenant!r}" if tenant is not None else "no tenant (outside tenant_scope)"
+    return (
+        f"PostgreSQL at {url} refused the record store's statement while acting for {acting}: "
+        f"{exc}. The connecting role lacks a privilege or is confined by the record tables' "
+        f"row-level security policies; connect the runtime (which writes every tenant's "
+        f"records) as the owner of the record tables, and other roles only inside "
+        f"tenant_scope() of the tenant whose records they read or write"
+    )
 
 
 def _is_closed(conn: asyncpg.Connection) -> bool:

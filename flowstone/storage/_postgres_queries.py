@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from flowstone.errors import StorageError
 from flowstone.storage import _sql
 from flowstone.storage._codec import (
     encode_pkey,
@@ -29,12 +30,17 @@ from flowstone.storage._records import LineageEntry, MaterializationRecord, RunR
 
 _RUN_TYPES = (
     "text[], text[], text[], jsonb[], text[], timestamptz[], timestamptz[], text[], text[], "
-    "text[], text[], jsonb[], jsonb[]"
+    "text[], text[], jsonb[], jsonb[], text[]"
 )
 _MAT_TYPES = (
     "text[], text[], text[], text[], int[], text[], timestamptz[], timestamptz[], text[], "
-    "text[], text[], text[], text[], jsonb[], jsonb[], jsonb[], text[], timestamptz[]"
+    "text[], text[], text[], text[], jsonb[], jsonb[], jsonb[], text[], text[], timestamptz[]"
 )
+_INPUT_COLUMNS = (
+    "materialization_id, position, upstream_asset, upstream_partition, upstream_pkey, "
+    "upstream_materialization_id, tenant"
+)
+_INPUT_TYPES = "text[], int[], text[], text[], text[], text[], text[]"
 
 
 def _unnest(types: str) -> str:
@@ -77,9 +83,7 @@ class Statements:
             f"DELETE FROM {s}.materialization_inputs WHERE materialization_id = ANY($1::text[])"
         )
         self.insert_inputs = (
-            f"INSERT INTO {s}.materialization_inputs (materialization_id, position, "
-            f"upstream_asset, upstream_partition, upstream_pkey, upstream_materialization_id) "
-            f"{_unnest('text[], int[], text[], text[], text[], text[]')}"
+            f"INSERT INTO {s}.materialization_inputs ({_INPUT_COLUMNS}) {_unnest(_INPUT_TYPES)}"
         )
         self.refresh = _refresh(s)
         self.forget_empty = (
@@ -91,21 +95,23 @@ class Statements:
 
 def _refresh(s: str) -> str:
     # Recompute the newest and newest-succeeded pointers of every (asset, partition) the batch
-    # touched; each LATERAL is one descending index probe.
+    # touched; each LATERAL is one descending index probe. The row belongs to the tenant of
+    # the newest record.
     newest = f"FROM {s}.materializations m WHERE m.asset = k.asset AND m.pkey = k.pkey"
     return f"""
     INSERT INTO {s}.asset_partitions (asset, pkey, partition, latest_id, latest_status,
-        latest_at, succeeded_id, succeeded_at)
-    SELECT k.asset, k.pkey, l.partition, l.id, l.status, l.event_at, ok.id, ok.event_at
+        latest_at, succeeded_id, succeeded_at, tenant)
+    SELECT k.asset, k.pkey, l.partition, l.id, l.status, l.event_at, ok.id, ok.event_at,
+        l.tenant
     FROM unnest($1::text[], $2::text[]) AS k(asset, pkey)
-    CROSS JOIN LATERAL (SELECT m.partition, m.id, m.status, m.event_at {newest}
+    CROSS JOIN LATERAL (SELECT m.partition, m.id, m.status, m.event_at, m.tenant {newest}
         ORDER BY m.event_at DESC, m.id DESC LIMIT 1) l
     LEFT JOIN LATERAL (SELECT m.id, m.event_at {newest} AND m.status = 'succeeded'
         ORDER BY m.event_at DESC, m.id DESC LIMIT 1) ok ON true
     ON CONFLICT (asset, pkey) DO UPDATE SET partition = excluded.partition,
         latest_id = excluded.latest_id, latest_status = excluded.latest_status,
         latest_at = excluded.latest_at, succeeded_id = excluded.succeeded_id,
-        succeeded_at = excluded.succeeded_at"""
+        succeeded_at = excluded.succeeded_at, tenant = excluded.tenant"""
 
 
 _KEY_DRIVEN = "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off"
@@ -122,8 +128,13 @@ async def migrate(conn: asyncpg.Connection, st: Statements, lock_key: int, where
     """Apply pending migrations under a transaction-scoped advisory lock.
 
     The lock serialises concurrent start-ups (several processes opening the same database):
-    the second waits, then finds the schema current and applies nothing.
+    the second waits, then finds the schema current and applies nothing. A store already
+    current is recognised first, without DDL, so roles that may use the tables but not
+    create anything (an application role under row-level security) can open it.
     """
+    current = await _applied_version(conn, st)
+    if current is not None and current >= LATEST_VERSION:
+        return _not_too_new(current, where)
     s = st.schema
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key)
@@ -134,11 +145,7 @@ async def migrate(conn: asyncpg.Connection, st: Statements, lock_key: int, where
             f"CREATE TABLE IF NOT EXISTS {s}.schema_version (version integer PRIMARY KEY, "
             f"name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        current = await schema_version(conn, st)
-        if current > LATEST_VERSION:
-            from flowstone.errors import StorageError
-
-            raise StorageError(too_new_message(current, where))
+        current = _not_too_new(await schema_version(conn, st), where)
         for migration in pending(current):
             for statement in migration.postgres:
                 await conn.execute(statement.format(s=s))
@@ -148,6 +155,18 @@ async def migrate(conn: asyncpg.Connection, st: Statements, lock_key: int, where
                 migration.name,
             )
     return await schema_version(conn, st)
+
+
+async def _applied_version(conn: asyncpg.Connection, st: Statements) -> int | None:
+    """Return the applied version, or None when the store has no schema_version table."""
+    table = await conn.fetchval("SELECT to_regclass($1)", f"{st.schema}.schema_version")
+    return None if table is None else await schema_version(conn, st)
+
+
+def _not_too_new(version: int, where: str) -> int:
+    if version > LATEST_VERSION:
+        raise StorageError(too_new_message(version, where))
+    return version
 
 
 async def schema_version(conn: asyncpg.Connection, st: Statements) -> int:
@@ -183,18 +202,18 @@ async def write(
         # transaction only.
         await conn.execute(_KEY_DRIVEN)
         if runs:
-            await conn.execute(st.upsert_runs, *_columns([run_values(r, _same) for r in runs], 13))
+            await conn.execute(st.upsert_runs, *_columns([run_values(r, _same) for r in runs], 14))
         if not mats:
             return
         ids = [m.id for m in mats]
         keys = {(r["asset"], r["pkey"]) for r in await conn.fetch(st.keys_of, ids)}
         keys.update((m.asset, encode_pkey(m.partition)) for m in mats)
         rows = [materialization_values(m, _same) for m in mats]
-        await conn.execute(st.upsert_materializations, *_columns(rows, 18))
+        await conn.execute(st.upsert_materializations, *_columns(rows, 19))
         await conn.execute(st.delete_inputs, ids)
         inputs = [row for m in mats for row in input_values(m)]
         if inputs:
-            await conn.execute(st.insert_inputs, *_columns(inputs, 6))
+            await conn.execute(st.insert_inputs, *_columns(inputs, 7))
         assets, pkeys = _columns(sorted(keys), 2)
         await conn.execute(st.refresh, assets, pkeys)
         await conn.execute(st.forget_empty, assets, pkeys)

@@ -20,11 +20,11 @@ _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 MAT_COLUMNS = (
     "id, run_id, asset, partition, attempt, status, started_at, finished_at, triggered_by, "
-    "trigger, user_name, host, code_version, inputs, metadata, error"
+    "trigger, user_name, host, code_version, inputs, metadata, error, tenant"
 )
 RUN_COLUMNS = (
     "run_id, pipeline, kind, targets, status, started_at, finished_at, triggered_by, trigger, "
-    "backfill_id, partition, metadata, error"
+    "backfill_id, partition, metadata, error, tenant"
 )
 NEWEST_FIRST = "ORDER BY event_at DESC, id DESC"
 

@@ -36,37 +36,39 @@ from flowstone.storage._records import (
 DIALECT = _sql.Dialect(prefix="", to_time=to_micros)
 
 _UPSERT_RUN = f"""
-INSERT INTO runs ({_sql.RUN_COLUMNS}) VALUES ({", ".join("?" * 13)})
+INSERT INTO runs ({_sql.RUN_COLUMNS}) VALUES ({", ".join("?" * 14)})
 ON CONFLICT (run_id) DO UPDATE SET
     pipeline = excluded.pipeline, kind = excluded.kind, targets = excluded.targets,
     status = excluded.status, started_at = excluded.started_at,
     finished_at = excluded.finished_at, triggered_by = excluded.triggered_by,
     trigger = excluded.trigger, backfill_id = excluded.backfill_id,
-    partition = excluded.partition, metadata = excluded.metadata, error = excluded.error"""
+    partition = excluded.partition, metadata = excluded.metadata, error = excluded.error,
+    tenant = excluded.tenant"""
 
 _UPSERT_MATERIALIZATION = f"""
 INSERT INTO materializations ({_sql.MAT_COLUMNS}, pkey, event_at)
-VALUES ({", ".join("?" * 18)})
+VALUES ({", ".join("?" * 19)})
 ON CONFLICT (id) DO UPDATE SET
     run_id = excluded.run_id, asset = excluded.asset, partition = excluded.partition,
     attempt = excluded.attempt, status = excluded.status, started_at = excluded.started_at,
     finished_at = excluded.finished_at, triggered_by = excluded.triggered_by,
     trigger = excluded.trigger, user_name = excluded.user_name, host = excluded.host,
     code_version = excluded.code_version, inputs = excluded.inputs,
-    metadata = excluded.metadata, error = excluded.error, pkey = excluded.pkey,
-    event_at = excluded.event_at"""
+    metadata = excluded.metadata, error = excluded.error, tenant = excluded.tenant,
+    pkey = excluded.pkey, event_at = excluded.event_at"""
 
 _INSERT_INPUT = """
 INSERT INTO materialization_inputs (materialization_id, position, upstream_asset,
-    upstream_partition, upstream_pkey, upstream_materialization_id)
-VALUES (?, ?, ?, ?, ?, ?)"""
+    upstream_partition, upstream_pkey, upstream_materialization_id, tenant)
+VALUES (?, ?, ?, ?, ?, ?, ?)"""
 
-# Recompute the denormalised newest / newest-succeeded pointers of one (asset, partition).
+# Recompute the denormalised newest / newest-succeeded pointers of one (asset, partition);
+# the row belongs to the tenant of the newest record.
 _REFRESH_PARTITION = f"""
 INSERT INTO asset_partitions (asset, pkey, partition, latest_id, latest_status, latest_at,
-    succeeded_id, succeeded_at)
-SELECT l.asset, l.pkey, l.partition, l.id, l.status, l.event_at, s.id, s.event_at
-FROM (SELECT asset, pkey, partition, id, status, event_at FROM materializations
+    succeeded_id, succeeded_at, tenant)
+SELECT l.asset, l.pkey, l.partition, l.id, l.status, l.event_at, s.id, s.event_at, l.tenant
+FROM (SELECT asset, pkey, partition, id, status, event_at, tenant FROM materializations
       WHERE asset = :asset AND pkey = :pkey {_sql.NEWEST_FIRST} LIMIT 1) AS l
 LEFT JOIN (SELECT id, event_at FROM materializations
       WHERE asset = :asset AND pkey = :pkey AND status = 'succeeded'
@@ -75,7 +77,8 @@ WHERE 1
 ON CONFLICT (asset, pkey) DO UPDATE SET
     partition = excluded.partition, latest_id = excluded.latest_id,
     latest_status = excluded.latest_status, latest_at = excluded.latest_at,
-    succeeded_id = excluded.succeeded_id, succeeded_at = excluded.succeeded_at"""
+    succeeded_id = excluded.succeeded_id, succeeded_at = excluded.succeeded_at,
+    tenant = excluded.tenant"""
 
 _FORGET_EMPTY_PARTITION = """
 DELETE FROM asset_partitions WHERE asset = :asset AND pkey = :pkey

@@ -82,6 +82,7 @@ class StorageContract(LineageContract, PruneContract, DynamicPartitionsContract)
             inputs=(InputRef("raw", "2024-01-01", "r0/raw/2024-01-01/1"), InputRef("cfg", None)),
             metadata={"rows": 3, "path": "/tmp/x", "nested": {"ok": [1, 2.5, None, True]}},
             error=ErrorInfo("ValueError", "bad row 7", "Traceback ...\nValueError: bad row 7"),
+            tenant="acme",
         )
         await storage.write(WriteBatch(materializations=(record,)))
         (stored,) = await storage.materializations()
@@ -273,3 +274,31 @@ class StorageContract(LineageContract, PruneContract, DynamicPartitionsContract)
         assert await storage.status_counts("a") == {"failed": 1, "succeeded": 1, "waiting": 1}
         assert await storage.latest_statuses("unknown") == {}
         assert await storage.status_counts("unknown") == {}
+
+    # -- tenants ------------------------------------------------------------------------------
+
+    async def test_runs_keep_their_tenant_and_shared_runs_have_none(self, storage: Storage) -> None:
+        await storage.write(batch(run("r1", tenant="acme"), run("r2", started=1)))
+        assert await storage.get_run("r1") == run("r1", tenant="acme")
+        listed = await storage.list_runs()
+        assert [(r.run_id, r.tenant) for r in listed] == [("r2", None), ("r1", "acme")]
+
+    async def test_materializations_keep_their_tenant_in_every_read(self, storage: Storage) -> None:
+        key = "tenant=acme|date=2024-01-01"
+        shared = mat("rates", finished=1)
+        orders = mat("orders", key, finished=2, inputs=[("rates", None)], tenant="acme")
+        failed = mat("orders", key, run="r2", status="failed", finished=3, tenant="acme")
+        await storage.write(batch(shared, orders, failed))
+
+        assert await storage.materializations() == [failed, orders, shared]
+        assert (await storage.latest("orders", [key]))[key] == orders
+        assert (await storage.latest("orders", [key], status=None))[key] == failed
+        assert (await storage.latest("orders", [key], as_of=at(2.5)))[key] == orders
+        assert (await storage.latest("rates", [None]))[None].tenant is None
+
+    async def test_rewriting_a_record_replaces_its_tenant(self, storage: Storage) -> None:
+        await storage.write(batch(run("r1"), mat("raw", "a")))
+        await storage.write(batch(run("r1", tenant="acme"), mat("raw", "a", tenant="acme")))
+        assert await storage.get_run("r1") == run("r1", tenant="acme")
+        assert await storage.materializations() == [mat("raw", "a", tenant="acme")]
+        assert (await storage.latest("raw", ["a"]))["a"].tenant == "acme"

@@ -37,6 +37,7 @@ def mat(
     inputs: Iterable[Upstream] = (),
     metadata: Mapping[str, Any] | None = None,
     error: ErrorInfo | None = None,
+    tenant: str | None = None,
 ) -> MaterializationRecord:
     """Build a materialization finished ``finished`` seconds after T0 (started one second
     earlier unless ``started`` is given); ``inputs`` are (asset, partition[, id]) tuples."""
@@ -54,6 +55,7 @@ def mat(
         inputs=tuple(InputRef(*ref) for ref in inputs),
         metadata=dict(metadata or {}),
         error=error,
+        tenant=tenant,
     )
 
 
@@ -64,6 +66,7 @@ def run(
     started: float = 0.0,
     backfill_id: str | None = None,
     kind: str = "materialize",
+    tenant: str | None = None,
 ) -> RunRecord:
     """Build a run started ``started`` seconds after T0."""
     return RunRecord(
@@ -77,6 +80,7 @@ def run(
         triggered_by="alice@host",
         trigger="backfill" if backfill_id else "manual",
         backfill_id=backfill_id,
+        tenant=tenant,
     )
 
 

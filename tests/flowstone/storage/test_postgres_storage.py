@@ -11,6 +11,7 @@ import pytest
 from flowstone.errors import StorageError
 from flowstone.storage import PostgresStorage
 from flowstone.storage._migrations import LATEST_VERSION, MIGRATIONS
+from flowstone.tenancy import RECORD_TABLES, record_store_tenant_columns_sql
 from tests.flowstone.storage.contract import StorageContract, StorageFactory
 from tests.flowstone.storage.records import batch, ids, mat, run
 from tests.pg import (
@@ -185,3 +186,56 @@ async def test_planner_statistics_are_refreshed_once_a_thousand_records_were_wri
 def test_a_schema_name_must_be_a_plain_identifier() -> None:
     with pytest.raises(StorageError, match=r"schema name 'x; drop' is not a plain SQL identifier"):
         PostgresStorage("postgresql://localhost/db", schema="x; drop")
+
+
+async def test_inputs_and_partition_rows_carry_the_tenant_of_their_record(pg_url: str) -> None:
+    async with PostgresStorage(pg_url) as storage:
+        await storage.write(
+            batch(
+                mat("rates"),
+                mat("orders", "tenant=acme", inputs=[("rates", None)], tenant="acme"),
+                mat("report", tenant="acme"),
+                mat("report", run="r2", finished=5, tenant="beta"),
+            )
+        )
+    conn = await asyncpg.connect(pg_url)
+    try:
+        inputs = await conn.fetch(
+            "SELECT materialization_id, tenant FROM flowstone.materialization_inputs"
+        )
+        partitions = await conn.fetch(
+            "SELECT asset, tenant FROM flowstone.asset_partitions ORDER BY asset"
+        )
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in inputs] == [("r1/orders/tenant=acme/1", "acme")]
+    # A partition belongs to the tenant of its newest record.
+    assert [tuple(r) for r in partitions] == [
+        ("orders", "acme"),
+        ("rates", None),
+        ("report", "beta"),
+    ]
+
+
+async def test_a_store_of_schema_version_1_gains_tenant_columns_and_keeps_its_records(
+    pg_url: str,
+) -> None:
+    async with PostgresStorage(pg_url) as storage:
+        await storage.write(batch(run("r1"), mat("orders", "a", inputs=[("rates", None)])))
+    conn = await asyncpg.connect(pg_url)  # take the store back to version 1
+    try:
+        for table in RECORD_TABLES:
+            await conn.execute(f"ALTER TABLE flowstone.{table} DROP COLUMN tenant")
+        await conn.execute("DELETE FROM flowstone.schema_version WHERE version > 1")
+        # Columns added by hand before the migration existed do not stop it.
+        for statement in record_store_tenant_columns_sql("flowstone"):
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+    async with PostgresStorage(pg_url) as storage:
+        assert await storage.schema_version() == LATEST_VERSION
+        assert await storage.get_run("r1") == run("r1")
+        assert await storage.materializations() == [mat("orders", "a", inputs=[("rates", None)])]
+        await storage.write(batch(mat("orders", "b", tenant="acme")))
+        assert (await storage.latest("orders", ["b"]))["b"].tenant == "acme"

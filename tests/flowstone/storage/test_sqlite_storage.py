@@ -155,3 +155,48 @@ async def test_using_a_storage_that_is_not_open_says_so(tmp_path: Path) -> None:
     storage = SQLiteStorage(tmp_path / "flowstone.db")
     with pytest.raises(StorageError, match=r"is not open; call `await storage.open\(\)` first"):
         await storage.get_run("r1")
+
+
+async def test_inputs_and_partition_rows_carry_the_tenant_of_their_record(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "flowstone.db"
+    async with SQLiteStorage(path) as storage:
+        await storage.write(
+            batch(
+                mat("rates"),
+                mat("orders", "tenant=acme", inputs=[("rates", None)], tenant="acme"),
+                mat("report", tenant="acme"),
+                mat("report", run="r2", finished=5, tenant="beta"),
+            )
+        )
+    conn = sqlite3.connect(path)
+    try:
+        inputs = conn.execute("SELECT materialization_id, tenant FROM materialization_inputs")
+        assert inputs.fetchall() == [("r1/orders/tenant=acme/1", "acme")]
+        partitions = conn.execute("SELECT asset, tenant FROM asset_partitions ORDER BY asset")
+        # A partition belongs to the tenant of its newest record.
+        assert partitions.fetchall() == [("orders", "acme"), ("rates", None), ("report", "beta")]
+    finally:
+        conn.close()
+
+
+async def test_a_store_of_schema_version_1_gains_tenant_columns_and_keeps_its_records(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "flowstone.db"
+    async with SQLiteStorage(path) as storage:
+        await storage.write(batch(run("r1"), mat("orders", "a", inputs=[("rates", None)])))
+    conn = sqlite3.connect(path)  # take the file back to version 1
+    for table in ("runs", "materializations", "materialization_inputs", "asset_partitions"):
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN tenant")
+    conn.execute("DELETE FROM schema_version WHERE version > 1")
+    conn.commit()
+    conn.close()
+
+    async with SQLiteStorage(path) as storage:
+        assert await storage.schema_version() == MIGRATIONS[-1].version
+        assert await storage.get_run("r1") == run("r1")
+        assert await storage.materializations() == [mat("orders", "a", inputs=[("rates", None)])]
+        await storage.write(batch(mat("orders", "b", tenant="acme")))
+        assert (await storage.latest("orders", ["b"]))["b"].tenant == "acme"

@@ -12,6 +12,8 @@ Module map:
     _codec.py            record <-> row conversions shared by every backend
 """
 
+from typing import TYPE_CHECKING
+
 from flowstone.storage._memory import MemoryStorage as MemoryStorage
 from flowstone.storage._records import MATERIALIZATION_STATUSES as MATERIALIZATION_STATUSES
 from flowstone.storage._records import RUN_STATUSES as RUN_STATUSES
@@ -25,6 +27,9 @@ from flowstone.storage._records import WriteBatch as WriteBatch
 from flowstone.storage._sqlite import SQLiteStorage as SQLiteStorage
 from flowstone.storage._storage import Storage as Storage
 from flowstone.storage._url import open_storage as open_storage
+
+if TYPE_CHECKING:
+    from flowstone.storage._postgres import PostgresStorage as PostgresStorage
 
 __all__ = (
     "MATERIALIZATION_STATUSES",

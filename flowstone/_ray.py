@@ -110,7 +110,7 @@ class RayExecutor(Executor):
         self.init_options = dict(init_options or {})
         self._token = uuid.uuid4().hex
         self._ray: Any = None
-        self._started_ray = False
+        self._started_ray = False  # uses the local cluster FlowStone started
         self._lock: asyncio.Lock | None = None
         self._remote: Any = None
         self._bundle: Any = None
@@ -170,6 +170,9 @@ class RayExecutor(Executor):
         import ray
 
         if ray.is_initialized():
+            if _session.owned:  # a local cluster another runtime of this process started
+                _session.users += 1
+                self._started_ray = True
             return ray
         options: dict[str, Any] = dict(self.init_options)
         if address is None:
@@ -177,6 +180,7 @@ class RayExecutor(Executor):
             # on this machine instead of starting a private one.
             log.info("starting a local Ray cluster")
             ray.init(address="local", **{**LOCAL_CLUSTER_OPTIONS, **options})
+            _session.owned, _session.users = True, 1
             self._started_ray = True
         else:
             log.info("connecting to Ray at %s", address)
@@ -210,11 +214,25 @@ class RayExecutor(Executor):
         )
 
     async def aclose(self) -> None:
-        """Stop the local Ray cluster if this executor started it."""
+        """Stop the local Ray cluster FlowStone started once no runtime uses it any more."""
         if self._started_ray and self._ray is not None:
-            self._ray.shutdown()
+            _session.users -= 1
+            if _session.users <= 0 and _session.owned:
+                _session.owned = False
+                self._ray.shutdown()
         self._ray = None
         self._started_ray = False
+
+
+class _Session:
+    """Whether this process's Ray session is a local cluster FlowStone started, and how
+    many runtimes use it (it is stopped when the last of them closes)."""
+
+    owned = False
+    users = 0
+
+
+_session = _Session()
 
 
 def _needs_local_token(address: str) -> bool:

@@ -95,7 +95,7 @@ async def test_a_driver_killed_mid_backfill_resumes_when_run_again(
     tmp_path: Path, cluster: Any
 ) -> None:
     """SIGKILL the driver process after some partitions; re-running skips the done ones."""
-    partitions = days(0, 120)
+    partitions = days(0, 60)
     span = f"{partitions[0]}..{partitions[-1]}"
     env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}  # as a fresh shell
     driver = await asyncio.create_subprocess_exec(

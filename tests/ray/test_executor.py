@@ -284,3 +284,54 @@ def test_importing_flowstone_and_actors_does_not_import_ray() -> None:
     code = "import sys, flowstone, actors, supervisors; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+LIFECYCLE = """
+import sys, tempfile
+import flowstone as fs
+
+p = fs.Pipeline("lifecycle")
+
+@p.asset()
+def local_step(context):
+    return 1
+
+@p.asset(executor="ray")
+def ray_step(context):
+    return 2
+
+base = tempfile.mkdtemp()
+first = fs.Runtime(p, base_dir=base + "/first")
+second = fs.Runtime(p, base_dir=base + "/second")
+first.materialize("local_step")
+print("imported after a local asset:", "ray" in sys.modules)
+first.materialize("ray_step")
+second.materialize("ray_step")
+import ray
+print("initialised:", ray.is_initialized())
+first.close()
+print("after closing one runtime:", ray.is_initialized())
+second.close()
+print("after closing both:", ray.is_initialized())
+"""
+
+
+@pytest.mark.timeout(180)
+def test_ray_address_none_starts_a_local_cluster_on_first_use_and_stops_it_after_the_last_runtime(
+    tmp_path: Path,
+) -> None:
+    """No Ray until a Ray asset runs; runtimes of one process share the cluster FlowStone
+    started; it stops when the last of them closes."""
+    script = tmp_path / "lifecycle.py"
+    script.write_text(LIFECYCLE)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=170
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.splitlines() == [
+        "imported after a local asset: False",
+        "initialised: True",
+        "after closing one runtime: True",
+        "after closing both: False",
+    ]

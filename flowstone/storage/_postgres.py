@@ -404,13 +404,22 @@ def batch_tenant(
 
 
 def _refused_message(url: str, tenant: str | None, exc: BaseException) -> str:
-    acting = f"tenant {tenant!r}" if tenant is not None else "no tenant (outside tenant_scope)"
+    scope = current_tenant()
+    if tenant is not None:
+        acting = f"acting for tenant {tenant!r}"
+    elif scope is not None:
+        acting = (
+            f"inside tenant_scope({scope!r}) but with no tenant set, since the records are "
+            f"not all {scope!r}'s"
+        )
+    else:
+        acting = "with no tenant set (outside any tenant_scope)"
     return (
-        f"PostgreSQL at {url} refused the record store's statement while acting for {acting}: "
-        f"{exc}. The connecting role lacks a privilege or is confined by the record tables' "
-        f"row-level security policies; connect the runtime (which writes every tenant's "
-        f"records) as the owner of the record tables, and other roles only inside "
-        f"tenant_scope() of the tenant whose records they read or write"
+        f"PostgreSQL at {url} refused the record store's statement {acting}: {exc}. The "
+        f"connecting role lacks a privilege or is confined by the record tables' row-level "
+        f"security policies: connect the runtime, which writes every tenant's records, as "
+        f"the owner of the record tables, and other roles inside tenant_scope() of the "
+        f"tenant whose records they read or write"
     )
 
 

@@ -222,10 +222,13 @@ def tenant_policy_sql(
 def record_store_tenant_columns_sql(
     schema: str = "flowstone", *, column: str = "tenant", tables: Sequence[str] = RECORD_TABLES
 ) -> tuple[str, ...]:
-    """Return the migration that gives the record store's tables a nullable tenant column.
+    """Return statements that give the record store's tables a nullable tenant column.
 
-    The column holds the tenant dimension's value of the record's partition (NULL for assets
-    without one); an index per table keeps the policy's filter cheap. Idempotent.
+    ``PostgresStorage`` adds these columns itself (schema version 2 of the record store,
+    applied when it opens), so this is needed only for tables managed by hand, or to prepare
+    an older store ahead of the upgrade (the migration then keeps what it finds). The column
+    holds the record's tenant (NULL for shared records); an index per table keeps the
+    policy's filter cheap. Idempotent.
     """
     quoted_schema = quote_identifier(schema, "schema")
     quoted_column = quote_identifier(column, "column")
@@ -252,8 +255,11 @@ def record_store_policy_sql(
     writer owns these tables and commits records of many tenants in one transaction (group
     commit), so it must act for all of them. Every other role (dashboards, tenant-facing
     APIs, analysts) sees only its tenant's records, plus, with ``shared_rows``, the records
-    of assets without a tenant dimension. Needs the columns of
-    ``record_store_tenant_columns_sql`` first.
+    of assets without a tenant dimension. Needs the tenant columns: open the store with
+    ``PostgresStorage`` first (it migrates them in), or run
+    ``record_store_tenant_columns_sql``. ``PostgresStorage`` sets ``flowstone.tenant`` in
+    every transaction it runs inside ``tenant_scope``, so a store opened as a confined role
+    reads and writes one tenant's records.
     """
     statements: list[str] = []
     for table in tables:

@@ -311,6 +311,18 @@ async def test_outside_a_scope_the_app_roles_store_sees_only_shared_records(stor
     assert upstream == []
 
 
+async def test_a_scopes_tenant_does_not_outlive_the_call_on_the_pooled_connection(
+    store: Store,
+) -> None:
+    async with PostgresStorage(store.app.url, min_size=1, max_size=1) as storage:
+        async with tenant_scope("beta"):
+            as_beta = await storage.materializations(asset="orders")
+        afterwards = await storage.materializations(asset="orders")
+
+    assert [r.partition for r in as_beta] == [BETA_2, BETA]
+    assert afterwards == []
+
+
 @pytest.fixture
 async def fresh(store: Store) -> str:
     """An empty record store of its own (schema), prepared like the module's."""

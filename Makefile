@@ -22,8 +22,8 @@ services:
 	@./.ci/services.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check actors supervisors flowstone tests benchmarks examples
-	$(BIN)/ruff format --check actors supervisors flowstone tests benchmarks examples
+	$(BIN)/ruff check actors supervisors flowstone tests benchmarks examples cluster
+	$(BIN)/ruff format --check actors supervisors flowstone tests benchmarks examples cluster
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

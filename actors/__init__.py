@@ -20,6 +20,7 @@ Module map:
 """
 
 from actors._actor import Actor as Actor
+from actors._backends._ray import RayBackend as RayBackend
 from actors._clock import Clock as Clock
 from actors._clock import MonotonicClock as MonotonicClock
 from actors._clock import TimerHandle as TimerHandle
@@ -59,6 +60,7 @@ __all__ = (
     "MonotonicClock",
     "NameTaken",
     "NoProc",
+    "RayBackend",
     "StartError",
     "TimerHandle",
     "format_reason",

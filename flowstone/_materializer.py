@@ -85,7 +85,7 @@ class Job:
         """Run attempts until one succeeds or the retry policy gives up."""
         engine, asset = self.engine, self.asset
         retry = asset.retry
-        rng = random.Random()
+        rng: random.Random | None = None
         while True:
             self.attempts += 1
             attempt = self.attempts
@@ -101,6 +101,7 @@ class Job:
                 await engine.record(record)
                 self._publish("materialization.failed", attempt, error=_describe(exc))
                 if retry is not None and retry.should_retry(exc, attempt):
+                    rng = rng or random.Random()
                     delay = retry.delay_for(attempt, rng)
                     self._publish("materialization.retried", attempt, delay=delay)
                     await actors.sleep(delay)
@@ -176,7 +177,7 @@ class Job:
             batch = await engine.load_partitions(up.nodes, self.run_id)
             if batch is not None:
                 return batch
-        loaded = {n.key: await engine.load_value(n, self.run_id) for n in up.nodes}
+        loaded = {_value_key(n): await engine.load_value(n, self.run_id) for n in up.nodes}
         return _shape(up, loaded)
 
     async def _timed(self, awaitable: Any) -> Any:
@@ -316,6 +317,12 @@ async def _with_timeout(awaitable: Any, timeout: float, asset: str) -> Any:
         raise
     finally:
         handle.cancel()
+
+
+def _value_key(node: Node) -> Any:
+    """Key of an input value in the dict an asset receives: the partition key, or its
+    string form for keys that cannot be dict keys (multi-partition keys are dicts)."""
+    return node.encoded if isinstance(node.key, dict) else node.key
 
 
 def _shape(up: Upstream, loaded: dict[Any, Any]) -> Any:

@@ -18,10 +18,10 @@ from flowstone._lineage import AsyncLineage
 from flowstone._node import make_node
 from flowstone._planning import plan_closure, plan_single
 from flowstone._results import BackfillResult, Materialization, RunResult
-from flowstone.errors import DefinitionError, RunFailed
+from flowstone.errors import DefinitionError, DefinitionProblem, RunFailed
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
 from flowstone.storage import open_storage
-from flowstone.tenancy import current_tenant
+from flowstone.tenancy import current_tenant, without_tenant
 
 
 class AsyncRuntime:
@@ -64,6 +64,12 @@ class AsyncRuntime:
         }
         managers.update(io_managers or {})
         self.graph = pipeline.validate(io_managers=managers, resources=resources or {})
+        if any(a.executor == "ray" for a in pipeline.assets.values()):
+            from flowstone._ray import ray_problems
+
+            problems = ray_problems(pipeline.assets, managers)
+            if problems:
+                raise DefinitionError([DefinitionProblem(p) for p in problems])
         options = {name: self.graph.io_options(name) for name in pipeline.assets}
         self.storage = open_storage(storage, base_dir=self.base_dir)
         self._resources = ResourceManager(resources or {})
@@ -96,9 +102,15 @@ class AsyncRuntime:
         async with self._lock:
             if self._started:
                 return
-            await self.engine.start()
-            await self._resources.start()
+            # Started outside any tenant scope: the tree and the lineage writer serve all.
+            await asyncio.get_running_loop().create_task(
+                self._start_services(), context=without_tenant()
+            )
             self._started = True
+
+    async def _start_services(self) -> None:
+        await self.engine.start()
+        await self._resources.start()
 
     async def close(self) -> None:
         """Cancel runs in flight, stop the tree, tear resources down, close the store."""

@@ -18,6 +18,7 @@ borrower's work. See docs/postgres.md and docs/adr/0015-tenant-isolation-with-rl
 
 from __future__ import annotations
 
+import contextvars
 import re
 from collections.abc import Sequence
 from contextvars import ContextVar, Token
@@ -40,6 +41,17 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 # -- acting as one tenant ------------------------------------------------------------------
+
+
+def without_tenant() -> contextvars.Context:
+    """Return a copy of the current context with no tenant in scope.
+
+    Long-lived runtime tasks (the supervision tree, the lineage writer) start in it, so a
+    tenant scope around the first call never leaks into work done for every tenant.
+    """
+    context = contextvars.copy_context()
+    context.run(_current.set, None)
+    return context
 
 
 def current_tenant() -> str | None:
@@ -284,4 +296,5 @@ __all__ = (
     "set_tenant",
     "tenant_policy_sql",
     "tenant_scope",
+    "without_tenant",
 )

@@ -270,10 +270,10 @@ async def test_a_ray_step_over_its_timeout_fails_as_a_timeout(runtime: Any) -> N
 async def test_the_memory_io_manager_is_refused_for_ray_assets_with_a_way_out(
     runtime: Any,
 ) -> None:
-    """Values kept in the driver's memory are out of the workers' reach: say what to use."""
-    rt = runtime(in_memory)
-    with pytest.raises(fs.RunFailed) as caught:
-        await rt.materialize("kept_in_memory")
+    """Values kept in the driver's memory are out of the workers' reach: the Runtime refuses
+    the pipeline when it is built, and says what to use."""
+    with pytest.raises(fs.DefinitionError) as caught:
+        runtime(in_memory)
     message = str(caught.value)
     assert "asset 'kept_in_memory' runs on Ray but its io manager 'memory'" in message
     assert "use 'fs' (a shared filesystem), 's3', 'parquet' or 'postgres'" in message

@@ -106,7 +106,7 @@ def _ray_measure(ray: Any, options: Options) -> Figures:
     for each in created:
         ray.kill(each)
 
-    figures["restart"] = _ray_restart(ray, echo, options.pick(2, 4))
+    figures["restart"] = _ray_restart(ray, echo, options.pick(3, 5))
     return figures
 
 

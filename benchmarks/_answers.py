@@ -40,6 +40,13 @@ class Answers:
             return Value.missing(self.error or result.get("error", "not measured"))
         return Value(statistics.median(samples), p99=percentile(samples, 99))
 
+    def field(self, key: str, name: str) -> Value:
+        """A single figure ``name`` that job ``key`` reported."""
+        result = self._by_key.get(key, {})
+        if self.error or name not in result:
+            return Value.missing(self.error or result.get("error", "not measured"))
+        return Value(float(result[name]))
+
     def memory(self) -> Value:
         if self.error or self.peak_rss is None:
             return Value.missing(self.error or "not measured")

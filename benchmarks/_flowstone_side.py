@@ -7,16 +7,21 @@ answer on stdout, the same protocol as the Dagster side::
      "jobs": [{"task": "dag", "spec": {"label": ..., "assets": [[name, [deps]], ...]},
                "reps": 3},
               {"task": "backfill", "count": 365, "chain": 2, "max_parallel": 10,
-               "executor": "local", "work": 0, "lineage_samples": 200}]}
+               "executor": "local", "work": 0, "lineage_samples": 200},
+              {"task": "lineage", "count": 365, "chain": 2, "lineage_samples": 200},
+              {"task": "events", "single": 500, "concurrent": 5000, "callers": 64}]}
 
     -> {"peak_rss_mib": 80.1, "results": [{"seconds": [...], ...} | {"error": "..."}]}
       or {"error": "engine not available: ..."} when flowstone cannot run at all.
 
-Every job gets a fresh Runtime (and, for SQLite, a fresh database in a temporary directory).
+Every job gets a fresh Runtime (and, for SQLite, a fresh database in a temporary directory);
+"lineage" only queries records already in a shared storage (PostgreSQL).
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import importlib
 import json
 import random
@@ -95,9 +100,30 @@ def _backfill(
     return answer
 
 
+def _lineage_only(
+    fs: Any, request: dict[str, Any], job: dict[str, Any], workdir: Path
+) -> dict[str, Any]:
+    """Query lineage over records an earlier backfill (and the caller) left in the storage."""
+    chain = job.get("chain", 2)
+    runtime, style = runtime_with_fallback(
+        fs,
+        lambda style: daily_chain_pipeline(fs, chain, request["io_manager"], style=style)[0],
+        storage=_storage_url(request["storage"], workdir),
+        base_dir=str(workdir),
+    )
+    try:
+        partitions = days(2024, job["count"])
+        latencies = _lineage(runtime, f"p{chain - 1}", partitions, job["lineage_samples"])
+    finally:
+        runtime.close()
+    return {"seconds": [], "style": style, "lineage_us": latencies}
+
+
 def _lineage(runtime: Any, asset: str, partitions: list[Any], samples: int) -> list[float]:
     """Latency of ``lineage.upstream`` for random recorded partitions, in microseconds."""
     chooser = random.Random(7)
+    for partition in partitions[: min(10, samples)]:  # warm-up: connections, caches
+        runtime.lineage.upstream(asset, partition)
     latencies = []
     for _ in range(samples):
         partition = chooser.choice(partitions)
@@ -107,7 +133,60 @@ def _lineage(runtime: Any, asset: str, partitions: list[Any], samples: int) -> l
     return latencies
 
 
-TASKS = {"dag": _dag, "backfill": _backfill}
+def _events(fs: Any, request: dict[str, Any], job: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """Records per second through the lineage actor, one caller vs many concurrent callers.
+
+    One caller waits for each record to be durable before sending the next, so every record
+    is its own transaction (no group commit); many concurrent callers let the actor gather
+    whatever arrived during the previous transaction into the next one (group commit).
+    """
+    return asyncio.run(_events_async(request["storage"], job, workdir))
+
+
+async def _events_async(storage_url: str, job: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    import actors
+    from flowstone.storage import MaterializationRecord, open_storage
+
+    writer_class = importlib.import_module("flowstone._lineage_writer").LineageWriter
+    moment = dt.datetime.now(dt.UTC)
+    run_id = f"bench-events-{random.getrandbits(32):08x}"
+
+    def record(key: str) -> Any:
+        return MaterializationRecord(
+            id=MaterializationRecord.make_id(run_id, "bench_events", key, 1),
+            run_id=run_id,
+            asset="bench_events",
+            partition=key,
+            attempt=1,
+            status="succeeded",
+            started_at=moment,
+            finished_at=moment,
+            triggered_by="benchmarks",
+        )
+
+    async with open_storage(_storage_url(storage_url, workdir), base_dir=workdir) as storage:
+        writer = await actors.spawn(writer_class, storage)
+        try:
+            single, many = job["single"], job["concurrent"]
+            started = time.perf_counter()
+            for i in range(single):
+                await writer.call(("materialization", record(f"s{i}")), timeout=60)
+            one_by_one = single / (time.perf_counter() - started)
+
+            async def caller(index: int, count: int) -> None:
+                for i in range(count):
+                    await writer.call(("materialization", record(f"c{index}-{i}")), timeout=60)
+
+            callers = job.get("callers", 64)
+            started = time.perf_counter()
+            await asyncio.gather(*(caller(k, many // callers) for k in range(callers)))
+            grouped = (many // callers * callers) / (time.perf_counter() - started)
+        finally:
+            await writer.stop()
+    return {"seconds": [], "events_single": one_by_one, "events_grouped": grouped}
+
+
+TASKS = {"dag": _dag, "backfill": _backfill, "lineage": _lineage_only, "events": _events}
 
 
 def measure(request: dict[str, Any]) -> dict[str, Any]:

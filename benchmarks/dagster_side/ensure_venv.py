@@ -46,8 +46,23 @@ def _run(command: list[str], what: str) -> None:
         )
 
 
+_failure: DagsterUnavailable | None = None
+"""The first failure, kept so one run does not retry (and wait on) an unreachable index."""
+
+
 def ensure_venv() -> Path:
-    """Return the Dagster venv's interpreter, creating the venv if needed (~11 s)."""
+    """Return the Dagster venv's interpreter, creating the venv if needed (~20 s)."""
+    global _failure
+    if _failure is not None:
+        raise DagsterUnavailable(str(_failure))
+    try:
+        return _ensure()
+    except DagsterUnavailable as exc:
+        _failure = exc
+        raise
+
+
+def _ensure() -> Path:
     wanted = "\n".join(REQUIREMENTS)
     python = python_path()
     if python.exists() and _STAMP.exists() and _STAMP.read_text() == wanted:

@@ -274,6 +274,44 @@ class Engine:
         context = self.io_context(asset, Node(asset.name, None, None), run_id)
         return await self._io(manager, method, context, [n.key for n in nodes])
 
+    def all_blocking(self, asset: AssetDefinition, upstreams: Sequence[Any]) -> bool:
+        """True when the asset function and every I/O manager method it needs are plain
+        (non-async) functions, so a whole attempt can run in one worker thread."""
+        if inspect.iscoroutinefunction(asset.fn):
+            return False
+        names = [asset.io_manager] + [
+            self.pipeline.get(up.nodes[0].asset).io_manager for up in upstreams if up.nodes
+        ]
+        for name in names:
+            manager = self.io_managers[name]
+            if inspect.iscoroutinefunction(manager.store) or inspect.iscoroutinefunction(
+                manager.load
+            ):
+                return False
+            if hasattr(manager, "load_partitions"):
+                return False
+        return True
+
+    def attempt_blocking(
+        self, asset: AssetDefinition, node: Node, upstreams: Sequence[Any], context: Any
+    ) -> dict[str, Any]:
+        """Load the inputs, call the function and store its value, all in this (worker)
+        thread; return the I/O metadata. See ``all_blocking``."""
+        from flowstone._materializer import shape, value_key
+
+        values: dict[str, Any] = {}
+        for up in upstreams:
+            loaded = {}
+            for n in up.nodes:
+                up_asset = self.pipeline.get(n.asset)
+                manager = self.io_managers[up_asset.io_manager]
+                loaded[value_key(n)] = manager.load(self.io_context(up_asset, n, context.run_id))
+            values[up.dep] = shape(up, loaded)
+        value = asset.fn(context, **values)
+        manager = self.io_managers[asset.io_manager]
+        meta = manager.store(self.io_context(asset, node, context.run_id), value)
+        return {"io_manager": asset.io_manager, **(dict(meta) if meta else {})}
+
     async def _io(self, manager: IOManager, method: Any, *args: Any) -> Any:
         if inspect.iscoroutinefunction(method):
             return await method(*args)

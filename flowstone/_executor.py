@@ -66,6 +66,11 @@ class LocalExecutor(Executor):
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
+    async def call_in_context(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` in the pool with the caller's context variables (tenant scope...)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads(), contextvars.copy_context().run, fn)
+
     async def call_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a plain blocking helper (an I/O manager method) in the same pool."""
         loop = asyncio.get_running_loop()

@@ -14,6 +14,7 @@ import asyncio
 import random
 import traceback
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import actors
@@ -162,6 +163,12 @@ class Job:
             work = executor.materialize(self, context, upstreams)
             remote_metadata: dict[str, Any] = await self._timed(work)
             return remote_metadata
+        if executor is engine.local and engine.all_blocking(asset, upstreams):
+            # Plain function and plain I/O managers: load, call and store in ONE trip to
+            # the thread pool instead of one per step.
+            blocking = partial(engine.attempt_blocking, asset, self.node, upstreams, context)
+            metadata = await self._timed(engine.local.call_in_context(blocking))
+            return {**metadata, **context.metadata}
         values: dict[str, Any] = {}
         for up in upstreams:
             values[up.dep] = await self._load(up)
@@ -177,8 +184,8 @@ class Job:
             batch = await engine.load_partitions(up.nodes, self.run_id)
             if batch is not None:
                 return batch
-        loaded = {_value_key(n): await engine.load_value(n, self.run_id) for n in up.nodes}
-        return _shape(up, loaded)
+        loaded = {value_key(n): await engine.load_value(n, self.run_id) for n in up.nodes}
+        return shape(up, loaded)
 
     async def _timed(self, awaitable: Any) -> Any:
         if self.asset.timeout is None:
@@ -319,13 +326,13 @@ async def _with_timeout(awaitable: Any, timeout: float, asset: str) -> Any:
         handle.cancel()
 
 
-def _value_key(node: Node) -> Any:
+def value_key(node: Node) -> Any:
     """Key of an input value in the dict an asset receives: the partition key, or its
     string form for keys that cannot be dict keys (multi-partition keys are dicts)."""
     return node.encoded if isinstance(node.key, dict) else node.key
 
 
-def _shape(up: Upstream, loaded: dict[Any, Any]) -> Any:
+def shape(up: Upstream, loaded: dict[Any, Any]) -> Any:
     if up.single:
         return next(iter(loaded.values())) if loaded else None
     if len(up.nodes) == 1 and up.nodes[0].key is None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowstone._context import AssetContext
-from flowstone._materializer import _shape
+from flowstone._materializer import shape, value_key
 from flowstone._node import Node, Upstream
 from flowstone.io._manager import IOContext, IOManager
 
@@ -75,8 +75,8 @@ def materialize_in_worker(spec: TaskSpec) -> dict[str, Any]:
     plan = bundle.assets[spec.asset]
     inputs: dict[str, Any] = {}
     for up in spec.upstreams:
-        loaded = {n.key: _load(bundle, n, spec.run_id) for n in up.nodes}
-        inputs[up.dep] = _shape(up, loaded)
+        loaded = {value_key(n): _load(bundle, n, spec.run_id) for n in up.nodes}
+        inputs[up.dep] = shape(up, loaded)
     context = AssetContext(
         asset=spec.asset,
         partition=spec.node.key,

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import TYPE_CHECKING, Any
 
 from flowstone._engine import RunSpec
 from flowstone._events import Event
 from flowstone._node import Node, make_node
-from flowstone._planning import plan_closure
+from flowstone._planning import NodeId, plan_closure, prefetch_succeeded
 from flowstone._results import BackfillResult
 from flowstone.errors import InvalidPartition
 from flowstone.tenancy import current_tenant
@@ -90,9 +90,12 @@ async def run_backfill(
                     if n.encoded in done:
                         result.skipped.append(n.key)
                 nodes = [n for n in nodes if n.encoded not in done]
+            # One query per upstream asset for the whole chunk instead of one per partition.
+            checked = await prefetch_succeeded(engine, nodes) if nodes else {}
             for node in nodes:
                 await slots.acquire()
-                task = asyncio.ensure_future(_one(engine, node, backfill_id, who, result, slots))
+                one = _one(engine, node, backfill_id, who, result, slots, checked)
+                task = asyncio.ensure_future(one)
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         while tasks:
@@ -119,9 +122,10 @@ async def _one(
     who: str,
     result: BackfillResult,
     slots: asyncio.Semaphore,
+    checked: Mapping[NodeId, bool],
 ) -> None:
     try:
-        plan = await plan_closure(engine, [node], only_missing=True)
+        plan = await plan_closure(engine, [node], only_missing=True, checked=checked)
         spec = RunSpec(
             run_id=engine.new_run_id(),
             kind="backfill",

@@ -7,6 +7,7 @@ node and only the upstream nodes that have no succeeded materialization yet.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from flowstone._engine import Plan
@@ -30,11 +31,21 @@ async def plan_single(engine: Engine, node: Node) -> Plan:
     return plan
 
 
-async def plan_closure(engine: Engine, targets: list[Node], *, only_missing: bool) -> Plan:
+NodeId = tuple[str, str | None]
+
+
+async def plan_closure(
+    engine: Engine,
+    targets: list[Node],
+    *,
+    only_missing: bool,
+    checked: Mapping[NodeId, bool] | None = None,
+) -> Plan:
     """Plan ``targets`` with their upstream closure.
 
     With ``only_missing``, an upstream node that already has a succeeded materialization
-    is not run (and its own upstream is not visited).
+    is not run (and its own upstream is not visited). ``checked`` holds answers looked up
+    beforehand (node id -> had a succeeded materialization), see ``prefetch_succeeded``.
     """
     plan = Plan()
     frontier = list(targets)
@@ -49,7 +60,7 @@ async def plan_closure(engine: Engine, targets: list[Node], *, only_missing: boo
             for n in up.nodes
         ]
         if only_missing and ups:
-            ups = await _without_succeeded(engine, ups)
+            ups = await _without_succeeded(engine, ups, checked or {})
         plan.add(node, ups, conditional=only_missing and node.id not in target_ids)
         for up in ups:
             if up.id not in seen:
@@ -58,12 +69,42 @@ async def plan_closure(engine: Engine, targets: list[Node], *, only_missing: boo
     return plan
 
 
-async def _without_succeeded(engine: Engine, nodes: list[Node]) -> list[Node]:
+async def prefetch_succeeded(engine: Engine, targets: Sequence[Node]) -> dict[NodeId, bool]:
+    """Whether each direct upstream node of ``targets`` has a succeeded materialization,
+    with one query per upstream asset instead of one per target.
+
+    A backfill asks this once per chunk of partitions. An answer may be stale by the time a
+    partition is planned, which is safe: a succeeded materialization stays succeeded, and a
+    node planned because it was missing is planned *conditionally*, so it is checked again
+    just before it would start (and skipped if another run made it meanwhile).
+    """
+    by_asset: dict[str, dict[NodeId, Node]] = {}
+    for node in targets:
+        asset = engine.pipeline.get(node.asset)
+        try:
+            ups = upstream_of(asset, node, engine.pipeline.get, engine.dynamic_keys)
+        except Exception:
+            continue  # planning that partition raises it again, and reports it as its failure
+        for up in ups:
+            for n in up.nodes:
+                by_asset.setdefault(n.asset, {})[n.id] = n
+    answers: dict[NodeId, bool] = {}
+    for group in by_asset.values():
+        nodes = list(group.values())
+        latest = await engine.latest_succeeded(nodes)
+        answers.update((n.id, n.encoded in latest) for n in nodes)
+    return answers
+
+
+async def _without_succeeded(
+    engine: Engine, nodes: list[Node], checked: Mapping[NodeId, bool]
+) -> list[Node]:
     by_asset: dict[str, list[Node]] = {}
     for n in nodes:
         by_asset.setdefault(n.asset, []).append(n)
     keep: list[Node] = []
     for group in by_asset.values():
-        latest = await engine.latest_succeeded(group)
-        keep.extend(n for n in group if n.encoded not in latest)
+        unknown = [n for n in group if n.id not in checked]
+        latest = await engine.latest_succeeded(unknown) if unknown else {}
+        keep.extend(n for n in group if not checked.get(n.id, False) and n.encoded not in latest)
     return keep

@@ -33,6 +33,7 @@ from actors._mailbox import (
     StopEnvelope,
 )
 from actors._messages import KILLED, NOPROC, NORMAL, Down, Exit, format_reason
+from actors._peers import Peers
 from actors._ref import NO_REPLY, ActorRef, Caller
 from actors._statistics import ActorStatistics
 
@@ -55,7 +56,7 @@ _FAIR_BURST = 64
 """Messages an actor may handle back to back before it lets other tasks run."""
 
 
-class Process:
+class Process(Peers):
     """Internal: the local implementation of ``actors.abc.ProcessBackend``."""
 
     def __init__(self, actor: Actor, name: str | None) -> None:
@@ -436,28 +437,6 @@ class Process:
                 and e.message.monitor_id == monitor_id
             )
         )
-
-    def add_link(self, peer: ProcessBackend) -> bool:
-        """Record a link from ``peer``; False if this actor is already dead."""
-        if not self.alive:
-            return False
-        self._links.add(peer)
-        return True
-
-    def remove_link(self, peer: ProcessBackend) -> None:
-        """Forget the link with ``peer``."""
-        self._links.discard(peer)
-
-    def add_monitor(self, monitor_id: int, watcher: ProcessBackend) -> bool:
-        """Record that ``watcher`` monitors this actor; False if already dead."""
-        if not self.alive:
-            return False
-        self._monitored_by[monitor_id] = watcher
-        return True
-
-    def remove_monitor(self, monitor_id: int) -> None:
-        """Forget monitor ``monitor_id``."""
-        self._monitored_by.pop(monitor_id, None)
 
     def down_signal(self, down: Down) -> None:
         """Queue the ``Down`` of a monitored actor; the monitor is gone from now on."""

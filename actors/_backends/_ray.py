@@ -28,6 +28,7 @@ from actors._backends._ray_host import ActorHost, portable
 from actors._clock import get_clock
 from actors._exceptions import NoProc, StartError
 from actors._messages import KILLED, NOPROC, Down, format_reason
+from actors._peers import Peers
 from actors._ref import ActorRef
 from actors._statistics import ActorStatistics
 
@@ -134,7 +135,7 @@ def _remote_class(ray: Any, actor_class: type) -> Any:
     return remote
 
 
-class RayProcess:
+class RayProcess(Peers):
     """Internal: this process's stand-in for an actor hosted by a Ray worker."""
 
     runnable = False  # its work happens in another process, never on this loop
@@ -347,17 +348,6 @@ class RayProcess:
 
     # -- used by peer processes -------------------------------------------------------------------
 
-    def add_link(self, peer: ProcessBackend) -> bool:
-        """Record a link from a process of this driver; False if already dead."""
-        if not self.alive:
-            return False
-        self._links.add(peer)
-        return True
-
-    def remove_link(self, peer: ProcessBackend) -> None:
-        """Forget the link with ``peer``."""
-        self._links.discard(peer)
-
     def exit_signal(self, sender: ActorRef, reason: Any) -> None:
         """Relay the exit of a linked process to the hosted actor (trapped, ignored or fatal)."""
         if self.alive:
@@ -366,17 +356,6 @@ class RayProcess:
                 "exit signal",
                 lambda seq: self.handle.exit_signal.remote(seq, pid, label, portable_reason),
             )
-
-    def add_monitor(self, monitor_id: int, watcher: ProcessBackend) -> bool:
-        """Record that ``watcher`` monitors this actor; False if already dead."""
-        if not self.alive:
-            return False
-        self._monitored_by[monitor_id] = watcher
-        return True
-
-    def remove_monitor(self, monitor_id: int) -> None:
-        """Forget monitor ``monitor_id``."""
-        self._monitored_by.pop(monitor_id, None)
 
     def down_signal(self, down: Down) -> None:
         """Relay a ``Down`` to the hosted actor's ``handle_info``."""

@@ -109,6 +109,9 @@ class Engine:
         self.cancelled: set[str] = set()
         self.runs: dict[str, supervisors.DynamicSupervisorRef] = {}
         self.root: supervisors.SupervisorRef | None = None
+        self._blocking: dict[tuple[str, ...], bool] = {}
+        """``all_blocking`` answers per (asset, upstream assets): functions and I/O managers
+        do not change while the engine runs."""
         self._runs_sup: supervisors.DynamicSupervisorRef | None = None
 
     @property
@@ -277,11 +280,16 @@ class Engine:
     def all_blocking(self, asset: AssetDefinition, upstreams: Sequence[Any]) -> bool:
         """True when the asset function and every I/O manager method it needs are plain
         (non-async) functions, so a whole attempt can run in one worker thread."""
+        key = (asset.name, *(up.nodes[0].asset for up in upstreams if up.nodes))
+        known = self._blocking.get(key)
+        if known is None:
+            known = self._blocking[key] = self._all_blocking(asset, key[1:])
+        return known
+
+    def _all_blocking(self, asset: AssetDefinition, upstream_assets: Sequence[str]) -> bool:
         if inspect.iscoroutinefunction(asset.fn):
             return False
-        names = [asset.io_manager] + [
-            self.pipeline.get(up.nodes[0].asset).io_manager for up in upstreams if up.nodes
-        ]
+        names = [asset.io_manager] + [self.pipeline.get(a).io_manager for a in upstream_assets]
         for name in names:
             manager = self.io_managers[name]
             if inspect.iscoroutinefunction(manager.store) or inspect.iscoroutinefunction(

@@ -76,11 +76,17 @@ class Job:
             self.future.set_result(result)
 
     async def run_scoped(self) -> Materialization:
-        """``run`` inside the tenant scope of whoever started the run (if any)."""
+        """``run`` inside the tenant scope of whoever started the run (if any), then
+        deliver the outcome."""
         if self.tenant is None:
-            return await self.run()
-        async with tenant_scope(self.tenant):
-            return await self.run()
+            result = await self.run()
+        else:
+            async with tenant_scope(self.tenant):
+                result = await self.run()
+        # Delivered from the job's own task rather than by the actor awaiting it: the
+        # waiting scheduler learns one loop iteration sooner (the critical path of a chain).
+        self.finish(result)
+        return result
 
     async def run(self) -> Materialization:
         """Run attempts until one succeeds or the retry policy gives up."""
@@ -358,6 +364,12 @@ def _describe(exc: BaseException) -> str:
 def _jsonable(metadata: dict[str, Any]) -> dict[str, Any]:
     import json
 
+    if all(type(key) is str for key in metadata):
+        try:
+            json.dumps(metadata)  # the usual case: every value serialises, check them at once
+            return dict(metadata)
+        except (TypeError, ValueError):
+            pass
     clean: dict[str, Any] = {}
     for key, value in metadata.items():
         try:

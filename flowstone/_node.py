@@ -3,6 +3,7 @@ upstream partitions it reads through its dependencies' partition mappings."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,17 +82,43 @@ def upstream_of(
     result = []
     for dep in asset.deps:
         up = lookup(dep.name)
-        mapping = asset.mapping_for(dep.name)
         if up.partitions is None:
             result.append(Upstream(dep.name, (Node(up.name, None, None),), True))
+            continue
+        mapping, single, same = _dependency(asset, dep.name, up)
+        if same:
+            # Identity between equal definitions: the upstream node has the same canonical
+            # key and encoding as this one (what the mapping would compute, without the
+            # validation of a key that was validated when its node was made).
+            result.append(Upstream(dep.name, (Node(up.name, node.key, node.encoded),), single))
             continue
         stored = dynamic(up.partitions) if dynamic is not None else None
         keys = mapping.upstream_keys(
             node.key, asset.partitions, up.partitions, now=now, dynamic_keys=stored
         )
         nodes = tuple(Node(up.name, k, up.partitions.encode(k)) for k in keys)
-        result.append(Upstream(dep.name, nodes, _is_single(mapping, asset, up)))
+        result.append(Upstream(dep.name, nodes, single))
     return result
+
+
+_dependencies: weakref.WeakKeyDictionary[AssetDefinition, dict[str, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _dependency(asset: AssetDefinition, dep: str, up: AssetDefinition) -> tuple[Any, bool, bool]:
+    """The mapping of ``asset`` onto its dependency ``dep``, whether the function gets one
+    value, and whether it is an identity between equal definitions. Definitions are
+    immutable, so this is worked out once per (asset, dependency), not once per node."""
+    from flowstone.partitions import IdentityMapping
+
+    cache = _dependencies.setdefault(asset, {})
+    found = cache.get(dep)
+    if found is None or found[0] is not up:
+        mapping = asset.mapping_for(dep)
+        same = type(mapping) is IdentityMapping and asset.partitions == up.partitions
+        found = cache[dep] = (up, mapping, _is_single(mapping, asset, up), same)
+    return found[1], found[2], found[3]
 
 
 def _is_single(mapping: Any, asset: AssetDefinition, up: AssetDefinition) -> bool:

@@ -46,6 +46,9 @@ _CONNECTION_LOST: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CannotConnectNowError,
     ConnectionError,
+    # A pooled connection whose server process was terminated while idle: asyncpg notices
+    # only when the next statement starts ("cannot switch to state ...").
+    asyncpg.InternalClientError,
 )
 _THREAD_THRESHOLD = 5000  # rows above which converting a value leaves the event loop
 
@@ -372,16 +375,24 @@ class PostgresIOManager(IOManager):
         target: sql.Target,
         work: Callable[[asyncpg.Connection], Awaitable[T]],
     ) -> T:
-        """Run ``work`` in one transaction acting as the target's tenant; retry once on a
-        lost connection; turn database errors into ``IOManagerError``."""
-        for attempt in (1, 2):
+        """Run ``work`` in one transaction acting as the target's tenant; retry on a lost
+        connection (every pooled connection may be dead after a server restart, so up to one
+        more time than the pool has connections); turn database errors into
+        ``IOManagerError``."""
+        tries = self.pool_max + 1
+        for attempt in range(1, tries + 1):
             try:
                 async with self._transaction(target) as conn:
                     return await work(conn)
             except (IOManagerError, TenantIsolationError):
                 raise
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-                if attempt == 2 or not _connection_lost(exc):
+            except (
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+                OSError,
+            ) as exc:
+                if attempt == tries or not _connection_lost(exc):
                     raise self._error(verb, context, target, exc) from exc
         raise AssertionError("unreachable: the second attempt returns or raises")
 

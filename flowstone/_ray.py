@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowstone._executor import Executor
 from flowstone._node import Node
-from flowstone._ray_worker import AssetPlan, Bundle, TaskSpec, materialize_in_worker
+from flowstone._ray_worker import AssetPlan, Bundle, TaskSpec, bound_task, task_by_reference
 from flowstone.errors import ConfigurationError
 from flowstone.io import MemoryIOManager
 
@@ -48,6 +48,11 @@ LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
     "_system_config": {"enable_metrics_collection": False},
 }
 """Extra ``ray.init`` options for the local cluster the executor starts itself."""
+
+BOUND_BUNDLE_BYTES = 1 << 20
+"""A bundle up to this size (pickled) is bound into the task function, exported once per
+runtime through Ray's function table; a larger one goes to the object store instead (Ray
+warns about exported functions from 10 MB)."""
 
 
 def task_name(pipeline: str, asset: str, partition: str | None, run_id: str) -> str:
@@ -113,7 +118,8 @@ class RayExecutor(Executor):
         self._started_ray = False  # uses the local cluster FlowStone started
         self._lock: asyncio.Lock | None = None
         self._remote: Any = None
-        self._bundle: Any = None
+        self._extra_args: tuple[Any, ...] = ()  # after the spec: (token, [bundle ref]) or ()
+        self._options: dict[str, dict[str, Any]] = {}  # task options per asset
 
     async def run(
         self, fn: Callable[..., Any], context: Any, inputs: Mapping[str, Any], asset: Any
@@ -127,18 +133,8 @@ class RayExecutor(Executor):
         ray = await self._ensure_ray()
         asset = job.asset
         name = task_name(self.engine.pipeline.name, asset.name, job.node.encoded, job.run_id)
-        spec = TaskSpec(
-            token=self._token,
-            bundle=[self._bundle],
-            asset=asset.name,
-            node=job.node,
-            run_id=job.run_id,
-            attempt=context.attempt,
-            upstreams=list(upstreams),
-            task_name=name,
-        )
-        options = dict(asset.ray_options.remote_args()) if asset.ray_options else {}
-        ref = self._remote.options(name=name, max_retries=0, **options).remote(spec)
+        spec = TaskSpec(asset.name, job.node, job.run_id, context.attempt, list(upstreams), name)
+        ref = self._submit(asset, name, spec)
         try:
             return dict(await ref)
         except asyncio.CancelledError:
@@ -156,12 +152,43 @@ class RayExecutor(Executor):
         async with self._lock:
             if self._ray is None:
                 ray = await asyncio.to_thread(self._init_ray)
-                self._remote = ray.remote(max_retries=0, retry_exceptions=False)(
-                    materialize_in_worker
-                )
-                self._bundle = _put_bundle(ray, self._make_bundle())
+                self._remote = self._task_function(ray, self._make_bundle())
                 self._ray = ray
         return self._ray
+
+    def _task_function(self, ray: Any, bundle: Bundle) -> Any:
+        """The Ray remote function every attempt runs, with the bundle bound into it when it
+        is small (no per-task reference for Ray to serialize and track) and passed by
+        reference otherwise."""
+        decorate = ray.remote(max_retries=0, retry_exceptions=False)
+        if len(_pickled(ray, bundle)) <= BOUND_BUNDLE_BYTES:
+            self._extra_args = ()
+            return decorate(bound_task(bundle))
+        self._extra_args = (self._token, [_put_bundle(ray, bundle)])
+        return decorate(task_by_reference)
+
+    def _submit(self, asset: AssetDefinition, name: str, spec: TaskSpec) -> Any:
+        """Submit one attempt as a Ray task named ``name``; return its ObjectRef."""
+        options = self._options.get(asset.name)
+        if options is None:
+            options = self._options[asset.name] = self._task_options(asset)
+        args = (spec, *self._extra_args)
+        submit = getattr(self._remote, "_remote", None)
+        if submit is None or "runtime_env" in options:
+            # The public way: ``.options()`` builds a new wrapper (and re-parses any
+            # runtime_env) on every call, ~0.2 ms a task.
+            return self._remote.options(name=name, **options).remote(*args)
+        # What ``.options(...).remote()`` calls in Ray 2.x, minus the per-call wrapper; the
+        # options were validated once by ``_task_options``.
+        return submit(args=args, kwargs=None, name=name, **options)
+
+    def _task_options(self, asset: AssetDefinition) -> dict[str, Any]:
+        options = dict(getattr(self._remote, "_default_options", {}))
+        options.pop("max_calls", None)  # not allowed in .options()
+        options.update(asset.ray_options.remote_args() if asset.ray_options else {})
+        options["max_retries"] = 0
+        self._remote.options(**options)  # raises now if Ray rejects an option
+        return options
 
     def _init_ray(self) -> Any:
         address = getattr(self.engine, "ray_address", None)
@@ -266,15 +293,26 @@ def _present_local_token() -> None:
             log.debug("could not refresh Ray's configuration", exc_info=True)
 
 
+def _pickled(ray: Any, bundle: Bundle) -> bytes:
+    try:
+        return bytes(ray.cloudpickle.dumps(bundle))
+    except Exception as error:
+        raise _unpicklable(bundle, error) from error
+
+
 def _put_bundle(ray: Any, bundle: Bundle) -> Any:
     try:
         return ray.put(bundle)
     except Exception as error:
-        raise ConfigurationError(
-            "the functions, io managers and resources of the Ray assets "
-            f"({', '.join(bundle.assets)}) must be picklable to reach Ray workers; "
-            f"pickling failed: {type(error).__name__}: {error}"
-        ) from error
+        raise _unpicklable(bundle, error) from error
+
+
+def _unpicklable(bundle: Bundle, error: Exception) -> ConfigurationError:
+    return ConfigurationError(
+        "the functions, io managers and resources of the Ray assets "
+        f"({', '.join(bundle.assets)}) must be picklable to reach Ray workers; "
+        f"pickling failed: {type(error).__name__}: {error}"
+    )
 
 
 def _cancel(ray: Any, ref: Any) -> None:

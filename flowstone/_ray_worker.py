@@ -4,8 +4,11 @@ except through the I/O manager, so a large value never passes through the driver
 
 Internal. The driver (``flowstone._ray``) sends a small ``TaskSpec`` per attempt; everything
 that is the same for every attempt (asset functions, I/O managers, their options, resources)
-travels once per runtime as a ``Bundle`` in the Ray object store, and each worker keeps the
-bundles it has used, so a 30,000-task backfill deserializes them once per worker.
+is a ``Bundle``, deserialized once per worker however many tasks it runs. A small bundle is
+bound into the task function itself (``bound_task``), which Ray exports once per runtime and
+each worker imports once, so a task carries no reference at all. A large one goes to the
+object store and each task carries its ``ObjectRef`` (``task_by_reference``); workers keep the
+bundles they have fetched.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowstone._context import AssetContext
 from flowstone._materializer import shape, value_key
@@ -51,12 +54,10 @@ class Bundle:
     managers: Mapping[str, IOManager]
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """One attempt of one Ray asset partition, as sent to the worker."""
+class TaskSpec(NamedTuple):
+    """One attempt of one Ray asset partition, as sent to the worker (a tuple: the cheapest
+    thing to pickle, once per task)."""
 
-    token: str
-    bundle: list[Any]  # [ObjectRef of the Bundle]; in a list so Ray does not resolve it
     asset: str
     node: Node
     run_id: str
@@ -65,13 +66,27 @@ class TaskSpec:
     task_name: str
 
 
-def materialize_in_worker(spec: TaskSpec) -> dict[str, Any]:
+def bound_task(bundle: Bundle) -> Callable[[TaskSpec], dict[str, Any]]:
+    """Return the task function with ``bundle`` bound into it (pickled with the function)."""
+
+    def materialize(spec: TaskSpec) -> dict[str, Any]:
+        return materialize_in_worker(bundle, spec)
+
+    return materialize
+
+
+def task_by_reference(spec: TaskSpec, token: str, ref: list[Any]) -> dict[str, Any]:
+    """The task function for a bundle in the object store: ``ref`` is ``[ObjectRef]`` (in a
+    list so Ray does not resolve it for every task), fetched once per worker."""
+    return materialize_in_worker(_bundle(token, ref), spec)
+
+
+def materialize_in_worker(bundle: Bundle, spec: TaskSpec) -> dict[str, Any]:
     """Run one attempt in this worker; return the metadata to record.
 
     Raises whatever the asset function or an I/O manager raises: the driver records it as
     the attempt's error, and the asset's retry policy decides what happens next.
     """
-    bundle = _bundle(spec)
     plan = bundle.assets[spec.asset]
     inputs: dict[str, Any] = {}
     for up in spec.upstreams:
@@ -100,17 +115,17 @@ def materialize_in_worker(spec: TaskSpec) -> dict[str, Any]:
     }
 
 
-def _bundle(spec: TaskSpec) -> Bundle:
-    bundle = _bundles.get(spec.token)
+def _bundle(token: str, ref: list[Any]) -> Bundle:
+    bundle = _bundles.get(token)
     if bundle is None:
         import ray
 
-        bundle = ray.get(spec.bundle[0])
-        _bundles[spec.token] = bundle
+        bundle = ray.get(ref[0])
+        _bundles[token] = bundle
         while len(_bundles) > _BUNDLES_KEPT:
             _bundles.popitem(last=False)
     else:
-        _bundles.move_to_end(spec.token)
+        _bundles.move_to_end(token)
     return bundle
 
 

@@ -10,7 +10,8 @@ Module map:
     io/                                       I/O managers (memory, fs, s3, parquet, postgres)
     storage/                                  the record store (memory, SQLite, PostgreSQL)
     _runtime.py, _sync_runtime.py             AsyncRuntime, Runtime (the public entry points)
-    _engine.py, _planning.py, _backfill.py    supervision tree, plans, scheduling
+    _engine.py, _scheduler.py                 supervision tree, shared services, scheduling
+    _planning.py, _backfill.py                plans, backfills
     _materializer.py, _lineage_writer.py      the materializer and lineage actors
     _lineage.py                               lineage queries, impact, staleness
     _events.py                                the in-process event bus

@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import TYPE_CHECKING, Any
 
-from flowstone._engine import RunSpec
 from flowstone._events import Event
 from flowstone._node import Node, make_node
 from flowstone._planning import NodeId, plan_closure, prefetch_succeeded
 from flowstone._results import BackfillResult
+from flowstone._scheduler import RunSpec
 from flowstone.errors import InvalidPartition
 from flowstone.tenancy import current_tenant
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from flowstone._engine import Plan
 from flowstone._node import Node, upstream_of
+from flowstone._scheduler import Plan
 
 if TYPE_CHECKING:
     from flowstone._engine import Engine

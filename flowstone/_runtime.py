@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from flowstone._backfill import run_backfill
-from flowstone._engine import Engine, RunSpec
+from flowstone._engine import Engine
 from flowstone._lineage import AsyncLineage
 from flowstone._node import make_node
 from flowstone._planning import plan_closure, plan_single
 from flowstone._results import BackfillResult, Materialization, RunResult
+from flowstone._scheduler import RunSpec
 from flowstone.errors import DefinitionError, DefinitionProblem, RunFailed
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
 from flowstone.storage import open_storage

@@ -1,10 +1,16 @@
-"""``Peers``: who is linked to a process and who monitors it, shared by every backend."""
+"""``Peers``: who is linked to a process, who monitors it and who waits for its replies,
+and what they are told when it exits; shared by every backend."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from actors._exceptions import NoProc
+from actors._messages import Down, format_reason
 
 if TYPE_CHECKING:
+    from actors._ref import ActorRef
     from actors.abc import ProcessBackend
 
 
@@ -16,8 +22,10 @@ class Peers:
     """
 
     alive: bool
+    ref: ActorRef
     _links: set[ProcessBackend]
     _monitored_by: dict[int, ProcessBackend]
+    _callers: dict[asyncio.Future[Any], Any]
 
     def _init_peers(self) -> None:
         self._links = set()
@@ -44,3 +52,24 @@ class Peers:
     def remove_monitor(self, monitor_id: int) -> None:
         """Forget monitor ``monitor_id``."""
         self._monitored_by.pop(monitor_id, None)
+
+    def _fail_callers(self, reason: Any) -> None:
+        """Fail every pending call at once with ``NoProc``: nobody waits for a timeout."""
+        callers, self._callers = self._callers, {}
+        for future, request in callers.items():
+            if not future.done():
+                text = (
+                    f"call {request!r} to {self.ref!r} failed: the actor exited "
+                    f"({format_reason(reason)}) before replying"
+                )
+                future.set_exception(NoProc(text, ref=self.ref, reason=reason, request=request))
+
+    def _notify_peers(self, reason: Any) -> None:
+        """Send the exit to every linked process and a ``Down`` to every monitor."""
+        links, self._links = self._links, set()
+        for peer in links:
+            peer.remove_link(self)  # type: ignore[arg-type]
+            peer.exit_signal(self.ref, reason)
+        watchers, self._monitored_by = self._monitored_by, {}
+        for monitor_id, watcher in watchers.items():
+            watcher.down_signal(Down(monitor_id, self.ref, reason))

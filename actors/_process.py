@@ -276,24 +276,8 @@ class Process(Peers):
         for monitor_id, target in self._monitoring.items():
             target.remove_monitor(monitor_id)
         self._monitoring.clear()
-        links, self._links = self._links, set()
-        for peer in links:
-            peer.remove_link(self)
-            peer.exit_signal(self.ref, reason)
-        watchers, self._monitored_by = self._monitored_by, {}
-        for monitor_id, watcher in watchers.items():
-            watcher.down_signal(Down(monitor_id, self.ref, reason))
+        self._notify_peers(reason)
         self._exited.set_result(reason)
-
-    def _fail_callers(self, reason: Any) -> None:
-        callers, self._callers = self._callers, {}
-        for future, request in callers.items():
-            if not future.done():
-                text = (
-                    f"call {request!r} to {self.ref!r} failed: the actor exited "
-                    f"({format_reason(reason)}) before replying"
-                )
-                future.set_exception(NoProc(text, ref=self.ref, reason=reason, request=request))
 
     # -- exits ------------------------------------------------------------------------------
 

@@ -208,13 +208,7 @@ class RayProcess(Peers):
             _registry.unregister(self.name, self)  # type: ignore[arg-type]
         _registry.remove_live(self)  # type: ignore[arg-type]
         self._fail_callers(reason)
-        links, self._links = self._links, set()
-        for peer in links:
-            peer.remove_link(self)
-            peer.exit_signal(self.ref, reason)
-        watchers, self._monitored_by = self._monitored_by, {}
-        for monitor_id, watcher in watchers.items():
-            watcher.down_signal(Down(monitor_id, self.ref, reason))
+        self._notify_peers(reason)
         self._exited.set_result(reason)
         if self._watcher is not None and self._watcher is not asyncio.current_task():
             self._watcher.cancel()
@@ -228,16 +222,6 @@ class RayProcess(Peers):
             _ray().kill(self.handle, no_restart=True)
         except Exception:  # already gone
             log.debug("could not kill the Ray actor of %s", self.display_name, exc_info=True)
-
-    def _fail_callers(self, reason: Any) -> None:
-        callers, self._callers = self._callers, {}
-        for future, request in callers.items():
-            if not future.done():
-                text = (
-                    f"call {request!r} to {self.ref!r} failed: the actor exited "
-                    f"({format_reason(reason)}) before replying"
-                )
-                future.set_exception(NoProc(text, ref=self.ref, reason=reason, request=request))
 
     # -- used through ActorRef ------------------------------------------------------------------
 

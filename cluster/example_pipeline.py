@@ -9,6 +9,7 @@ which must be a directory every node sees (or pass ``--s3-bucket`` to the entryp
 from __future__ import annotations
 
 import math
+import os
 import random
 from typing import Any
 
@@ -19,7 +20,16 @@ days = fs.DailyPartitions(start="2025-01-01", end="2027-12-31")
 HEAVY = fs.RayOptions(num_cpus=1)
 
 
-@pipeline.asset(partitioned_by=days, executor="ray", ray_options=HEAVY)
+def _pinned(resource: str) -> fs.RayOptions:
+    # With FLOWSTONE_EXAMPLE_PIN=1 (set by the two-node integration test), steps are pinned
+    # to the custom resources cluster/start-local-two-node.sh gives each node, so the run
+    # provably uses both; without it Ray places them freely (any cluster works).
+    if os.environ.get("FLOWSTONE_EXAMPLE_PIN") == "1":
+        return fs.RayOptions(num_cpus=1, resources={resource: 0.01})
+    return HEAVY
+
+
+@pipeline.asset(partitioned_by=days, executor="ray", ray_options=_pinned("flowstone_head"))
 def events(context: Any) -> list[float]:
     """Pretend to fetch the day's measurements."""
     rng = random.Random(context.partition.toordinal())
@@ -45,7 +55,7 @@ def features(context: Any, events: list[float]) -> dict[str, float]:
     depends_on=["features"],
     partitioned_by=days,
     executor="ray",
-    ray_options=HEAVY,
+    ray_options=_pinned("flowstone_worker"),
     retry=fs.RetryPolicy(max_retries=2, delay=0.5),
 )
 def scores(context: Any, features: dict[str, float]) -> dict[str, float]:

@@ -19,6 +19,8 @@ class RayOptions(BaseModel):
         num_gpus: GPUs reserved for the task (may be fractional).
         memory: bytes of memory reserved for the task, or None for Ray's default.
         runtime_env: a Ray runtime environment (``pip``, ``env_vars``, ``working_dir``...).
+        resources: custom Ray resources the task needs, e.g. ``{"gpu_node": 0.01}`` to run
+            only on nodes started with ``--resources='{"gpu_node": 1}'``.
 
     Raises:
         DefinitionError: when a value is negative or of the wrong type (one line per problem).
@@ -30,6 +32,7 @@ class RayOptions(BaseModel):
     num_gpus: float = Field(default=0.0, ge=0)
     memory: int | None = Field(default=None, gt=0)
     runtime_env: dict[str, Any] | None = None
+    resources: dict[str, float] | None = None
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -46,4 +49,6 @@ class RayOptions(BaseModel):
             args["memory"] = self.memory
         if self.runtime_env is not None:
             args["runtime_env"] = dict(self.runtime_env)
+        if self.resources:
+            args["resources"] = dict(self.resources)
         return args

@@ -28,6 +28,7 @@ def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
     # driver must cope with Ray's token authentication themselves).
     env = {k: v for k, v in os.environ.items() if k not in {"RAY_ADDRESS", "RAY_AUTH_MODE"}}
     env["FLOWSTONE_RAY_DIR"] = f"/tmp/fs-2n-{uuid.uuid4().hex[:6]}"
+    env["FLOWSTONE_EXAMPLE_PIN"] = "1"  # events on the head, scores on the worker
     started = subprocess.run(
         [str(CLUSTER / "start-local-two-node.sh")],
         env=env,

@@ -37,3 +37,12 @@ def test_options_are_frozen() -> None:
 def test_invalid_options_raise_definition_errors_not_bare_validation_errors() -> None:
     with pytest.raises(fs.DefinitionError, match=r"^invalid RayOptions: num_gpus: "):
         fs.RayOptions(num_gpus=-0.5)
+
+
+def test_custom_resources_are_passed_to_ray() -> None:
+    options = fs.RayOptions(num_cpus=0.5, resources={"gpu_node": 0.01})
+    assert options.remote_args() == {
+        "num_cpus": 0.5,
+        "num_gpus": 0.0,
+        "resources": {"gpu_node": 0.01},
+    }

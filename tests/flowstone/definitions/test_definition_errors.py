@@ -529,7 +529,7 @@ def test_ray_options_are_checked_one_line_per_problem() -> None:
     assert str(caught.value) == (
         "invalid RayOptions: num_cpus: Input should be greater than or equal to 0 (got -1); "
         "memory: Input should be greater than 0 (got 0); gpus: unknown option; known options: "
-        "memory, num_cpus, num_gpus, runtime_env"
+        "memory, num_cpus, num_gpus, resources, runtime_env"
     )
 
 

@@ -169,6 +169,8 @@ def _first_error(run: Any) -> str:
 
 
 def _publish(engine: Engine, kind: str, backfill_id: str, asset: str, **data: Any) -> None:
+    if not engine.events.active:
+        return
     from datetime import UTC, datetime
 
     engine.events.publish(

@@ -19,6 +19,7 @@ import itertools
 import logging
 import socket
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from flowstone._pipeline import Pipeline
 
 log = logging.getLogger("flowstone.engine")
+
+RECENT_KEPT = 16_384
+"""How many of its newest succeeded materializations an engine remembers (``recent``)."""
 _engine_ids = itertools.count(1)
 
 
@@ -71,6 +75,10 @@ class Engine:
         self.local = LocalExecutor(max_workers)
         self.executors: dict[str, Executor] = {"local": self.local, **(executors or {})}
         self.inflight: dict[tuple[str, str | None], asyncio.Future[Materialization]] = {}
+        self.recent: OrderedDict[tuple[str, str | None], Materialization] = OrderedDict()
+        """The newest succeeded materializations this engine made, newest last (at most
+        ``RECENT_KEPT``): a node planned because it was missing is skipped when one of these
+        shows that another run of this runtime has made it since."""
         self.jobs: dict[str, set[Job]] = {}
         self.dynamic: dict[str, list[str]] = {}
         self.cancelled: set[str] = set()
@@ -160,6 +168,14 @@ class Engine:
         ref = actors.whereis(self.lineage_name)
         if ref is not None:
             ref.cast(("run", record))
+
+    def remember_succeeded(self, node: Node, result: Materialization) -> None:
+        """Note that this engine made ``node`` (see ``recent``)."""
+        recent = self.recent
+        recent[node.id] = result
+        recent.move_to_end(node.id)
+        if len(recent) > RECENT_KEPT:
+            recent.popitem(last=False)
 
     async def latest_succeeded(
         self, nodes: Sequence[Node]
@@ -435,6 +451,8 @@ class Engine:
         return True
 
     def _publish(self, kind: str, run_id: str, **data: Any) -> None:
+        if not self.events.active:
+            return
         self.events.publish(Event(kind=kind, run_id=run_id, at=datetime.now(UTC), data=data))
 
 

@@ -54,7 +54,11 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
-        self.published = 0
+
+    @property
+    def active(self) -> bool:
+        """True when someone listens: publishers skip building events nobody would see."""
+        return bool(self._subscribers)
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Register ``subscriber``; return a function that unsubscribes it."""
@@ -80,7 +84,6 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         """Deliver ``event`` to every subscriber."""
-        self.published += 1
         for subscriber in list(self._subscribers):
             try:
                 subscriber(event)

@@ -117,7 +117,9 @@ class Job:
             record = self._record("succeeded", attempt, started, inputs_used, metadata, None)
             await engine.record(record)
             self._publish("materialization.succeeded", attempt)
-            return engine.to_materialization(record)
+            made = engine.to_materialization(record)
+            engine.remember_succeeded(self.node, made)
+            return made
 
     async def _resolve_inputs(self) -> tuple[list[Upstream], list[InputRef]]:
         """Find the upstream nodes and their latest succeeded records (the consumed inputs)."""
@@ -257,6 +259,8 @@ class Job:
         return self.engine.to_materialization(record)
 
     def _publish(self, kind: str, attempt: int, **data: Any) -> None:
+        if not self.engine.events.active:
+            return
         self.engine.events.publish(
             Event(
                 kind=kind,
@@ -361,9 +365,14 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(metadata: dict[str, Any]) -> dict[str, Any]:
     import json
 
+    if all(type(key) is str and type(value) in _SCALARS for key, value in metadata.items()):
+        return dict(metadata)  # the usual case: nothing to check
     if all(type(key) is str for key in metadata):
         try:
             json.dumps(metadata)  # the usual case: every value serialises, check them at once

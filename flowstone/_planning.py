@@ -70,29 +70,39 @@ async def plan_closure(
 
 
 async def prefetch_succeeded(engine: Engine, targets: Sequence[Node]) -> dict[NodeId, bool]:
-    """Whether each direct upstream node of ``targets`` has a succeeded materialization,
-    with one query per upstream asset instead of one per target.
+    """Whether each upstream node of ``targets`` has a succeeded materialization, for the
+    whole part of the closure a backfill would plan: the direct upstream nodes, then the
+    upstream nodes of those that are missing, and so on. One query per asset and level
+    instead of one per partition and level.
 
     A backfill asks this once per chunk of partitions. An answer may be stale by the time a
     partition is planned, which is safe: a succeeded materialization stays succeeded, and a
     node planned because it was missing is planned *conditionally*, so it is checked again
-    just before it would start (and skipped if another run made it meanwhile).
+    just before it would start (and skipped if this runtime made it meanwhile).
     """
-    by_asset: dict[str, dict[NodeId, Node]] = {}
-    for node in targets:
-        asset = engine.pipeline.get(node.asset)
-        try:
-            ups = upstream_of(asset, node, engine.pipeline.get, engine.dynamic_keys)
-        except Exception:
-            continue  # planning that partition raises it again, and reports it as its failure
-        for up in ups:
-            for n in up.nodes:
-                by_asset.setdefault(n.asset, {})[n.id] = n
     answers: dict[NodeId, bool] = {}
-    for group in by_asset.values():
-        nodes = list(group.values())
-        latest = await engine.latest_succeeded(nodes)
-        answers.update((n.id, n.encoded in latest) for n in nodes)
+    level = list(targets)
+    while level:
+        by_asset: dict[str, dict[NodeId, Node]] = {}
+        for node in level:
+            asset = engine.pipeline.get(node.asset)
+            try:
+                ups = upstream_of(asset, node, engine.pipeline.get, engine.dynamic_keys)
+            except Exception:
+                continue  # planning that partition raises it again, and reports it as its failure
+            for up in ups:
+                for n in up.nodes:
+                    if n.id not in answers:
+                        by_asset.setdefault(n.asset, {})[n.id] = n
+        level = []
+        for group in by_asset.values():
+            nodes = list(group.values())
+            latest = await engine.latest_succeeded(nodes)
+            for n in nodes:
+                made = n.encoded in latest
+                answers[n.id] = made
+                if not made:
+                    level.append(n)
     return answers
 
 

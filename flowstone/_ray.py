@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from flowstone._executor import Executor
 from flowstone._node import Node
-from flowstone._ray_worker import AssetPlan, Bundle, TaskSpec, bound_task, task_by_reference
+from flowstone._ray_worker import (
+    AssetPlan,
+    Bundle,
+    TaskSpec,
+    bound_task,
+    pack,
+    task_by_reference,
+)
 from flowstone.errors import ConfigurationError
 from flowstone.io import MemoryIOManager
 
@@ -134,7 +141,7 @@ class RayExecutor(Executor):
         asset = job.asset
         name = task_name(self.engine.pipeline.name, asset.name, job.node.encoded, job.run_id)
         spec = TaskSpec(asset.name, job.node, job.run_id, context.attempt, list(upstreams), name)
-        ref = self._submit(asset, name, spec)
+        ref = self._submit(asset, name, pack(spec))
         try:
             return dict(await ref)
         except asyncio.CancelledError:
@@ -167,7 +174,7 @@ class RayExecutor(Executor):
         self._extra_args = (self._token, [_put_bundle(ray, bundle)])
         return decorate(task_by_reference)
 
-    def _submit(self, asset: AssetDefinition, name: str, spec: TaskSpec) -> Any:
+    def _submit(self, asset: AssetDefinition, name: str, spec: TaskSpec | bytes) -> Any:
         """Submit one attempt as a Ray task named ``name``; return its ObjectRef."""
         options = self._options.get(asset.name)
         if options is None:

@@ -17,6 +17,7 @@ import asyncio
 import dataclasses
 import inspect
 import os
+import pickle
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -66,19 +67,37 @@ class TaskSpec(NamedTuple):
     task_name: str
 
 
-def bound_task(bundle: Bundle) -> Callable[[TaskSpec], dict[str, Any]]:
+def pack(spec: TaskSpec) -> TaskSpec | bytes:
+    """The spec as the task's argument: pickled here by the standard pickler when it can
+    be (Ray sends bytes as they are, where it would run its own, slower pickler over a
+    tuple), else as it is (a partition key only cloudpickle can pickle)."""
+    try:
+        return pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return spec
+
+
+def unpack(spec: TaskSpec | bytes) -> TaskSpec:
+    """The inverse of ``pack``, in the worker."""
+    if isinstance(spec, bytes):
+        unpacked: TaskSpec = pickle.loads(spec)
+        return unpacked
+    return spec
+
+
+def bound_task(bundle: Bundle) -> Callable[[TaskSpec | bytes], dict[str, Any]]:
     """Return the task function with ``bundle`` bound into it (pickled with the function)."""
 
-    def materialize(spec: TaskSpec) -> dict[str, Any]:
-        return materialize_in_worker(bundle, spec)
+    def materialize(spec: TaskSpec | bytes) -> dict[str, Any]:
+        return materialize_in_worker(bundle, unpack(spec))
 
     return materialize
 
 
-def task_by_reference(spec: TaskSpec, token: str, ref: list[Any]) -> dict[str, Any]:
+def task_by_reference(spec: TaskSpec | bytes, token: str, ref: list[Any]) -> dict[str, Any]:
     """The task function for a bundle in the object store: ``ref`` is ``[ObjectRef]`` (in a
     list so Ray does not resolve it for every task), fetched once per worker."""
-    return materialize_in_worker(_bundle(token, ref), spec)
+    return materialize_in_worker(_bundle(token, ref), unpack(spec))
 
 
 def materialize_in_worker(bundle: Bundle, spec: TaskSpec) -> dict[str, Any]:
@@ -161,7 +180,13 @@ async def _await(value: Any) -> Any:
 
 def _ray_facts(task_name: str) -> dict[str, Any]:
     """Where the attempt ran, recorded with the materialization."""
-    import ray
+    global _where
+    pid = os.getpid()
+    if _where is None or _where[1] != pid:
+        import ray
 
-    ctx = ray.get_runtime_context()
-    return {"ray_task": task_name, "ray_node_id": ctx.get_node_id(), "ray_worker_pid": os.getpid()}
+        _where = (ray.get_runtime_context().get_node_id(), pid)
+    return {"ray_task": task_name, "ray_node_id": _where[0], "ray_worker_pid": pid}
+
+
+_where: tuple[str, int] | None = None  # (node id, pid) of this worker process

@@ -27,7 +27,7 @@ class Plan:
     deps: dict[tuple[str, str | None], set[tuple[str, str | None]]] = field(default_factory=dict)
     conditional: set[tuple[str, str | None]] = field(default_factory=set)
     """Nodes planned only because they had no succeeded materialization at planning time;
-    they are skipped if one exists when their turn comes (another run made it meanwhile)."""
+    they are skipped if another run of this runtime made them meanwhile."""
 
     def add(self, node: Node, deps: Iterable[Node] = (), *, conditional: bool = False) -> None:
         """Add ``node`` (idempotent) waiting for ``deps`` (which must be added too)."""
@@ -155,9 +155,13 @@ class Scheduler:
         engine = self.engine
         try:
             if conditional:
-                existing = await engine.latest_succeeded([node])
-                if node.encoded in existing:
-                    future.set_result(engine.to_materialization(existing[node.encoded]))
+                # Planned because it was missing when the plan was made; another run of
+                # this runtime may have made it since. (Another process may too: that race
+                # costs a repeated materialization, never a wrong record, and a read here
+                # would only narrow it.)
+                made = engine.recent.get(node.id)
+                if made is not None:
+                    future.set_result(made)
                     return
             spec = self.spec
             job = Job(engine, node, spec.run_id, spec.triggered_by, spec.trigger, future)

@@ -114,7 +114,9 @@ class Engine:
             [
                 supervisors.ChildSpec(
                     "lineage",
-                    lambda: actors.spawn(LineageWriter, self.storage, name=self.lineage_name),
+                    lambda: actors.spawn(
+                        LineageWriter, self.storage, self._in_flight, name=self.lineage_name
+                    ),
                 ),
                 supervisors.ChildSpec("runs", start_runs, type="supervisor"),
             ],
@@ -124,6 +126,9 @@ class Engine:
             name=f"flowstone:{self.tag}:root",
         )
         self._holder = holder
+
+    def _in_flight(self) -> int:
+        return len(self.inflight)
 
     @property
     def runs_supervisor(self) -> supervisors.DynamicSupervisorRef:

@@ -4,11 +4,19 @@ Group commit: records arrive as calls; the actor gathers every record that arriv
 the previous transaction was being written and commits them together in one transaction.
 A caller's ``call`` returns only once its record is durable, so a materialization is
 reported succeeded only after its record survives a crash.
+
+Commit delay: when many materializations are in flight (a backfill), their records arrive
+one by one, each as its step ends, and would each get a transaction of its own. Like
+PostgreSQL's ``commit_delay``/``commit_siblings``, the writer then waits up to
+``commit_delay`` for the others before committing, and commits at once when every
+materialization in flight is already waiting for it. A lone chain of steps never waits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +26,12 @@ from flowstone.storage import MaterializationRecord, RunRecord, Storage, WriteBa
 log = logging.getLogger("flowstone.lineage")
 
 _FLUSH = object()
+
+COMMIT_DELAY = 0.002
+"""Seconds the writer may wait for more records before committing (see the module doc)."""
+
+COMMIT_SIBLINGS = 4
+"""The writer waits only when at least this many materializations are in flight."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +47,16 @@ class LineageStatistics:
 class LineageWriter(actors.Actor):
     """Writes records through ``Storage.write`` in groups; replies when durable."""
 
-    async def init(self, storage: Storage) -> None:
+    async def init(
+        self,
+        storage: Storage,
+        in_flight: Callable[[], int] | None = None,
+        commit_delay: float = COMMIT_DELAY,
+    ) -> None:
         self.storage = storage
+        self._in_flight = in_flight
+        self._commit_delay = commit_delay
+        self._timer: asyncio.TimerHandle | None = None
         self._runs: list[RunRecord] = []
         self._mats: list[MaterializationRecord] = []
         self._waiting: list[actors.Caller] = []
@@ -69,13 +91,42 @@ class LineageWriter(actors.Actor):
     async def handle_info(self, message: Any) -> None:
         if message is _FLUSH:
             self._flush_queued = False
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             await self._flush()
 
     def _queue_flush(self) -> None:
-        # The flush message goes to the back of the mailbox, so every record already
-        # queued behind this one joins the same transaction.
-        if not self._flush_queued:
-            self._flush_queued = True
+        if self._timer is not None and len(self._waiting) >= self._expected():
+            # Waiting for more records, and everyone in flight has sent theirs.
+            self._timer.cancel()
+            self._timer = None
+            self.ref.send(_FLUSH)
+            return
+        if self._flush_queued:
+            return
+        self._flush_queued = True
+        if self._commit_delay > 0 and len(self._waiting) < self._expected():
+            # Real time, not the runtime's clock: this only groups writes, and a test's
+            # frozen clock must not hold records back.
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self._commit_delay, self._send_flush)
+        else:
+            # The flush message goes to the back of the mailbox, so every record already
+            # queued behind this one joins the same transaction.
+            self.ref.send(_FLUSH)
+
+    def _expected(self) -> int:
+        """How many callers a delayed commit would wait for: the materializations in flight,
+        or 0 (commit now) when fewer than ``COMMIT_SIBLINGS`` are."""
+        if self._in_flight is None:
+            return 0
+        count = self._in_flight()
+        return count if count >= COMMIT_SIBLINGS else 0
+
+    def _send_flush(self) -> None:
+        self._timer = None
+        if self.ref.alive:
             self.ref.send(_FLUSH)
 
     async def _flush(self) -> None:
@@ -96,6 +147,9 @@ class LineageWriter(actors.Actor):
             caller.reply(True)
 
     async def terminate(self, reason: Any) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         # An orderly stop writes what is buffered; a crash leaves it to the callers' retry.
         if actors.is_clean(reason) and (self._runs or self._mats):
             try:

@@ -68,21 +68,30 @@ class TaskSpec(NamedTuple):
 
 
 def pack(spec: TaskSpec) -> TaskSpec | bytes:
-    """The spec as the task's argument: pickled here by the standard pickler when it can
-    be (Ray sends bytes as they are, where it would run its own, slower pickler over a
-    tuple), else as it is (a partition key only cloudpickle can pickle)."""
+    """The spec as the task's argument: plain tuples pickled here by the standard pickler
+    (Ray sends bytes as they are, where it would run its own, slower pickler over the
+    spec's objects), or the spec itself if a partition key only cloudpickle can pickle."""
+    node = spec.node
+    ups = tuple(
+        (up.dep, up.single, tuple((n.asset, n.key, n.encoded) for n in up.nodes))
+        for up in spec.upstreams
+    )
+    wire = (spec.asset, node.key, node.encoded, spec.run_id, spec.attempt, ups, spec.task_name)
     try:
-        return pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         return spec
 
 
 def unpack(spec: TaskSpec | bytes) -> TaskSpec:
     """The inverse of ``pack``, in the worker."""
-    if isinstance(spec, bytes):
-        unpacked: TaskSpec = pickle.loads(spec)
-        return unpacked
-    return spec
+    if not isinstance(spec, bytes):
+        return spec
+    asset, key, encoded, run_id, attempt, ups, task_name = pickle.loads(spec)
+    upstreams = [
+        Upstream(dep, tuple(Node(*n) for n in nodes), single) for dep, single, nodes in ups
+    ]
+    return TaskSpec(asset, Node(asset, key, encoded), run_id, attempt, upstreams, task_name)
 
 
 def bound_task(bundle: Bundle) -> Callable[[TaskSpec | bytes], dict[str, Any]]:

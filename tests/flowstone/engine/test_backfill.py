@@ -122,3 +122,23 @@ async def test_a_backfill_publishes_progress_events(make_runtime: Any) -> None:
     rt.events.subscribe(lambda e: kinds.append(e.kind) if e.kind.startswith("backfill") else None)
     await rt.backfill("report", "2025-01-01..2025-01-03")
     assert kinds == ["backfill.started"] + ["backfill.progress"] * 3 + ["backfill.finished"]
+
+
+async def test_planning_a_backfill_costs_a_few_queries_per_chunk_not_per_partition(
+    make_runtime: Any,
+) -> None:
+    rt = make_runtime(chain_pipeline())
+    lookups: list[str] = []
+    latest = rt.storage.latest
+
+    async def counted(asset: str, partitions: Any, **kwargs: Any) -> Any:
+        lookups.append(asset)
+        return await latest(asset, partitions, **kwargs)
+
+    rt.storage.latest = counted
+    result = await rt.backfill("report", "2025-01-01..2025-02-28", max_parallel=8)
+    assert len(result.succeeded) == 59
+    # One query for what is done already, then one per level of the missing closure
+    # (clean, then raw); nothing per partition.
+    assert lookups == ["report", "clean", "raw"]
+    assert len(await rt.materializations("raw")) == 59

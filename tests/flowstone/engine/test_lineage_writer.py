@@ -1,0 +1,125 @@
+"""The lineage actor's group commit: what shares a transaction, and what never waits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import actors
+from flowstone._lineage_writer import COMMIT_SIBLINGS, LineageStatistics, LineageWriter
+from flowstone.storage import MaterializationRecord, MemoryStorage, WriteBatch
+
+
+class CountingStorage(MemoryStorage):
+    """A memory store that remembers the size of every transaction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transactions: list[int] = []
+
+    async def write(self, batch: WriteBatch) -> None:
+        self.transactions.append(len(batch.runs) + len(batch.materializations))
+        await super().write(batch)
+
+
+def record(index: int) -> MaterializationRecord:
+    now = datetime.now(UTC)
+    return MaterializationRecord(
+        id=f"m{index}",
+        run_id="r1",
+        asset="a",
+        partition=str(index),
+        attempt=1,
+        status="succeeded",
+        started_at=now,
+        finished_at=now,
+        triggered_by="test",
+        trigger="manual",
+        user="u",
+        host="h",
+    )
+
+
+@pytest.fixture
+async def storage() -> AsyncIterator[CountingStorage]:
+    store = CountingStorage()
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def start_writer(
+    storage: CountingStorage, in_flight: Callable[[], int] | None, delay: float
+) -> actors.ActorRef:
+    return await actors.spawn(LineageWriter, storage, in_flight, delay)
+
+
+async def write(writer: actors.ActorRef, index: int) -> None:
+    await writer.call(("mat", record(index)), timeout=10.0)
+
+
+async def test_records_arriving_one_by_one_share_a_transaction_while_many_are_in_flight(
+    storage: CountingStorage,
+) -> None:
+    # Every materialization in flight reports, one at a time: the writer commits as soon
+    # as the last of them is waiting, long before its (huge) commit delay.
+    writer = await start_writer(storage, lambda: COMMIT_SIBLINGS, delay=3600.0)
+    calls = []
+    for index in range(COMMIT_SIBLINGS):
+        calls.append(asyncio.ensure_future(write(writer, index)))
+        await asyncio.sleep(0.001)  # arrive separately, not in one mailbox batch
+    await asyncio.wait_for(asyncio.gather(*calls), timeout=10.0)
+    assert storage.transactions == [COMMIT_SIBLINGS]
+    assert len(await storage.materializations()) == COMMIT_SIBLINGS
+    await writer.stop()
+
+
+async def test_a_record_waits_at_most_the_commit_delay_for_siblings(
+    storage: CountingStorage,
+) -> None:
+    writer = await start_writer(storage, lambda: 100, delay=0.01)
+    await asyncio.wait_for(write(writer, 1), timeout=10.0)
+    assert storage.transactions == [1]
+    await writer.stop()
+
+
+@pytest.mark.parametrize("in_flight", [None, lambda: COMMIT_SIBLINGS - 1])
+async def test_with_few_materializations_in_flight_a_record_is_committed_at_once(
+    storage: CountingStorage, in_flight: Any
+) -> None:
+    # A chain of steps runs one at a time: each step waits for its record, so a delay
+    # would add up along the chain. A delay of an hour would time the test out.
+    writer = await start_writer(storage, in_flight, delay=3600.0)
+    for index in range(3):
+        await asyncio.wait_for(write(writer, index), timeout=10.0)
+    assert storage.transactions == [1, 1, 1]
+    await writer.stop()
+
+
+async def test_records_cast_while_waiting_join_the_delayed_transaction(
+    storage: CountingStorage,
+) -> None:
+    writer = await start_writer(storage, lambda: 2 * COMMIT_SIBLINGS, delay=3600.0)
+    writer.cast(("mat", record(0)))  # a progress marker: nobody waits for it
+    calls = [asyncio.ensure_future(write(writer, i)) for i in range(1, 2 * COMMIT_SIBLINGS + 1)]
+    await asyncio.wait_for(asyncio.gather(*calls), timeout=10.0)
+    assert sum(storage.transactions) == 2 * COMMIT_SIBLINGS + 1
+    assert storage.transactions[-1] >= 2  # the cast did not get a transaction of its own
+    stats = await writer.call("statistics")
+    assert isinstance(stats, LineageStatistics)
+    assert stats.pending == 0
+    await writer.stop()
+
+
+async def test_an_orderly_stop_writes_what_is_waiting_for_its_delay(
+    storage: CountingStorage,
+) -> None:
+    writer = await start_writer(storage, lambda: 100, delay=3600.0)
+    writer.cast(("mat", record(7)))
+    await asyncio.sleep(0)
+    await writer.stop()
+    assert [m.id for m in await storage.materializations()] == ["m7"]

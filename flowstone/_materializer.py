@@ -100,6 +100,7 @@ class Job:
             self.current_start = started
             self._publish("materialization.started", attempt)
             inputs_used: list[InputRef] = []
+            upstreams: list[Upstream] = []
             try:
                 upstreams, inputs_used = await self._resolve_inputs()
                 metadata = await self._attempt(upstreams, attempt)
@@ -113,13 +114,33 @@ class Job:
                     self._publish("materialization.retried", attempt, delay=delay)
                     await actors.sleep(delay)
                     continue
-                return engine.to_materialization(record)
+                return self._result(record, upstreams if inputs_used else [])
             record = self._record("succeeded", attempt, started, inputs_used, metadata, None)
             await engine.record(record)
             self._publish("materialization.succeeded", attempt)
-            made = engine.to_materialization(record)
+            made = self._result(record, upstreams)
             engine.remember_succeeded(self.node, made)
             return made
+
+    def _result(self, record: MaterializationRecord, upstreams: list[Upstream]) -> Materialization:
+        """The public form of this job's ``record``; the keys are this job's own (canonical)
+        keys, so nothing is decoded again."""
+        return Materialization(
+            asset=record.asset,
+            partition=self.node.key,
+            run_id=record.run_id,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            status=record.status,
+            inputs=[(n.asset, n.key) for up in upstreams for n in up.nodes],
+            triggered_by=record.triggered_by,
+            metadata=record.metadata,
+            attempt=record.attempt,
+            id=record.id,
+            code_version=record.code_version,
+            error=record.error,
+            partition_key=record.partition,
+        )
 
     async def _resolve_inputs(self) -> tuple[list[Upstream], list[InputRef]]:
         """Find the upstream nodes and their latest succeeded records (the consumed inputs)."""

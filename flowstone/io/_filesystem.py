@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -14,6 +15,7 @@ from urllib.parse import quote
 
 from pydantic import field_validator
 
+from flowstone._naming import is_identifier
 from flowstone.errors import IOManagerError
 from flowstone.io._manager import IOContext, IOManager, IOOptions
 
@@ -73,6 +75,13 @@ class FilesystemIOManager(IOManager):
     def __init__(self, base_dir: str | os.PathLike[str], *, fsync: bool = False) -> None:
         self.base_dir = Path(os.path.abspath(base_dir))
         self.fsync = fsync
+        self._base = str(self.base_dir)
+        self._made: set[str] = set()  # directories this process created or found
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_made"] = set()  # what exists here says nothing of another machine
+        return state
 
     def store(self, context: IOContext, value: Any) -> Mapping[str, Any]:
         """Write ``value``; return ``{"path", "size", "format"}``.
@@ -81,14 +90,14 @@ class FilesystemIOManager(IOManager):
             IOManagerError: when the value cannot be serialized or written (cause chained).
         """
         options = self._options(context)
-        path = self.path_for(context)
+        path = self._file(context, options)
         try:
             size = self._write_atomically(path, value, options.format)
         except Exception as error:
             hint = _JSON_HINT if options.format == "json" and _is_encoding_error(error) else ""
             message = f"cannot store {_describe(context)} as {options.format} at {path}{hint}"
             raise _error(context, message, error) from error
-        return {"path": str(path), "size": size, "format": options.format}
+        return {"path": path, "size": size, "format": options.format}
 
     def load(self, context: IOContext) -> Any:
         """Read the value back.
@@ -97,9 +106,9 @@ class FilesystemIOManager(IOManager):
             IOManagerError: when no file exists, or it cannot be read or decoded.
         """
         options = self._options(context)
-        path = self.path_for(context)
+        path = self._file(context, options)
         try:
-            with path.open("rb") as file:
+            with open(path, "rb") as file:
                 return pickle.load(file) if options.format == "pickle" else json.load(file)
         except FileNotFoundError:
             raise IOManagerError(
@@ -126,7 +135,14 @@ class FilesystemIOManager(IOManager):
         Raises:
             IOManagerError: when the ``path`` option fails or leads outside ``base_dir``.
         """
-        options = self._options(context)
+        return Path(self._file(context, self._options(context)))
+
+    def _file(self, context: IOContext, options: FilesystemOptions) -> str:
+        if options.path is None and is_identifier(context.asset):
+            # The default layout cannot leave base_dir: an identifier, then a %-escaped key.
+            key = context.partition_key
+            name = "__all__" if key is None else quote(key, safe=_SAFE_IN_NAME)
+            return f"{self._base}/{context.asset}/{name}.{_EXTENSIONS[options.format]}"
         relative = self._relative_path(context, options)
         if not isinstance(relative, str) or not relative:
             raise _error(
@@ -140,7 +156,7 @@ class FilesystemIOManager(IOManager):
                 f"the path {relative!r} of {_describe(context)} leaves the base directory "
                 f"{self.base_dir}; paths must be relative and stay inside it",
             )
-        return Path(os.path.normpath(os.path.join(self.base_dir, relative)))
+        return os.path.normpath(os.path.join(self._base, relative))
 
     def _inside(self, relative: str) -> bool:
         # Lexical check (no symlink resolution): it stops '..' and absolute paths, while
@@ -174,12 +190,15 @@ class FilesystemIOManager(IOManager):
         except Exception as error:
             raise _error(context, f"invalid io_options for {_describe(context)}", error) from error
 
-    def _write_atomically(self, path: Path, value: Any, fmt: str) -> int:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def _write_atomically(self, path: str, value: Any, fmt: str) -> int:
+        directory, name = os.path.split(path)
+        if directory not in self._made:
+            os.makedirs(directory, exist_ok=True)
+            self._made.add(directory)
         # A random name in the same directory: os.replace is atomic only within a filesystem.
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        temporary = f"{directory}/.{name}.{secrets.token_hex(6)}.tmp"
         try:
-            with temporary.open("xb") as file:
+            with _create(temporary, directory) as file:
                 _serialize(file, value, fmt)
                 file.flush()
                 if self.fsync:
@@ -187,14 +206,24 @@ class FilesystemIOManager(IOManager):
                 size = file.tell()
             os.replace(temporary, path)
         except BaseException:
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
             raise
         if self.fsync:
-            _fsync_directory(path.parent)
+            _fsync_directory(directory)
         return size
 
     def __repr__(self) -> str:
         return f"<FilesystemIOManager base_dir={str(self.base_dir)!r}>"
+
+
+def _create(path: str, directory: str) -> BinaryIO:
+    """Open a new file for writing; make its directory again if it was removed since."""
+    try:
+        return open(path, "xb")  # the caller's ``with`` closes it
+    except FileNotFoundError:
+        os.makedirs(directory, exist_ok=True)
+        return open(path, "xb")
 
 
 def _serialize(file: BinaryIO, value: Any, fmt: str) -> None:
@@ -204,7 +233,7 @@ def _serialize(file: BinaryIO, value: Any, fmt: str) -> None:
         file.write(json.dumps(value).encode("utf-8"))
 
 
-def _fsync_directory(directory: Path) -> None:
+def _fsync_directory(directory: str) -> None:
     # Makes the rename itself durable; without it a power loss can undo the replace.
     descriptor = os.open(directory, os.O_RDONLY)
     try:

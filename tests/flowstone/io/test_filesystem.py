@@ -222,3 +222,33 @@ def test_unknown_template_placeholders_and_formats_are_refused_at_validation() -
         prefix + "path: unknown placeholder {day} in path; use {asset}, "
         "{partition}, {partition_key}, {ext} (got '{asset}/{day}.pkl')",
     ]
+
+
+def test_an_asset_name_that_is_no_identifier_cannot_leave_the_base_directory(
+    manager: FilesystemIOManager,
+) -> None:
+    # The engine only makes identifiers, but a context built by hand may hold anything.
+    with pytest.raises(fs.IOManagerError, match="leaves the base directory"):
+        manager.store(context(asset="../outside"), 1)
+    assert not manager.base_dir.exists()
+
+
+def test_a_directory_removed_after_a_write_is_made_again(manager: FilesystemIOManager) -> None:
+    manager.store(context(partition="a", key="a"), 1)
+    (manager.base_dir / "events" / "a.pkl").unlink()
+    (manager.base_dir / "events").rmdir()
+    manager.store(context(partition="b", key="b"), 2)
+    assert manager.load(context(partition="b", key="b")) == 2
+
+
+def test_a_pickled_manager_makes_its_directories_wherever_it_is_unpickled(
+    tmp_path: Path,
+) -> None:
+    # A Ray worker gets the manager pickled; what the driver created is not there.
+    manager = FilesystemIOManager(tmp_path / "storage")
+    manager.store(context(), 1)
+    copy = pickle.loads(pickle.dumps(manager))
+    (tmp_path / "storage" / "events" / "__all__.pkl").unlink()
+    (tmp_path / "storage" / "events").rmdir()
+    copy.store(context(), 2)
+    assert copy.load(context()) == 2

@@ -27,7 +27,7 @@ log = logging.getLogger("flowstone.lineage")
 
 _FLUSH = object()
 
-COMMIT_DELAY = 0.002
+COMMIT_DELAY = 0.010
 """Seconds the writer may wait for more records before committing (see the module doc)."""
 
 COMMIT_SIBLINGS = 4

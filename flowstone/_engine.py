@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flowstone.engine")
 
-RECENT_KEPT = 16_384
+RECENT_KEPT = 4_096
 """How many of its newest succeeded materializations an engine remembers (``recent``)."""
 _engine_ids = itertools.count(1)
 

@@ -149,10 +149,14 @@ def _median(values: list[Value]) -> tuple[Value, int | None]:
 
 
 def _spread(fs_ray: list[Value], raw: list[Value]) -> str:
-    ratios = [f.value / r.value for f, r in zip(fs_ray, raw, strict=True) if f.value and r.value]
+    """The per-round ratios of FlowStone to ``raw``: their median and range."""
+    ratios = sorted(
+        f.value / r.value for f, r in zip(fs_ray, raw, strict=True) if f.value and r.value
+    )
     if len(ratios) < 2:
         return ""
-    return f"{min(ratios):.2f}–{max(ratios):.2f}×"
+    median = ratios[(len(ratios) - 1) // 2]
+    return f"median {median:.2f}×, range {ratios[0]:.2f}–{ratios[-1]:.2f}×"
 
 
 def run(options: Options) -> FamilyResult:
@@ -163,7 +167,7 @@ def run(options: Options) -> FamilyResult:
     noisier than the difference being measured.
     """
     count = options.pick(40, 200)
-    rounds = options.pick(1, 3)
+    rounds = options.pick(1, 5)
     # Dagster runs one partition at a time at ~1 s each here: a prefix unless --exhaustive.
     dagster_count = count if options.exhaustive else min(count, options.pick(10, 40))
     fs_rounds: list[Answers] = []
@@ -224,11 +228,13 @@ def run(options: Options) -> FamilyResult:
         " per partition, in-process executor",
     ]
     if rounds > 1:
-        spread = _spread(fs_values, [_per_partition(v, count) for v in persisted_rounds])
         result.notes.append(
             f"FlowStone on Ray and raw Ray ran in {rounds} alternating rounds; medians shown"
-            + (f"; {FS_RAY} / {RAW_PERSISTED} per round: {spread}" if spread else "")
         )
+        for name, values in ((RAW_PERSISTED, persisted_rounds), (RAW, raw_rounds)):
+            spread = _spread(fs_values, [_per_partition(v, count) for v in values])
+            if spread:
+                result.notes.append(f"{FS_RAY} / {name}, round by round: {spread}")
     if ray_note:
         result.notes.append(f"raw Ray: {ray_note}")
     return result

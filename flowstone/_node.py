@@ -33,6 +33,17 @@ class Node:
         return self.asset if self.encoded is None else f"{self.asset}[{self.encoded}]"
 
 
+def run_name(pipeline: str, node: Node, run_id: str) -> str:
+    """The name of ``node``'s work in run ``run_id``:
+    ``flowstone:<pipeline>/<asset>/<partition>?run=<run id>`` (no ``/<partition>`` for an
+    unpartitioned asset). Its materializer actor is registered under it, and a Ray asset's
+    task carries it, so ``actors.whereis``, the Ray dashboard and ``ray list tasks`` agree."""
+    path = f"{pipeline}/{node.asset}"
+    if node.encoded is not None:
+        path = f"{path}/{node.encoded}"
+    return f"flowstone:{path}?run={run_id}"
+
+
 def make_node(asset: AssetDefinition, partition: Any) -> Node:
     """Validate ``partition`` against the asset's definition and build its node.
 

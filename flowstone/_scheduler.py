@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import actors
 import supervisors
 from flowstone._materializer import Job, Materializer
-from flowstone._node import Node
+from flowstone._node import Node, run_name
 from flowstone._results import Materialization
 from flowstone.errors import FlowStoneError
 
@@ -171,8 +171,11 @@ class Scheduler:
             if jobs is not None:
                 jobs.add(job)
                 future.add_done_callback(lambda _f: jobs.discard(job))
+            name = run_name(engine.pipeline.name, node, spec.run_id)
             child = supervisors.ChildSpec(
-                node.label(), lambda: actors.spawn(Materializer, job), restart="transient"
+                node.label(),
+                lambda: actors.spawn(Materializer, job, name=name),
+                restart="transient",
             )
             await self.run_sup.start_child(child)
         except Exception as exc:  # reported as the node's outcome

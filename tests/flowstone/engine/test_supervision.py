@@ -51,6 +51,36 @@ async def test_a_killed_materializer_is_restarted_and_the_attempt_is_counted(
     assert run.materializations[0].attempt == 2
 
 
+async def test_a_materializer_is_registered_under_its_pipeline_asset_partition_and_run(
+    make_runtime: Any,
+) -> None:
+    p = fs.Pipeline("named")
+    days = fs.DailyPartitions(start="2025-01-01")
+    release = asyncio.Event()
+
+    @p.asset(partitioned_by=days)
+    async def slow(context: Any) -> str:
+        await release.wait()
+        return "done"
+
+    rt = make_runtime(p)
+    started = await _started_run(rt)
+    task = asyncio.ensure_future(rt.materialize("slow", "2025-01-02"))
+    run_id = await started
+    name = f"flowstone:named/slow/2025-01-02?run={run_id}"
+    [child] = await rt.engine.runs[run_id].which_children()
+    assert actors.whereis(name) == child.ref
+    # Killed and restarted by its supervisor: the replacement takes the name over.
+    child.ref.kill()
+    await wait_all_idle()
+    [replacement] = await rt.engine.runs[run_id].which_children()
+    assert replacement.ref != child.ref
+    assert actors.whereis(name) == replacement.ref
+    release.set()
+    assert (await task).success
+    assert actors.whereis(name) is None
+
+
 async def test_a_crashed_lineage_writer_is_restarted_and_no_record_is_lost(
     make_runtime: Any,
 ) -> None:

@@ -3,8 +3,7 @@
 Loaded by the engine the first time a Ray asset runs (``import ray`` happens here, never at
 ``import flowstone``). Each attempt of an asset partition is one Ray task that loads the
 inputs, calls the function and stores the value *in the worker* (``flowstone._ray_worker``);
-only the metadata to record comes back (``flowstone._ray_completions`` finds finished tasks
-from the event loop's thread). The task is named
+only the metadata to record comes back. The task is named
 ``flowstone:<pipeline>/<asset>/<partition>?run=<run id>``, so the Ray dashboard and
 ``ray list tasks`` show what FlowStone is running.
 
@@ -26,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from flowstone._executor import Executor
 from flowstone._node import Node, run_name
-from flowstone._ray_completions import Completions
 from flowstone._ray_worker import (
     AssetPlan,
     Bundle,
@@ -122,7 +120,6 @@ class RayExecutor(Executor):
         self._remote: Any = None
         self._extra_args: tuple[Any, ...] = ()  # after the spec: (token, [bundle ref]) or ()
         self._options: dict[str, dict[str, Any]] = {}  # task options per asset
-        self._completions: Completions | None = None
 
     async def run(
         self, fn: Callable[..., Any], context: Any, inputs: Mapping[str, Any], asset: Any
@@ -138,13 +135,10 @@ class RayExecutor(Executor):
         name = run_name(self.engine.pipeline.name, job.node, job.run_id)
         spec = TaskSpec(asset.name, job.node, job.run_id, context.attempt, list(upstreams), name)
         ref = self._submit(asset, name, pack(spec))
-        completions = self._completions
-        assert completions is not None  # set with self._ray
         try:
-            return dict(await completions.watch(ref))
+            return dict(await ref)
         except asyncio.CancelledError:
             # Cancelled (timeout or run cancelled): stop the work too, not only the wait.
-            completions.forget(ref)
             _cancel(ray, ref)
             raise
         except ray.exceptions.RayTaskError as error:
@@ -159,7 +153,6 @@ class RayExecutor(Executor):
             if self._ray is None:
                 ray = await asyncio.to_thread(self._init_ray)
                 self._remote = self._task_function(ray, self._make_bundle())
-                self._completions = Completions(ray)
                 self._ray = ray
         return self._ray
 
@@ -249,9 +242,6 @@ class RayExecutor(Executor):
 
     async def aclose(self) -> None:
         """Stop the local Ray cluster FlowStone started once no runtime uses it any more."""
-        if self._completions is not None:
-            await self._completions.aclose()
-            self._completions = None
         if self._started_ray and self._ray is not None:
             _session.users -= 1
             if _session.users <= 0 and _session.owned:

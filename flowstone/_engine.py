@@ -31,7 +31,7 @@ from flowstone._executor import Executor, LocalExecutor
 from flowstone._lineage_writer import LineageWriter
 from flowstone._materializer import Job
 from flowstone._node import Node, labels
-from flowstone._results import Materialization, RunResult
+from flowstone._results import Materialization, RunResult, materialization_of
 from flowstone._scheduler import RunSpec, Scheduler, run_status
 from flowstone.errors import ConfigurationError, FlowStoneError, MissingUpstream
 from flowstone.io._manager import IOContext, IOManager
@@ -352,22 +352,9 @@ class Engine:
 
     def to_materialization(self, record: MaterializationRecord) -> Materialization:
         """Turn a stored record into the public ``Materialization`` (decoded keys)."""
-        return Materialization(
-            asset=record.asset,
-            partition=self.decode(record.asset, record.partition),
-            run_id=record.run_id,
-            started_at=record.started_at,
-            finished_at=record.finished_at,
-            status=record.status,
-            inputs=[(i.asset, self.decode(i.asset, i.partition)) for i in record.inputs],
-            triggered_by=record.triggered_by,
-            metadata=record.metadata,
-            attempt=record.attempt,
-            id=record.id,
-            code_version=record.code_version,
-            error=record.error,
-            partition_key=record.partition,
-        )
+        partition = self.decode(record.asset, record.partition)
+        inputs = [(i.asset, self.decode(i.asset, i.partition)) for i in record.inputs]
+        return materialization_of(record, partition, inputs)
 
     def decode(self, asset: str, encoded: str | None) -> Any:
         """Decode a stored partition key of ``asset`` (unknown assets keep the string)."""

@@ -21,7 +21,7 @@ import actors
 from flowstone._context import AssetContext
 from flowstone._events import Event
 from flowstone._node import Node, Upstream, upstream_of
-from flowstone._results import Materialization
+from flowstone._results import Materialization, materialization_of
 from flowstone.errors import IOManagerError, MissingUpstream
 from flowstone.storage import ErrorInfo, InputRef, MaterializationRecord
 from flowstone.tenancy import tenant_scope
@@ -125,22 +125,8 @@ class Job:
     def _result(self, record: MaterializationRecord, upstreams: list[Upstream]) -> Materialization:
         """The public form of this job's ``record``; the keys are this job's own (canonical)
         keys, so nothing is decoded again."""
-        return Materialization(
-            asset=record.asset,
-            partition=self.node.key,
-            run_id=record.run_id,
-            started_at=record.started_at,
-            finished_at=record.finished_at,
-            status=record.status,
-            inputs=[(n.asset, n.key) for up in upstreams for n in up.nodes],
-            triggered_by=record.triggered_by,
-            metadata=record.metadata,
-            attempt=record.attempt,
-            id=record.id,
-            code_version=record.code_version,
-            error=record.error,
-            partition_key=record.partition,
-        )
+        inputs = [(n.asset, n.key) for up in upstreams for n in up.nodes]
+        return materialization_of(record, self.node.key, inputs)
 
     async def _resolve_inputs(self) -> tuple[list[Upstream], list[InputRef]]:
         """Find the upstream nodes and their latest succeeded records (the consumed inputs)."""

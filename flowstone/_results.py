@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flowstone.storage import ErrorInfo
+from flowstone.storage import ErrorInfo, MaterializationRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +82,25 @@ class BackfillResult:
     def success(self) -> bool:
         """True when no partition failed."""
         return not self.failed
+
+
+def materialization_of(
+    record: MaterializationRecord, partition: Any, inputs: list[tuple[str, Any]]
+) -> Materialization:
+    """The public form of ``record``, given its partition key and its inputs' keys decoded."""
+    return Materialization(
+        asset=record.asset,
+        partition=partition,
+        run_id=record.run_id,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        status=record.status,
+        inputs=inputs,
+        triggered_by=record.triggered_by,
+        metadata=record.metadata,
+        attempt=record.attempt,
+        id=record.id,
+        code_version=record.code_version,
+        error=record.error,
+        partition_key=record.partition,
+    )

@@ -95,3 +95,21 @@ def batch(*records: MaterializationRecord | RunRecord) -> WriteBatch:
 def ids(records: Iterable[MaterializationRecord]) -> list[str]:
     """Return the ids of records, in order."""
     return [r.id for r in records]
+
+
+def tenant_batch() -> WriteBatch:
+    """Records of two tenants and a shared one, for the backends' tenant-column tests."""
+    return batch(
+        mat("rates"),
+        mat("orders", "tenant=acme", inputs=[("rates", None)], tenant="acme"),
+        mat("report", tenant="acme"),
+        mat("report", run="r2", finished=5, tenant="beta"),
+    )
+
+
+TENANT_INPUT_ROWS = [("r1/orders/tenant=acme/1", "acme")]
+"""(materialization id, tenant) of ``tenant_batch``'s input rows."""
+
+TENANT_PARTITION_ROWS = [("orders", "acme"), ("rates", None), ("report", "beta")]
+"""(asset, tenant) of ``tenant_batch``'s partition rows: a partition belongs to the tenant
+of its newest record."""

@@ -13,7 +13,15 @@ from flowstone.storage import PostgresStorage
 from flowstone.storage._migrations import LATEST_VERSION, MIGRATIONS
 from flowstone.tenancy import RECORD_TABLES, record_store_tenant_columns_sql
 from tests.flowstone.storage.contract import StorageContract, StorageFactory
-from tests.flowstone.storage.records import batch, ids, mat, run
+from tests.flowstone.storage.records import (
+    TENANT_INPUT_ROWS,
+    TENANT_PARTITION_ROWS,
+    batch,
+    ids,
+    mat,
+    run,
+    tenant_batch,
+)
 from tests.pg import (
     clear_schema,
     database_fixture,
@@ -190,14 +198,7 @@ def test_a_schema_name_must_be_a_plain_identifier() -> None:
 
 async def test_inputs_and_partition_rows_carry_the_tenant_of_their_record(pg_url: str) -> None:
     async with PostgresStorage(pg_url) as storage:
-        await storage.write(
-            batch(
-                mat("rates"),
-                mat("orders", "tenant=acme", inputs=[("rates", None)], tenant="acme"),
-                mat("report", tenant="acme"),
-                mat("report", run="r2", finished=5, tenant="beta"),
-            )
-        )
+        await storage.write(tenant_batch())
     conn = await asyncpg.connect(pg_url)
     try:
         inputs = await conn.fetch(
@@ -208,13 +209,8 @@ async def test_inputs_and_partition_rows_carry_the_tenant_of_their_record(pg_url
         )
     finally:
         await conn.close()
-    assert [tuple(r) for r in inputs] == [("r1/orders/tenant=acme/1", "acme")]
-    # A partition belongs to the tenant of its newest record.
-    assert [tuple(r) for r in partitions] == [
-        ("orders", "acme"),
-        ("rates", None),
-        ("report", "beta"),
-    ]
+    assert [tuple(r) for r in inputs] == TENANT_INPUT_ROWS
+    assert [tuple(r) for r in partitions] == TENANT_PARTITION_ROWS
 
 
 async def test_a_store_of_schema_version_1_gains_tenant_columns_and_keeps_its_records(

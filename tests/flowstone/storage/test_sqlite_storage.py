@@ -18,7 +18,15 @@ from flowstone.errors import StorageError
 from flowstone.storage import SQLiteStorage, open_storage
 from flowstone.storage._migrations import MIGRATIONS
 from tests.flowstone.storage.contract import StorageContract, StorageFactory
-from tests.flowstone.storage.records import batch, ids, mat, run
+from tests.flowstone.storage.records import (
+    TENANT_INPUT_ROWS,
+    TENANT_PARTITION_ROWS,
+    batch,
+    ids,
+    mat,
+    run,
+    tenant_batch,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -162,21 +170,13 @@ async def test_inputs_and_partition_rows_carry_the_tenant_of_their_record(
 ) -> None:
     path = tmp_path / "flowstone.db"
     async with SQLiteStorage(path) as storage:
-        await storage.write(
-            batch(
-                mat("rates"),
-                mat("orders", "tenant=acme", inputs=[("rates", None)], tenant="acme"),
-                mat("report", tenant="acme"),
-                mat("report", run="r2", finished=5, tenant="beta"),
-            )
-        )
+        await storage.write(tenant_batch())
     conn = sqlite3.connect(path)
     try:
         inputs = conn.execute("SELECT materialization_id, tenant FROM materialization_inputs")
-        assert inputs.fetchall() == [("r1/orders/tenant=acme/1", "acme")]
+        assert inputs.fetchall() == TENANT_INPUT_ROWS
         partitions = conn.execute("SELECT asset, tenant FROM asset_partitions ORDER BY asset")
-        # A partition belongs to the tenant of its newest record.
-        assert partitions.fetchall() == [("orders", "acme"), ("rates", None), ("report", "beta")]
+        assert partitions.fetchall() == TENANT_PARTITION_ROWS
     finally:
         conn.close()
 

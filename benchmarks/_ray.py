@@ -202,8 +202,7 @@ def run(options: Options) -> FamilyResult:
         note = f"first {dagster_count} days"
         per_partition[DAGSTER] = Value(per_partition[DAGSTER].value, note=note)
     for name, values in ((RAW, raw_rounds), (RAW_PERSISTED, persisted_rounds)):
-        median, _ = _median(values)
-        per_partition[name] = Value(median.value / count * 1e3) if median.value else median
+        per_partition[name] = _per_partition(_median(values)[0], count)
     target = Target(
         FS_RAY, ">=", 1 / 1.3, ratio=target_ratio, text="<= 1.3× raw Ray's time, same work"
     )

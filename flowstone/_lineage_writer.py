@@ -91,16 +91,13 @@ class LineageWriter(actors.Actor):
     async def handle_info(self, message: Any) -> None:
         if message is _FLUSH:
             self._flush_queued = False
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._cancel_timer()
             await self._flush()
 
     def _queue_flush(self) -> None:
         if self._timer is not None and len(self._waiting) >= self._expected():
             # Waiting for more records, and everyone in flight has sent theirs.
-            self._timer.cancel()
-            self._timer = None
+            self._cancel_timer()
             self.ref.send(_FLUSH)
             return
         if self._flush_queued:
@@ -123,6 +120,11 @@ class LineageWriter(actors.Actor):
             return 0
         count = self._in_flight()
         return count if count >= COMMIT_SIBLINGS else 0
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _send_flush(self) -> None:
         self._timer = None
@@ -147,9 +149,7 @@ class LineageWriter(actors.Actor):
             caller.reply(True)
 
     async def terminate(self, reason: Any) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._cancel_timer()
         # An orderly stop writes what is buffered; a crash leaves it to the callers' retry.
         if actors.is_clean(reason) and (self._runs or self._mats):
             try:

@@ -20,7 +20,9 @@ import logging
 import os
 import sys
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flowstone._executor import Executor
@@ -120,6 +122,7 @@ class RayExecutor(Executor):
         self._remote: Any = None
         self._extra_args: tuple[Any, ...] = ()  # after the spec: (token, [bundle ref]) or ()
         self._options: dict[str, dict[str, Any]] = {}  # task options per asset
+        self._finished: Finished | None = None
 
     async def run(
         self, fn: Callable[..., Any], context: Any, inputs: Mapping[str, Any], asset: Any
@@ -136,13 +139,22 @@ class RayExecutor(Executor):
         spec = TaskSpec(asset.name, job.node, job.run_id, context.attempt, list(upstreams), name)
         ref = self._submit(asset, name, pack(spec))
         try:
-            return dict(await ref)
+            return dict(await self._result_of(ref))
         except asyncio.CancelledError:
             # Cancelled (timeout or run cancelled): stop the work too, not only the wait.
             _cancel(ray, ref)
             raise
         except ray.exceptions.RayTaskError as error:
             raise _user_error(error) from None
+
+    def _result_of(self, ref: Any) -> Any:
+        """An awaitable of ``ref``'s value: batched (``Finished``) when Ray offers the hook."""
+        if not hasattr(ref, "_on_completed"):
+            return ref  # another Ray (or Ray Client) without it: plain ``await ref``
+        finished = self._finished
+        if finished is None or finished.loop is not asyncio.get_running_loop():
+            finished = self._finished = Finished(asyncio.get_running_loop())
+        return finished.watch(ref)
 
     async def _ensure_ray(self) -> Any:
         if self._ray is not None:
@@ -249,6 +261,52 @@ class RayExecutor(Executor):
                 self._ray.shutdown()
         self._ray = None
         self._started_ray = False
+
+
+class Finished:
+    """Hands the results of finished Ray tasks to the event loop in batches.
+
+    ``await ref`` makes Ray wrap every result in a ``concurrent.futures.Future`` and wake the
+    event loop once per task from its I/O thread, where ``ray.wait`` (what a raw Ray driver
+    calls) looks at many tasks at once. Here Ray's completion callback only queues the result,
+    and the loop is woken once for every result queued since it last looked: on a busy
+    driver one wake-up delivers several tasks. The callback runs on Ray's I/O thread; the
+    futures are only touched on the loop's.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._queued: deque[tuple[asyncio.Future[Any], Any]] = deque()
+        self._woken = False
+
+    def watch(self, ref: Any) -> asyncio.Future[Any]:
+        """A future of ``ref``'s value (its exception if the task failed)."""
+        future: asyncio.Future[Any] = self.loop.create_future()
+        ref._on_completed(partial(self._completed, future))
+        return future
+
+    def _completed(self, future: asyncio.Future[Any], result: Any) -> None:
+        # Ray's I/O thread. Queue first, then wake: a delivery that already started has
+        # cleared ``_woken`` before draining, so a result queued now is never stranded.
+        self._queued.append((future, result))
+        if not self._woken:
+            self._woken = True
+            try:
+                self.loop.call_soon_threadsafe(self._deliver)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
+
+    def _deliver(self) -> None:
+        self._woken = False
+        queued = self._queued
+        while queued:
+            future, result = queued.popleft()
+            if future.done():  # cancelled meanwhile (timeout, cancelled run)
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
 
 class _Session:

@@ -206,11 +206,14 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
     return {"peak_rss_mib": peak_rss_mib(), "results": results}
 
 
-def run_in_child(request: dict[str, Any], timeout: float = 1800.0) -> dict[str, Any]:
-    """Run ``request`` in a fresh interpreter of this venv; failures become ``{"error"}``."""
+def run_in_child(
+    request: dict[str, Any], timeout: float = 1800.0, module: str = "benchmarks._flowstone_side"
+) -> dict[str, Any]:
+    """Run ``request`` in a fresh interpreter of this venv (``python -m module``, this one
+    by default); failures become ``{"error"}``."""
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "benchmarks._flowstone_side"],
+            [sys.executable, "-m", module],
             input=json.dumps(request),
             capture_output=True,
             text=True,

@@ -8,12 +8,12 @@ creation until each answered once; restart is ``ray.kill(no_restart=False)`` on 
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from benchmarks._options import Options
+from benchmarks._ray import init_local_ray
 from benchmarks._report import Value
 from benchmarks._stats import now_ns, rate
 
@@ -33,13 +33,7 @@ def measure_ray(options: Options) -> tuple[Figures, str]:
         return _failed(exc), ""
     started = now_ns()
     try:
-        ray.init(
-            address="local",
-            num_cpus=2,
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.ERROR,
-        )
+        init_local_ray(ray)
     except Exception as exc:  # a broken system is reported, not raised
         return _failed(exc), ""
     note = f"ray.init took {(now_ns() - started) / 1e9:.1f} s"

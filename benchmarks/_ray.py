@@ -22,6 +22,7 @@ cluster, for its peak memory.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -36,6 +37,19 @@ RAW = "raw Ray, values in object store"
 CHAIN, WORK, MAX_PARALLEL, WARMUP = 3, 200_000, 10, 10
 PAIRED = {"flowstone": FS_RAY, "raw_files": RAW_PERSISTED, "raw_store": RAW}
 """The systems the paired child (``benchmarks._ray_side``) measures, by its names."""
+
+
+def init_local_ray(ray: Any, **extra: Any) -> None:
+    """Start the private local Ray cluster every Ray benchmark measures on: two CPUs, no
+    dashboard, quiet."""
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+        **extra,
+    )
 
 
 def step_function(ray: Any) -> Any:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -30,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._assets import PARTITION_START, daily_chain_pipeline
-from benchmarks._ray import persisting_step_function, raw_backfill, step_function
+from benchmarks._ray import (
+    init_local_ray,
+    persisting_step_function,
+    raw_backfill,
+    step_function,
+)
 
 SYSTEMS = ("raw_files", "flowstone", "raw_store")
 
@@ -48,14 +52,7 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
     count, rounds, warmup = request["count"], request["rounds"], request["warmup"]
     chain, work, max_parallel = request["chain"], request["work"], request["max_parallel"]
     started = time.perf_counter()
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.ERROR,
-        **LOCAL_CLUSTER_OPTIONS,
-    )
+    init_local_ray(ray, **LOCAL_CLUSTER_OPTIONS)
     ray_init = time.perf_counter() - started
     try:
         with tempfile.TemporaryDirectory(prefix="bench-ray-side-") as tmp:

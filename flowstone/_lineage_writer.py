@@ -27,8 +27,12 @@ log = logging.getLogger("flowstone.lineage")
 
 _FLUSH = object()
 
-COMMIT_DELAY = 0.010
-"""Seconds the writer may wait for more records before committing (see the module doc)."""
+COMMIT_DELAY = 0.003
+"""Seconds the writer may wait for more records before committing (see the module doc).
+
+Long enough to gather the records of steps that end within a commit or two of each other;
+short, because a step's partition waits for it: on Ray, 10 ms left so many partitions waiting
+for their records that Ray's queue ran dry between steps (ADR 0011)."""
 
 COMMIT_SIBLINGS = 4
 """The writer waits only when at least this many materializations are in flight."""

@@ -50,7 +50,8 @@ def in_thread(fn: Callable[[], None]) -> None:
         raise raised[0]
 
 
-def count_wake_ups(loop: asyncio.AbstractEventLoop) -> list[int]:
+def count_wake_ups(loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the loop's ``call_soon_threadsafe`` calls (restored after the test)."""
     woken = [0]
     wake = loop.call_soon_threadsafe
 
@@ -58,13 +59,15 @@ def count_wake_ups(loop: asyncio.AbstractEventLoop) -> list[int]:
         woken[0] += 1
         return wake(*args, **kwargs)
 
-    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
     return woken
 
 
-async def test_results_that_finish_together_are_delivered_with_one_wake_up() -> None:
+async def test_results_that_finish_together_are_delivered_with_one_wake_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     loop = asyncio.get_running_loop()
-    woken = count_wake_ups(loop)
+    woken = count_wake_ups(loop, monkeypatch)
     finished = Finished(loop)
     refs = [Ref() for _ in range(3)]
     futures = [finished.watch(ref) for ref in refs]

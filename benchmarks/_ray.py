@@ -243,7 +243,3 @@ def run(options: Options) -> FamilyResult:
     if "ray_init_s" in paired:
         result.notes.append(f"ray.init took {paired['ray_init_s']:.1f} s")
     return result
-
-
-def _per_partition(total: Value, count: int) -> Value:
-    return Value(total.value / count * 1e3) if total.value else total

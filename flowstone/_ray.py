@@ -151,10 +151,8 @@ class RayExecutor(Executor):
         """An awaitable of ``ref``'s value: batched (``Finished``) when Ray offers the hook."""
         if not hasattr(ref, "_on_completed"):
             return ref  # another Ray (or Ray Client) without it: plain ``await ref``
-        finished = self._finished
-        if finished is None or finished.loop is not asyncio.get_running_loop():
-            finished = self._finished = Finished(asyncio.get_running_loop())
-        return finished.watch(ref)
+        assert self._finished is not None  # made with the task function, on this loop
+        return self._finished.watch(ref)
 
     async def _ensure_ray(self) -> Any:
         if self._ray is not None:
@@ -165,6 +163,7 @@ class RayExecutor(Executor):
             if self._ray is None:
                 ray = await asyncio.to_thread(self._init_ray)
                 self._remote = self._task_function(ray, self._make_bundle())
+                self._finished = Finished(asyncio.get_running_loop())
                 self._ray = ray
         return self._ray
 

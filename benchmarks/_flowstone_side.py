@@ -147,7 +147,7 @@ async def _events_async(storage_url: str, job: dict[str, Any], workdir: Path) ->
     import actors
     from flowstone.storage import MaterializationRecord, open_storage
 
-    writer_class = importlib.import_module("flowstone._lineage_writer").LineageWriter
+    writer_class = importlib.import_module("flowstone.engine._lineage_writer").LineageWriter
     moment = dt.datetime.now(dt.UTC)
     run_id = f"bench-events-{random.getrandbits(32):08x}"
 

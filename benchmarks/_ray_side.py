@@ -47,7 +47,7 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
     import ray
 
     import flowstone as fs
-    from flowstone._ray import LOCAL_CLUSTER_OPTIONS
+    from flowstone.engine._ray import LOCAL_CLUSTER_OPTIONS
 
     count, rounds, warmup = request["count"], request["rounds"], request["warmup"]
     chain, work, max_parallel = request["chain"], request["work"], request["max_parallel"]

@@ -52,7 +52,7 @@ def main() -> None:
 
     import ray
 
-    from flowstone._ray import LOCAL_CLUSTER_OPTIONS
+    from flowstone.engine._ray import LOCAL_CLUSTER_OPTIONS
 
     context = ray.init(
         address="local",

@@ -3,46 +3,35 @@
 Layering (enforced by tests/test_layering.py): ``flowstone`` uses only the public APIs of
 ``supervisors`` and ``actors``.
 
-Module map:
-    _pipeline.py, _asset.py, _dependency.py   definitions: Pipeline, @asset, Dep
-    _graph.py, _validation.py                 the asset graph and definition checks
-    partitions/                               partition definitions, sets and mappings
-    io/                                       I/O managers (memory, fs, s3, parquet, postgres)
-    storage/                                  the record store (memory, SQLite, PostgreSQL)
-    _runtime.py, _sync_runtime.py             AsyncRuntime, Runtime (the public entry points)
-    _engine.py, _scheduler.py                 supervision tree, shared services, scheduling
-    _planning.py, _backfill.py                plans, backfills
-    _materializer.py, _lineage_writer.py      the materializer and lineage actors
-    _lineage.py                               lineage queries, impact, staleness
-    _events.py                                the in-process event bus
-    cli/                                      the `flowstone` command line
+Wings (each a subpackage; tests/test_layering.py keeps them in order):
+    definitions/   what users declare: Pipeline, @asset, Dep, RetryPolicy, resources, graph
+    partitions/    partition definitions, keys, sets and mappings
+    storage/       the record store (memory, SQLite, PostgreSQL)
+    io/            I/O managers (memory, fs, s3, parquet, postgres)
+    engine/        planning, scheduling, materializers, executors (local, Ray), lineage writer
+    runtime/       AsyncRuntime, Runtime, backfills, lineage queries, module-level shortcuts
+    cli/           the `flowstone` command line
+    errors.py, tenancy.py, testing.py   the error hierarchy, tenant scopes, test helpers
 """
 
 from flowstone import errors as errors
 from flowstone import io as io
 from flowstone import tenancy as tenancy
-from flowstone._asset import AssetDefinition as AssetDefinition
-from flowstone._asset_info import AssetInfo as AssetInfo
-from flowstone._context import AssetContext as AssetContext
-from flowstone._default import backfill as backfill
-from flowstone._default import configure as configure
-from flowstone._default import lineage as lineage
-from flowstone._default import materialize as materialize
-from flowstone._default import materialize_all as materialize_all
-from flowstone._dependency import Dep as Dep
-from flowstone._events import Event as Event
-from flowstone._events import EventBus as EventBus
-from flowstone._graph import AssetGraph as AssetGraph
-from flowstone._materializer import AssetTimeout as AssetTimeout
-from flowstone._pipeline import Pipeline as Pipeline
-from flowstone._ray_options import RayOptions as RayOptions
-from flowstone._resources import ResourceDefinition as ResourceDefinition
-from flowstone._results import BackfillResult as BackfillResult
-from flowstone._results import Materialization as Materialization
-from flowstone._results import RunResult as RunResult
-from flowstone._retry import RetryPolicy as RetryPolicy
-from flowstone._runtime import AsyncRuntime as AsyncRuntime
-from flowstone._sync_runtime import Runtime as Runtime
+from flowstone.definitions._asset import AssetDefinition as AssetDefinition
+from flowstone.definitions._asset_info import AssetInfo as AssetInfo
+from flowstone.definitions._context import AssetContext as AssetContext
+from flowstone.definitions._dependency import Dep as Dep
+from flowstone.definitions._graph import AssetGraph as AssetGraph
+from flowstone.definitions._pipeline import Pipeline as Pipeline
+from flowstone.definitions._ray_options import RayOptions as RayOptions
+from flowstone.definitions._resources import ResourceDefinition as ResourceDefinition
+from flowstone.definitions._retry import RetryPolicy as RetryPolicy
+from flowstone.engine._events import Event as Event
+from flowstone.engine._events import EventBus as EventBus
+from flowstone.engine._materializer import AssetTimeout as AssetTimeout
+from flowstone.engine._results import BackfillResult as BackfillResult
+from flowstone.engine._results import Materialization as Materialization
+from flowstone.engine._results import RunResult as RunResult
 from flowstone.errors import AssetNotFound as AssetNotFound
 from flowstone.errors import ConfigurationError as ConfigurationError
 from flowstone.errors import DefinitionError as DefinitionError
@@ -72,6 +61,13 @@ from flowstone.partitions import StaticPartitions as StaticPartitions
 from flowstone.partitions import TimeWindowMapping as TimeWindowMapping
 from flowstone.partitions import TimeWindowPartitions as TimeWindowPartitions
 from flowstone.partitions import WeeklyPartitions as WeeklyPartitions
+from flowstone.runtime._default import backfill as backfill
+from flowstone.runtime._default import configure as configure
+from flowstone.runtime._default import lineage as lineage
+from flowstone.runtime._default import materialize as materialize
+from flowstone.runtime._default import materialize_all as materialize_all
+from flowstone.runtime._runtime import AsyncRuntime as AsyncRuntime
+from flowstone.runtime._sync_runtime import Runtime as Runtime
 from flowstone.tenancy import TenantScope as TenantScope
 from flowstone.tenancy import current_tenant as current_tenant
 from flowstone.tenancy import tenant_scope as tenant_scope
@@ -140,7 +136,8 @@ __version__ = "0.1.0"
 
 
 def _publish_module_names() -> None:
-    # Reprs, tracebacks and pickles say ``flowstone.Pipeline``, not ``flowstone._pipeline``.
+    # Reprs, tracebacks and pickles say ``flowstone.Pipeline``, not
+    # ``flowstone.definitions._pipeline``.
     for name in __all__:
         obj = globals()[name]
         module = getattr(obj, "__module__", "") or ""

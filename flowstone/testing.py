@@ -17,10 +17,10 @@ import pytest
 
 from actors.testing import MockClock as MockClock
 from actors.testing import use_clock as use_clock
-from flowstone._context import AssetContext
-from flowstone._node import make_node
-from flowstone._sync_runtime import Runtime
+from flowstone.definitions._context import AssetContext
+from flowstone.engine._node import make_node
 from flowstone.io import MemoryIOManager
+from flowstone.runtime._sync_runtime import Runtime
 
 __all__ = ("MockClock", "flowstone_runtime", "memory_runtime", "run_asset", "use_clock")
 

@@ -54,7 +54,7 @@ class State:
         return import_object(self.settings.pipeline, self.settings.root, self.settings.python_path)
 
     def runtime(self) -> Any:
-        from flowstone._sync_runtime import Runtime
+        from flowstone.runtime._sync_runtime import Runtime
 
         s = self.settings
         kwargs: dict[str, Any] = {}

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from pydantic import field_validator
 
-from flowstone._naming import is_identifier
+from flowstone.definitions._naming import is_identifier
 from flowstone.errors import IOManagerError
 from flowstone.io._manager import IOContext, IOManager, IOOptions
 

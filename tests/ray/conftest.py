@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from flowstone._ray import LOCAL_CLUSTER_OPTIONS
+from flowstone.engine._ray import LOCAL_CLUSTER_OPTIONS
 
 NUM_CPUS = 2
 # Workers import the test modules (asset functions and actor classes are pickled by

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from flowstone._ray import Finished
+from flowstone.engine._ray import Finished
 
 
 class Ref:

@@ -11,7 +11,7 @@ import pytest
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import flowstone as fs
-from flowstone._resources import ResourceManager
+from flowstone.definitions._resources import ResourceManager
 from flowstone.errors import ResourceError, ResourceNotDeclared
 
 

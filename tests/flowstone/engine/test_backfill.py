@@ -148,7 +148,7 @@ async def test_the_engine_remembers_a_bounded_number_of_its_successes(
     make_runtime: Any, monkeypatch: Any
 ) -> None:
     # What a planned node is re-checked against: flat in memory however long the backfill.
-    import flowstone._engine as engine_module
+    import flowstone.engine._engine as engine_module
 
     monkeypatch.setattr(engine_module, "RECENT_KEPT", 5)
     rt = make_runtime(chain_pipeline())

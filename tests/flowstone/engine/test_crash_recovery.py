@@ -79,6 +79,6 @@ def test_a_backfill_killed_20_times_ends_with_every_partition_succeeded_exactly_
 
 
 def _node(asset: str, day: object) -> object:
-    from flowstone._node import make_node
+    from flowstone.engine._node import make_node
 
     return make_node(pipeline.get(asset), day)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import actors
-from flowstone._lineage_writer import COMMIT_SIBLINGS, LineageStatistics, LineageWriter
+from flowstone.engine._lineage_writer import COMMIT_SIBLINGS, LineageStatistics, LineageWriter
 from flowstone.storage import MaterializationRecord, MemoryStorage, WriteBatch
 
 

@@ -56,7 +56,7 @@ async def test_materialize_reads_upstream_values_through_the_io_manager(make_run
 
 
 def _node(rt: Any, asset: str, partition: Any) -> Any:
-    from flowstone._node import make_node
+    from flowstone.engine._node import make_node
 
     return make_node(rt.pipeline.get(asset), partition)
 

@@ -12,15 +12,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flowstone._backfill import run_backfill
-from flowstone._engine import Engine
-from flowstone._lineage import AsyncLineage
-from flowstone._node import make_node
-from flowstone._planning import plan_closure, plan_single
-from flowstone._results import BackfillResult, Materialization, RunResult
-from flowstone._scheduler import RunSpec
+from flowstone.engine._engine import Engine
+from flowstone.engine._node import make_node
+from flowstone.engine._planning import plan_closure, plan_single
+from flowstone.engine._results import BackfillResult, Materialization, RunResult
+from flowstone.engine._scheduler import RunSpec
 from flowstone.errors import DefinitionError, DefinitionProblem, RunFailed
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
+from flowstone.runtime._backfill import run_backfill
+from flowstone.runtime._lineage import AsyncLineage
 from flowstone.storage import open_storage
 from flowstone.tenancy import current_tenant, without_tenant
 
@@ -54,7 +54,7 @@ class AsyncRuntime:
         max_workers: int | None = None,
         user: str | None = None,
     ) -> None:
-        from flowstone._resources import ResourceManager
+        from flowstone.definitions._resources import ResourceManager
 
         self.pipeline = pipeline
         self.base_dir = Path(base_dir)
@@ -66,7 +66,7 @@ class AsyncRuntime:
         managers.update(io_managers or {})
         self.graph = pipeline.validate(io_managers=managers, resources=resources or {})
         if any(a.executor == "ray" for a in pipeline.assets.values()):
-            from flowstone._ray import ray_problems
+            from flowstone.engine._ray import ray_problems
 
             problems = ray_problems(pipeline.assets, managers)
             if problems:

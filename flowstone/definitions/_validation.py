@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from flowstone._asset import AssetDefinition
-from flowstone._cycles import find_cycles
-from flowstone._naming import did_you_mean, quoted_list, suggestion
-from flowstone._pydantic_messages import readable_errors
+from flowstone.definitions._asset import AssetDefinition
+from flowstone.definitions._cycles import find_cycles
+from flowstone.definitions._naming import did_you_mean, quoted_list, suggestion
+from flowstone.definitions._pydantic_messages import readable_errors
 from flowstone.errors import DefinitionProblem
 from flowstone.partitions import MultiPartitions, PartitionsDefinition, default_mapping
 
 if TYPE_CHECKING:
-    from flowstone._pipeline import Pipeline
+    from flowstone.definitions._pipeline import Pipeline
     from flowstone.io import IOManager, IOOptions
 
 EXECUTORS = ("local", "ray")

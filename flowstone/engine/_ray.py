@@ -2,7 +2,7 @@
 
 Loaded by the engine the first time a Ray asset runs (``import ray`` happens here, never at
 ``import flowstone``). Each attempt of an asset partition is one Ray task that loads the
-inputs, calls the function and stores the value *in the worker* (``flowstone._ray_worker``);
+inputs, calls the function and stores the value *in the worker* (``flowstone.engine._ray_worker``);
 only the metadata to record comes back. The task is named
 ``flowstone:<pipeline>/<asset>/<partition>?run=<run id>``, so the Ray dashboard and
 ``ray list tasks`` show what FlowStone is running.
@@ -25,9 +25,9 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from flowstone._executor import Executor
-from flowstone._node import Node, run_name
-from flowstone._ray_worker import (
+from flowstone.engine._executor import Executor
+from flowstone.engine._node import Node, run_name
+from flowstone.engine._ray_worker import (
     AssetPlan,
     Bundle,
     TaskSpec,
@@ -39,10 +39,10 @@ from flowstone.errors import ConfigurationError
 from flowstone.io import MemoryIOManager
 
 if TYPE_CHECKING:
-    from flowstone._asset import AssetDefinition
-    from flowstone._engine import Engine
-    from flowstone._materializer import Job
-    from flowstone._node import Upstream
+    from flowstone.definitions._asset import AssetDefinition
+    from flowstone.engine._engine import Engine
+    from flowstone.engine._materializer import Job
+    from flowstone.engine._node import Upstream
     from flowstone.io._manager import IOManager
 
 log = logging.getLogger("flowstone.ray")

@@ -26,20 +26,20 @@ from typing import TYPE_CHECKING, Any
 
 import actors
 import supervisors
-from flowstone._events import Event, EventBus
-from flowstone._executor import Executor, LocalExecutor
-from flowstone._lineage_writer import LineageWriter
-from flowstone._materializer import Job
-from flowstone._node import Node, labels
-from flowstone._results import Materialization, RunResult, materialization_of
-from flowstone._scheduler import RunSpec, Scheduler, run_status
+from flowstone.engine._events import Event, EventBus
+from flowstone.engine._executor import Executor, LocalExecutor
+from flowstone.engine._lineage_writer import LineageWriter
+from flowstone.engine._materializer import Job
+from flowstone.engine._node import Node, labels
+from flowstone.engine._results import Materialization, RunResult, materialization_of
+from flowstone.engine._scheduler import RunSpec, Scheduler, run_status
 from flowstone.errors import ConfigurationError, FlowStoneError, MissingUpstream
 from flowstone.io._manager import IOContext, IOManager
 from flowstone.storage import MaterializationRecord, RunRecord, Storage
 
 if TYPE_CHECKING:
-    from flowstone._asset import AssetDefinition
-    from flowstone._pipeline import Pipeline
+    from flowstone.definitions._asset import AssetDefinition
+    from flowstone.definitions._pipeline import Pipeline
 
 log = logging.getLogger("flowstone.engine")
 
@@ -293,7 +293,7 @@ class Engine:
     ) -> dict[str, Any]:
         """Load the inputs, call the function and store its value, all in this (worker)
         thread; return the I/O metadata. See ``all_blocking``."""
-        from flowstone._materializer import shape, value_key
+        from flowstone.engine._materializer import shape, value_key
 
         values: dict[str, Any] = {}
         for up in upstreams:
@@ -330,7 +330,7 @@ class Engine:
     def _load_executor(self, name: str) -> Executor:
         if name == "ray":
             try:
-                from flowstone._ray import RayExecutor
+                from flowstone.engine._ray import RayExecutor
             except ImportError as exc:
                 raise ConfigurationError("executor 'ray' is not available: " + str(exc)) from exc
             executor: Executor = RayExecutor(self)

@@ -9,17 +9,17 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import TYPE_CHECKING, Any
 
-from flowstone._events import Event
-from flowstone._node import Node, make_node
-from flowstone._planning import NodeId, plan_closure, prefetch_succeeded
-from flowstone._results import BackfillResult
-from flowstone._scheduler import RunSpec
+from flowstone.engine._events import Event
+from flowstone.engine._node import Node, make_node
+from flowstone.engine._planning import NodeId, plan_closure, prefetch_succeeded
+from flowstone.engine._results import BackfillResult
+from flowstone.engine._scheduler import RunSpec
 from flowstone.errors import InvalidPartition
 from flowstone.tenancy import current_tenant
 
 if TYPE_CHECKING:
-    from flowstone._asset import AssetDefinition
-    from flowstone._engine import Engine
+    from flowstone.definitions._asset import AssetDefinition
+    from flowstone.engine._engine import Engine
 
 CHUNK = 512
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from flowstone.errors import InvalidPartition
 
 if TYPE_CHECKING:
-    from flowstone._asset import AssetDefinition
+    from flowstone.definitions._asset import AssetDefinition
 
 
 @dataclass(frozen=True, slots=True)

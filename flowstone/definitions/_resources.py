@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, final
 
-from flowstone._naming import quoted_list, suggestion
+from flowstone.definitions._naming import quoted_list, suggestion
 from flowstone.errors import ResourceError, ResourceNotDeclared
 
 if TYPE_CHECKING:
-    from flowstone._asset import AssetDefinition
+    from flowstone.definitions._asset import AssetDefinition
 
 logger = logging.getLogger("flowstone.resources")
 

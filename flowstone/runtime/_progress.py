@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowstone._events import Event, EventBus
+from flowstone.engine._events import Event, EventBus
 
 
 class BackfillProgress:

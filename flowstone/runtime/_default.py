@@ -10,8 +10,8 @@ from __future__ import annotations
 import atexit
 from typing import Any
 
-from flowstone._results import BackfillResult, RunResult
-from flowstone._sync_runtime import Runtime
+from flowstone.engine._results import BackfillResult, RunResult
+from flowstone.runtime._sync_runtime import Runtime
 
 _default: Runtime | None = None
 

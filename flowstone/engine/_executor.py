@@ -1,6 +1,6 @@
 """Executors run asset functions. The local executor runs coroutine functions on the event
 loop and plain functions in a bounded thread pool; the Ray executor lives in
-``flowstone._ray`` and is loaded only when an asset asks for it."""
+``flowstone.engine._ray`` and is loaded only when an asset asks for it."""
 
 from __future__ import annotations
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flowstone._node import Node, make_node
+from flowstone.engine._node import Node, make_node
 
 if TYPE_CHECKING:
-    from flowstone._engine import Engine
-    from flowstone._graph import AssetGraph
+    from flowstone.definitions._graph import AssetGraph
+    from flowstone.engine._engine import Engine
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flowstone._graph import AssetGraph
+    from flowstone.definitions._graph import AssetGraph
 
 
 def ascii_text(graph: AssetGraph) -> str:

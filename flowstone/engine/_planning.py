@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from flowstone._node import Node, upstream_of
-from flowstone._scheduler import Plan
+from flowstone.engine._node import Node, upstream_of
+from flowstone.engine._scheduler import Plan
 
 if TYPE_CHECKING:
-    from flowstone._engine import Engine
+    from flowstone.engine._engine import Engine
 
 
 async def plan_single(engine: Engine, node: Node) -> Plan:

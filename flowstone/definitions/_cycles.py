@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flowstone._asset import AssetDefinition
+    from flowstone.definitions._asset import AssetDefinition
 
 
 def find_cycles(assets: Mapping[str, AssetDefinition]) -> list[list[str]]:

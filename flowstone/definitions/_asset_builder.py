@@ -15,17 +15,17 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from flowstone._asset import AssetDefinition
-from flowstone._asset_info import AssetInfo
-from flowstone._dependency import Dep
-from flowstone._naming import IDENTIFIER_RULE, is_identifier
-from flowstone._ray_options import RayOptions
-from flowstone._retry import RetryPolicy
+from flowstone.definitions._asset import AssetDefinition
+from flowstone.definitions._asset_info import AssetInfo
+from flowstone.definitions._dependency import Dep
+from flowstone.definitions._naming import IDENTIFIER_RULE, is_identifier
+from flowstone.definitions._ray_options import RayOptions
+from flowstone.definitions._retry import RetryPolicy
 from flowstone.errors import DefinitionError, DefinitionProblem
 from flowstone.partitions import PartitionsDefinition
 
 if TYPE_CHECKING:
-    from flowstone._pipeline import Pipeline
+    from flowstone.definitions._pipeline import Pipeline
 
 _DEF_LINE = re.compile(r"\s*(async\s+)?def\s")
 # Decorators with many arguments can push the def far below the first decorator line.

@@ -7,16 +7,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
-from flowstone._asset_info import AssetInfo
-from flowstone._dependency import Dep
-from flowstone._naming import quoted_list, suggestion
-from flowstone._ray_options import RayOptions
-from flowstone._retry import RetryPolicy
+from flowstone.definitions._asset_info import AssetInfo
+from flowstone.definitions._dependency import Dep
+from flowstone.definitions._naming import quoted_list, suggestion
+from flowstone.definitions._ray_options import RayOptions
+from flowstone.definitions._retry import RetryPolicy
 from flowstone.errors import AssetNotFound, DefinitionError
 from flowstone.partitions import PartitionMapping, PartitionsDefinition, default_mapping
 
 if TYPE_CHECKING:
-    from flowstone._pipeline import Pipeline
+    from flowstone.definitions._pipeline import Pipeline
 
 
 @final

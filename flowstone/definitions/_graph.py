@@ -12,12 +12,12 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, final
 
-from flowstone import _graph_render
+from flowstone.definitions import _graph_render
 from flowstone.errors import AssetNotFound, DefinitionError
 
 if TYPE_CHECKING:
-    from flowstone._asset import AssetDefinition
-    from flowstone._pipeline import Pipeline
+    from flowstone.definitions._asset import AssetDefinition
+    from flowstone.definitions._pipeline import Pipeline
     from flowstone.io import IOOptions
 
 

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import actors
 import supervisors
-from flowstone._materializer import Job, Materializer
-from flowstone._node import Node, run_name
-from flowstone._results import Materialization
+from flowstone.engine._materializer import Job, Materializer
+from flowstone.engine._node import Node, run_name
+from flowstone.engine._results import Materialization
 from flowstone.errors import FlowStoneError
 
 if TYPE_CHECKING:
-    from flowstone._engine import Engine
+    from flowstone.engine._engine import Engine
 
 
 @dataclass

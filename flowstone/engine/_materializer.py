@@ -18,17 +18,17 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import actors
-from flowstone._context import AssetContext
-from flowstone._events import Event
-from flowstone._node import Node, Upstream, upstream_of
-from flowstone._results import Materialization, materialization_of
+from flowstone.definitions._context import AssetContext
+from flowstone.engine._events import Event
+from flowstone.engine._node import Node, Upstream, upstream_of
+from flowstone.engine._results import Materialization, materialization_of
 from flowstone.errors import IOManagerError, MissingUpstream
 from flowstone.storage import ErrorInfo, InputRef, MaterializationRecord
 from flowstone.tenancy import tenant_scope
 
 if TYPE_CHECKING:
-    from flowstone._asset import AssetDefinition
-    from flowstone._engine import Engine
+    from flowstone.definitions._asset import AssetDefinition
+    from flowstone.engine._engine import Engine
 
 
 TENANT_DIMENSIONS = ("tenant",)

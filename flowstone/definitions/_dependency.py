@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import final
 
-from flowstone._naming import IDENTIFIER_RULE, is_identifier
+from flowstone.definitions._naming import IDENTIFIER_RULE, is_identifier
 from flowstone.errors import DefinitionError
 from flowstone.partitions import PartitionMapping
 

@@ -11,8 +11,8 @@ from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from flowstone._results import BackfillResult, Materialization, RunResult
-from flowstone._runtime import AsyncRuntime
+from flowstone.engine._results import BackfillResult, Materialization, RunResult
+from flowstone.runtime._runtime import AsyncRuntime
 from flowstone.tenancy import current_tenant, tenant_scope
 
 T = TypeVar("T")
@@ -136,7 +136,7 @@ class Runtime:
         """See ``AsyncRuntime.backfill``; ``progress=True`` shows a progress bar."""
         if not progress:
             return self._call(self.aio.backfill(asset, partitions, max_parallel, force=force))
-        from flowstone._progress import BackfillProgress
+        from flowstone.runtime._progress import BackfillProgress
 
         with BackfillProgress(self.events, asset):
             return self._call(self.aio.backfill(asset, partitions, max_parallel, force=force))

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flowstone._pydantic_messages import readable_errors
+from flowstone.definitions._pydantic_messages import readable_errors
 from flowstone.errors import DefinitionError
 
 

@@ -2,7 +2,7 @@
 their I/O managers, call the asset function, store its value. Values never leave the worker
 except through the I/O manager, so a large value never passes through the driver.
 
-Internal. The driver (``flowstone._ray``) sends a small ``TaskSpec`` per attempt; everything
+Internal. The driver (``flowstone.engine._ray``) sends a small ``TaskSpec`` per attempt; everything
 that is the same for every attempt (asset functions, I/O managers, their options, resources)
 is a ``Bundle``, deserialized once per worker however many tasks it runs. A small bundle is
 bound into the task function itself (``bound_task``), which Ray exports once per runtime and
@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from flowstone._context import AssetContext
-from flowstone._materializer import shape, value_key
-from flowstone._node import Node, Upstream
+from flowstone.definitions._context import AssetContext
+from flowstone.engine._materializer import shape, value_key
+from flowstone.engine._node import Node, Upstream
 from flowstone.io._manager import IOContext, IOManager
 
 _BUNDLES_KEPT = 8  # runtimes whose bundles a worker keeps (one per driver, in practice)

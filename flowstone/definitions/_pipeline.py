@@ -6,17 +6,17 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, final, overload
 
-from flowstone._asset import AssetDefinition
-from flowstone._asset_builder import build_asset
-from flowstone._naming import is_pipeline_name
+from flowstone.definitions._asset import AssetDefinition
+from flowstone.definitions._asset_builder import build_asset
+from flowstone.definitions._naming import is_pipeline_name
 from flowstone.errors import AssetNotFound, DefinitionError
 
 if TYPE_CHECKING:
-    from flowstone._asset_info import AssetInfo
-    from flowstone._dependency import Dep
-    from flowstone._graph import AssetGraph
-    from flowstone._ray_options import RayOptions
-    from flowstone._retry import RetryPolicy
+    from flowstone.definitions._asset_info import AssetInfo
+    from flowstone.definitions._dependency import Dep
+    from flowstone.definitions._graph import AssetGraph
+    from flowstone.definitions._ray_options import RayOptions
+    from flowstone.definitions._retry import RetryPolicy
     from flowstone.io import IOManager
     from flowstone.partitions import PartitionsDefinition
 
@@ -178,8 +178,8 @@ class Pipeline:
         Raises:
             DefinitionError: listing every problem, each with the asset's file and line.
         """
-        from flowstone._graph import AssetGraph
-        from flowstone._validation import pipeline_problems
+        from flowstone.definitions._graph import AssetGraph
+        from flowstone.definitions._validation import pipeline_problems
 
         problems, io_options = pipeline_problems(self, io_managers, resources)
         if problems:

@@ -28,7 +28,7 @@ import actors
 import supervisors
 from flowstone.engine._events import Event, EventBus
 from flowstone.engine._executor import Executor, LocalExecutor
-from flowstone.engine._lineage_writer import LineageWriter
+from flowstone.engine._lineage_writer import LineageWriter, Record
 from flowstone.engine._materializer import Job
 from flowstone.engine._node import Node, labels
 from flowstone.engine._results import Materialization, RunResult, materialization_of
@@ -151,13 +151,13 @@ class Engine:
 
     async def record(self, record: MaterializationRecord | RunRecord) -> None:
         """Write ``record`` through the lineage actor; return once it is durable."""
-        kind = "run" if isinstance(record, RunRecord) else "mat"
+        kind = "run" if isinstance(record, RunRecord) else "materialization"
         delay = 0.005
         for _ in range(12):
             ref = actors.whereis(self.lineage_name)
             if ref is not None:
                 try:
-                    await ref.call((kind, record), timeout=120.0)
+                    await ref.call(Record(record), timeout=120.0)
                     return
                 except actors.NoProc:
                     pass  # the writer crashed; its supervisor restarts it; retry (idempotent)
@@ -172,7 +172,7 @@ class Engine:
         """Queue a run record without waiting (progress markers, not guarantees)."""
         ref = actors.whereis(self.lineage_name)
         if ref is not None:
-            ref.cast(("run", record))
+            ref.cast(Record(record))
 
     def remember_succeeded(self, node: Node, result: Materialization) -> None:
         """Note that this engine made ``node`` (see ``recent``)."""

@@ -25,7 +25,30 @@ from flowstone.storage import MaterializationRecord, RunRecord, Storage, WriteBa
 
 log = logging.getLogger("flowstone.lineage")
 
-_FLUSH = object()
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Write ``record`` (a call replies once it is durable; a cast does not wait)."""
+
+    record: MaterializationRecord | RunRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Flush:
+    """Reply once everything received before this message is durable."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetStatistics:
+    """Reply with a ``LineageStatistics`` snapshot."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Commit:
+    """Sent by the writer to itself: commit what is buffered now."""
+
+
+_COMMIT = _Commit()
 
 COMMIT_DELAY = 0.003
 """Seconds the writer may wait for more records before committing (see the module doc).
@@ -70,30 +93,36 @@ class LineageWriter(actors.Actor):
         self._largest = 0
 
     async def handle_call(self, message: Any, caller: actors.Caller) -> Any:
-        if message == "statistics":
-            return LineageStatistics(
-                self._records, self._transactions, self._largest, len(self._waiting)
-            )
-        if message == "flush":
-            self._queue_flush()
-            self._waiting.append(caller)
-            return actors.NO_REPLY
-        kind, record = message
-        if kind == "run":
+        match message:
+            case GetStatistics():
+                return LineageStatistics(
+                    self._records, self._transactions, self._largest, len(self._waiting)
+                )
+            case Flush():
+                self._queue_flush()
+                self._waiting.append(caller)
+                return actors.NO_REPLY
+            case Record(record):
+                self._buffer(record)
+                self._waiting.append(caller)
+                self._queue_flush()
+                return actors.NO_REPLY
+        raise TypeError(f"lineage writer: unexpected call {message!r}")
+
+    async def handle_cast(self, message: Any) -> None:
+        if not isinstance(message, Record):
+            raise TypeError(f"lineage writer: unexpected cast {message!r}")
+        self._buffer(message.record)
+        self._queue_flush()
+
+    def _buffer(self, record: MaterializationRecord | RunRecord) -> None:
+        if isinstance(record, RunRecord):
             self._runs.append(record)
         else:
             self._mats.append(record)
-        self._waiting.append(caller)
-        self._queue_flush()
-        return actors.NO_REPLY
-
-    async def handle_cast(self, message: Any) -> None:
-        kind, record = message
-        (self._runs if kind == "run" else self._mats).append(record)
-        self._queue_flush()
 
     async def handle_info(self, message: Any) -> None:
-        if message is _FLUSH:
+        if message is _COMMIT:
             self._flush_queued = False
             self._cancel_timer()
             await self._flush()
@@ -102,7 +131,7 @@ class LineageWriter(actors.Actor):
         if self._timer is not None and len(self._waiting) >= self._expected():
             # Waiting for more records, and everyone in flight has sent theirs.
             self._cancel_timer()
-            self.ref.send(_FLUSH)
+            self.ref.send(_COMMIT)
             return
         if self._flush_queued:
             return
@@ -115,7 +144,7 @@ class LineageWriter(actors.Actor):
         else:
             # The flush message goes to the back of the mailbox, so every record already
             # queued behind this one joins the same transaction.
-            self.ref.send(_FLUSH)
+            self.ref.send(_COMMIT)
 
     def _expected(self) -> int:
         """How many callers a delayed commit would wait for: the materializations in flight,
@@ -133,7 +162,7 @@ class LineageWriter(actors.Actor):
     def _send_flush(self) -> None:
         self._timer = None
         if self.ref.alive:
-            self.ref.send(_FLUSH)
+            self.ref.send(_COMMIT)
 
     async def _flush(self) -> None:
         if not (self._runs or self._mats or self._waiting):

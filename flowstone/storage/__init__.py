@@ -22,7 +22,9 @@ from flowstone.storage._records import ErrorInfo as ErrorInfo
 from flowstone.storage._records import InputRef as InputRef
 from flowstone.storage._records import LineageEntry as LineageEntry
 from flowstone.storage._records import MaterializationRecord as MaterializationRecord
+from flowstone.storage._records import MaterializationStatus as MaterializationStatus
 from flowstone.storage._records import RunRecord as RunRecord
+from flowstone.storage._records import RunStatus as RunStatus
 from flowstone.storage._records import WriteBatch as WriteBatch
 from flowstone.storage._sqlite import SQLiteStorage as SQLiteStorage
 from flowstone.storage._storage import Storage as Storage
@@ -39,9 +41,11 @@ __all__ = (
     "InputRef",
     "LineageEntry",
     "MaterializationRecord",
+    "MaterializationStatus",
     "MemoryStorage",
     "PostgresStorage",
     "RunRecord",
+    "RunStatus",
     "SQLiteStorage",
     "Storage",
     "WriteBatch",

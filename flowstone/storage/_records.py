@@ -6,10 +6,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-MATERIALIZATION_STATUSES = ("succeeded", "failed", "waiting", "skipped", "cancelled")
-RUN_STATUSES = ("pending", "running", "succeeded", "failed", "waiting", "cancelled")
+
+class MaterializationStatus(StrEnum):
+    """The status of one recorded attempt; stored as its string value."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    WAITING = "waiting"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class RunStatus(StrEnum):
+    """The status of a run; stored as its string value."""
+
+    QUEUED = "queued"
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    WAITING = "waiting"
+    CANCELLED = "cancelled"
+
+
+MATERIALIZATION_STATUSES = tuple(s.value for s in MaterializationStatus)
+RUN_STATUSES = tuple(s.value for s in RunStatus)
 TRIGGERS = ("manual", "backfill", "schedule", "sensor")
 
 

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 import actors
-from flowstone.engine._lineage_writer import COMMIT_SIBLINGS, LineageStatistics, LineageWriter
+from flowstone.engine._lineage_writer import (
+    COMMIT_SIBLINGS,
+    GetStatistics,
+    LineageStatistics,
+    LineageWriter,
+    Record,
+)
 from flowstone.storage import MaterializationRecord, MemoryStorage, WriteBatch
 
 
@@ -59,7 +65,7 @@ async def start_writer(
 
 
 async def write(writer: actors.ActorRef, index: int) -> None:
-    await writer.call(("mat", record(index)), timeout=10.0)
+    await writer.call(Record(record(index)), timeout=10.0)
 
 
 async def test_records_arriving_one_by_one_share_a_transaction_while_many_are_in_flight(
@@ -104,12 +110,12 @@ async def test_records_cast_while_waiting_join_the_delayed_transaction(
     storage: CountingStorage,
 ) -> None:
     writer = await start_writer(storage, lambda: 2 * COMMIT_SIBLINGS, delay=3600.0)
-    writer.cast(("mat", record(0)))  # a progress marker: nobody waits for it
+    writer.cast(Record(record(0)))  # a progress marker: nobody waits for it
     calls = [asyncio.ensure_future(write(writer, i)) for i in range(1, 2 * COMMIT_SIBLINGS + 1)]
     await asyncio.wait_for(asyncio.gather(*calls), timeout=10.0)
     assert sum(storage.transactions) == 2 * COMMIT_SIBLINGS + 1
     assert storage.transactions[-1] >= 2  # the cast did not get a transaction of its own
-    stats = await writer.call("statistics")
+    stats = await writer.call(GetStatistics())
     assert isinstance(stats, LineageStatistics)
     assert stats.pending == 0
     await writer.stop()
@@ -119,7 +125,7 @@ async def test_an_orderly_stop_writes_what_is_waiting_for_its_delay(
     storage: CountingStorage,
 ) -> None:
     writer = await start_writer(storage, lambda: 100, delay=3600.0)
-    writer.cast(("mat", record(7)))
+    writer.cast(Record(record(7)))
     await asyncio.sleep(0)
     await writer.stop()
     assert [m.id for m in await storage.materializations()] == ["m7"]

@@ -28,6 +28,7 @@ import actors
 import supervisors
 from flowstone.engine._events import Event, EventBus
 from flowstone.engine._executor import Executor, LocalExecutor
+from flowstone.engine._instrumentation import NO_INSTRUMENTATION, Instrumentation
 from flowstone.engine._lineage_writer import LineageWriter, Record
 from flowstone.engine._materializer import Job
 from flowstone.engine._node import Node, labels
@@ -62,8 +63,10 @@ class Engine:
         max_workers: int | None = None,
         user: str | None = None,
         executors: Mapping[str, Executor] | None = None,
+        instrumentation: Instrumentation | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.instrumentation: Instrumentation = instrumentation or NO_INSTRUMENTATION
         self.storage = storage
         self.io_managers = dict(io_managers)
         self.io_options = dict(io_options)
@@ -112,12 +115,7 @@ class Engine:
 
         self.root = await supervisors.Supervisor.start(
             [
-                supervisors.ChildSpec(
-                    "lineage",
-                    lambda: actors.spawn(
-                        LineageWriter, self.storage, self._in_flight, name=self.lineage_name
-                    ),
-                ),
+                supervisors.ChildSpec("lineage", self._start_lineage),
                 supervisors.ChildSpec("runs", start_runs, type="supervisor"),
             ],
             strategy="one_for_one",
@@ -126,6 +124,21 @@ class Engine:
             name=f"flowstone:{self.tag}:root",
         )
         self._holder = holder
+
+    async def _start_lineage(self) -> actors.ActorRef:
+        previous = getattr(self, "_lineage_ref", None)
+        if previous is not None:
+            reason = actors.format_reason(previous.exit_reason)
+            self.instrumentation.restarted(None, "lineage", reason)
+        ref = await actors.spawn(
+            LineageWriter,
+            self.storage,
+            self._in_flight,
+            instrumentation=self.instrumentation,
+            name=self.lineage_name,
+        )
+        self._lineage_ref = ref
+        return ref
 
     def _in_flight(self) -> int:
         return len(self.inflight)
@@ -245,14 +258,17 @@ class Engine:
     ) -> dict[str, Any]:
         """Store ``value`` with the asset's I/O manager; return the metadata to record."""
         manager = self.io_managers[asset.io_manager]
-        meta = await self._io(manager, manager.store, self.io_context(asset, node, run_id), value)
+        with self.instrumentation.io("store", asset.name, node.encoded, run_id):
+            context = self.io_context(asset, node, run_id)
+            meta = await self._io(manager, manager.store, context, value)
         return {"io_manager": asset.io_manager, **(dict(meta) if meta else {})}
 
     async def load_value(self, node: Node, run_id: str) -> Any:
         """Load the stored value of ``node``."""
         asset = self.pipeline.get(node.asset)
         manager = self.io_managers[asset.io_manager]
-        return await self._io(manager, manager.load, self.io_context(asset, node, run_id))
+        with self.instrumentation.io("load", asset.name, node.encoded, run_id):
+            return await self._io(manager, manager.load, self.io_context(asset, node, run_id))
 
     async def load_partitions(self, nodes: Sequence[Node], run_id: str) -> Any:
         """Load many partitions of one asset as one value, when its I/O manager supports
@@ -263,7 +279,8 @@ class Engine:
         if method is None:
             return None
         context = self.io_context(asset, Node(asset.name, None, None), run_id)
-        return await self._io(manager, method, context, [n.key for n in nodes])
+        with self.instrumentation.io("load", asset.name, None, run_id):
+            return await self._io(manager, method, context, [n.key for n in nodes])
 
     def all_blocking(self, asset: AssetDefinition, upstreams: Sequence[Any]) -> bool:
         """True when the asset function and every I/O manager method it needs are plain
@@ -295,17 +312,20 @@ class Engine:
         thread; return the I/O metadata. See ``all_blocking``."""
         from flowstone.engine._materializer import shape, value_key
 
+        io, run_id = self.instrumentation.io, context.run_id
         values: dict[str, Any] = {}
         for up in upstreams:
             loaded = {}
             for n in up.nodes:
                 up_asset = self.pipeline.get(n.asset)
                 manager = self.io_managers[up_asset.io_manager]
-                loaded[value_key(n)] = manager.load(self.io_context(up_asset, n, context.run_id))
+                with io("load", n.asset, n.encoded, run_id):
+                    loaded[value_key(n)] = manager.load(self.io_context(up_asset, n, run_id))
             values[up.dep] = shape(up, loaded)
         value = asset.fn(context, **values)
         manager = self.io_managers[asset.io_manager]
-        meta = manager.store(self.io_context(asset, node, context.run_id), value)
+        with io("store", asset.name, node.encoded, run_id):
+            meta = manager.store(self.io_context(asset, node, run_id), value)
         return {"io_manager": asset.io_manager, **(dict(meta) if meta else {})}
 
     async def _io(self, manager: IOManager, method: Any, *args: Any) -> Any:
@@ -394,8 +414,14 @@ class Engine:
 
     async def execute(self, spec: RunSpec) -> RunResult:
         """Run every node of ``spec.plan`` in dependency order, independent nodes in parallel."""
+        async with self.instrumentation.run(spec) as observed:
+            result = await self._execute(spec, observed.metadata())
+            observed.finish(result.status, result.error)
+            return result
+
+    async def _execute(self, spec: RunSpec, metadata: Mapping[str, Any]) -> RunResult:
         started = datetime.now(UTC)
-        self.record_nowait(self.run_record(spec, "running", started))
+        self.record_nowait(self.run_record(spec, "running", started, metadata=metadata))
         self._publish("run.started", spec.run_id, targets=list(spec.targets))
         run_sup = await self._start_run_supervisor(spec.run_id)
         self.jobs[spec.run_id] = set()
@@ -411,7 +437,8 @@ class Engine:
             self.cancelled.discard(spec.run_id)
             status = "cancelled"
         finished = datetime.now(UTC)
-        await self.record(self.run_record(spec, status, started, finished_at=finished))
+        final = self.run_record(spec, status, started, finished_at=finished, metadata=metadata)
+        await self.record(final)
         self._publish(f"run.{status}", spec.run_id)
         return RunResult(spec.run_id, status, results, failure)
 

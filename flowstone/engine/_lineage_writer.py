@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import actors
+from flowstone.engine._instrumentation import NO_INSTRUMENTATION, Instrumentation
 from flowstone.storage import MaterializationRecord, RunRecord, Storage, WriteBatch
 
 log = logging.getLogger("flowstone.lineage")
@@ -79,8 +80,11 @@ class LineageWriter(actors.Actor):
         storage: Storage,
         in_flight: Callable[[], int] | None = None,
         commit_delay: float = COMMIT_DELAY,
+        *,
+        instrumentation: Instrumentation = NO_INSTRUMENTATION,
     ) -> None:
         self.storage = storage
+        self._instrumentation = instrumentation
         self._in_flight = in_flight
         self._commit_delay = commit_delay
         self._timer: asyncio.TimerHandle | None = None
@@ -173,7 +177,8 @@ class LineageWriter(actors.Actor):
             # Storage.write retries transient failures itself; if it finally raises, this
             # actor crashes, its callers get NoProc and retry against the restarted writer
             # (writes are idempotent, so nothing is duplicated).
-            await self.storage.write(WriteBatch(runs=tuple(runs), materializations=tuple(mats)))
+            with self._instrumentation.commit(len(runs), mats):
+                await self.storage.write(WriteBatch(runs=tuple(runs), materializations=tuple(mats)))
             self._transactions += 1
             size = len(runs) + len(mats)
             self._records += size

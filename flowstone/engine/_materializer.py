@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import actors
 from flowstone.definitions._context import AssetContext
 from flowstone.engine._events import Event
+from flowstone.engine._instrumentation import NO_SCOPE, Scope
 from flowstone.engine._node import Node, Upstream, upstream_of
 from flowstone.engine._results import Materialization, materialization_of
 from flowstone.errors import IOManagerError, MissingUpstream
@@ -64,6 +65,10 @@ class Job:
         self.cancel_requested = False
         self.tenant: str | None = None
         self.known: dict[tuple[str, str | None], Materialization] = {}
+        self.observed: Scope = NO_SCOPE
+        """The instrumentation scope of the attempt in progress (a Ray step hands its trace
+        context on to the worker)."""
+        self.actor: actors.ActorRef | None = None
 
     @property
     def done(self) -> bool:
@@ -90,37 +95,48 @@ class Job:
 
     async def run(self) -> Materialization:
         """Run attempts until one succeeds or the retry policy gives up."""
-        engine, asset = self.engine, self.asset
-        retry = asset.retry
+        retry = self.asset.retry
         rng: random.Random | None = None
         while True:
             self.attempts += 1
             attempt = self.attempts
-            started = datetime.now(UTC)
-            self.current_start = started
-            self._publish("materialization.started", attempt)
-            inputs_used: list[InputRef] = []
-            upstreams: list[Upstream] = []
-            try:
-                upstreams, inputs_used = await self._resolve_inputs()
-                metadata = await self._attempt(upstreams, attempt)
-            except Exception as exc:
-                record = self._record("failed", attempt, started, inputs_used, {}, exc)
-                await engine.record(record)
-                self._publish("materialization.failed", attempt, error=_describe(exc))
-                if retry is not None and retry.should_retry(exc, attempt):
-                    rng = rng or random.Random()
-                    delay = retry.delay_for(attempt, rng)
-                    self._publish("materialization.retried", attempt, delay=delay)
-                    await actors.sleep(delay)
-                    continue
-                return self._result(record, upstreams if inputs_used else [])
-            record = self._record("succeeded", attempt, started, inputs_used, metadata, None)
-            await engine.record(record)
-            self._publish("materialization.succeeded", attempt)
-            made = self._result(record, upstreams)
-            engine.remember_succeeded(self.node, made)
+            with self.engine.instrumentation.attempt(self, attempt) as observed:
+                made, failure = await self._attempt_once(attempt, observed)
+            if failure is not None and retry is not None and retry.should_retry(failure, attempt):
+                rng = rng or random.Random()
+                delay = retry.delay_for(attempt, rng)
+                self._publish("materialization.retried", attempt, delay=delay)
+                await actors.sleep(delay)
+                continue
             return made
+
+    async def _attempt_once(
+        self, attempt: int, observed: Scope
+    ) -> tuple[Materialization, Exception | None]:
+        """One attempt, recorded: its outcome, and the exception when it failed."""
+        engine = self.engine
+        started = datetime.now(UTC)
+        self.current_start = started
+        self._publish("materialization.started", attempt)
+        inputs_used: list[InputRef] = []
+        upstreams: list[Upstream] = []
+        self.observed = observed
+        try:
+            upstreams, inputs_used = await self._resolve_inputs()
+            metadata = await self._attempt(upstreams, attempt)
+        except Exception as exc:
+            record = self._record("failed", attempt, started, inputs_used, {}, exc)
+            await engine.record(record)
+            observed.finish("failed", exc)
+            self._publish("materialization.failed", attempt, error=_describe(exc))
+            return self._result(record, upstreams if inputs_used else []), exc
+        record = self._record("succeeded", attempt, started, inputs_used, metadata, None)
+        await engine.record(record)
+        observed.finish("succeeded")
+        self._publish("materialization.succeeded", attempt)
+        made = self._result(record, upstreams)
+        engine.remember_succeeded(self.node, made)
+        return made, None
 
     def _result(self, record: MaterializationRecord, upstreams: list[Upstream]) -> Materialization:
         """The public form of this job's ``record``; the keys are this job's own (canonical)
@@ -291,6 +307,10 @@ class Materializer(actors.Actor):
 
     async def init(self, job: Job) -> None:
         self.job = job
+        previous, job.actor = job.actor, self.ref
+        if previous is not None:  # restarted by the run's supervisor
+            reason = actors.format_reason(previous.exit_reason)
+            job.engine.instrumentation.restarted(job.run_id, "materializer", reason)
         self.ref.send(_GO)
 
     async def handle_info(self, message: Any) -> None:

@@ -26,6 +26,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flowstone.engine._executor import Executor
+from flowstone.engine._instrumentation import REMOTE_KEY
 from flowstone.engine._node import Node, run_name
 from flowstone.engine._ray_worker import (
     AssetPlan,
@@ -136,16 +137,23 @@ class RayExecutor(Executor):
         ray = await self._ensure_ray()
         asset = job.asset
         name = run_name(self.engine.pipeline.name, job.node, job.run_id)
-        spec = TaskSpec(asset.name, job.node, job.run_id, context.attempt, list(upstreams), name)
+        trace = job.observed.carrier() or None
+        node, run_id, ups = job.node, job.run_id, list(upstreams)
+        spec = TaskSpec(asset.name, node, run_id, context.attempt, ups, name, trace)
         ref = self._submit(asset, name, pack(spec))
+        instrumentation = self.engine.instrumentation
         try:
-            return dict(await self._result_of(ref))
+            result = dict(await self._result_of(ref))
         except asyncio.CancelledError:
             # Cancelled (timeout or run cancelled): stop the work too, not only the wait.
             _cancel(ray, ref)
             raise
         except ray.exceptions.RayTaskError as error:
-            raise _user_error(error) from None
+            cause = _user_error(error)
+            instrumentation.remote(cause.__dict__.pop(REMOTE_KEY, None))
+            raise cause from None
+        instrumentation.remote(result.pop(REMOTE_KEY, None))
+        return result
 
     def _result_of(self, ref: Any) -> Any:
         """An awaitable of ``ref``'s value: batched (``Finished``) when Ray offers the hook."""
@@ -237,7 +245,8 @@ class RayExecutor(Executor):
                 if dep not in plans:
                     plans[dep] = self._plan(engine.pipeline.get(dep), with_function=False)
         managers = {plan.io_manager: engine.io_managers[plan.io_manager] for plan in plans.values()}
-        return Bundle(engine.pipeline.name, plans, managers)
+        hook = engine.instrumentation.worker_hook
+        return Bundle(engine.pipeline.name, plans, managers, hook)
 
     def _plan(self, asset: AssetDefinition, *, with_function: bool) -> AssetPlan:
         template = self.engine.io_context(asset, Node(asset.name, None, None), run_id="")

@@ -21,9 +21,11 @@ import pickle
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 from flowstone.definitions._context import AssetContext
+from flowstone.engine._instrumentation import NO_SCOPE, WorkerHook
 from flowstone.engine._materializer import shape, value_key
 from flowstone.engine._node import Node, Upstream
 from flowstone.io._manager import IOContext, IOManager
@@ -53,6 +55,9 @@ class Bundle:
     pipeline: str
     assets: Mapping[str, AssetPlan]
     managers: Mapping[str, IOManager]
+    hook: WorkerHook | None = None
+    """Observes each step in the worker (spans, log lines), from the engine's
+    instrumentation; None when nothing is observed."""
 
 
 class TaskSpec(NamedTuple):
@@ -65,6 +70,8 @@ class TaskSpec(NamedTuple):
     attempt: int
     upstreams: list[Upstream]
     task_name: str
+    trace: Mapping[str, str] | None = None
+    """The trace context of the attempt (its instrumentation's carrier), if any."""
 
 
 def pack(spec: TaskSpec) -> TaskSpec | bytes:
@@ -76,7 +83,9 @@ def pack(spec: TaskSpec) -> TaskSpec | bytes:
         (up.dep, up.single, tuple((n.asset, n.key, n.encoded) for n in up.nodes))
         for up in spec.upstreams
     )
-    wire = (spec.asset, node.key, node.encoded, spec.run_id, spec.attempt, ups, spec.task_name)
+    trace = dict(spec.trace) if spec.trace else None
+    task = spec.task_name
+    wire = (spec.asset, node.key, node.encoded, spec.run_id, spec.attempt, ups, task, trace)
     try:
         return pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
@@ -87,11 +96,12 @@ def unpack(spec: TaskSpec | bytes) -> TaskSpec:
     """The inverse of ``pack``, in the worker."""
     if not isinstance(spec, bytes):
         return spec
-    asset, key, encoded, run_id, attempt, ups, task_name = pickle.loads(spec)
+    asset, key, encoded, run_id, attempt, ups, task_name, trace = pickle.loads(spec)
     upstreams = [
         Upstream(dep, tuple(Node(*n) for n in nodes), single) for dep, single, nodes in ups
     ]
-    return TaskSpec(asset, Node(asset, key, encoded), run_id, attempt, upstreams, task_name)
+    node = Node(asset, key, encoded)
+    return TaskSpec(asset, node, run_id, attempt, upstreams, task_name, trace)
 
 
 def bound_task(bundle: Bundle) -> Callable[[TaskSpec | bytes], dict[str, Any]]:
@@ -115,6 +125,14 @@ def materialize_in_worker(bundle: Bundle, spec: TaskSpec) -> dict[str, Any]:
     Raises whatever the asset function or an I/O manager raises: the driver records it as
     the attempt's error, and the asset's retry policy decides what happens next.
     """
+    hook = bundle.hook
+    if hook is None:
+        return _materialize(bundle, spec)
+    result: dict[str, Any] = hook.run(spec.trace, spec, partial(_materialize, bundle, spec))
+    return result
+
+
+def _materialize(bundle: Bundle, spec: TaskSpec) -> dict[str, Any]:
     plan = bundle.assets[spec.asset]
     inputs: dict[str, Any] = {}
     for up in spec.upstreams:
@@ -134,7 +152,8 @@ def materialize_in_worker(bundle: Bundle, spec: TaskSpec) -> dict[str, Any]:
         raise RuntimeError(f"asset {spec.asset!r} has no function in the Ray bundle")
     value = _resolve(plan.fn(context, **inputs))
     manager = bundle.managers[plan.io_manager]
-    stored = _resolve(manager.store(_io_context(plan, spec.node, spec.run_id), value))
+    with _observe(bundle, "store", spec.asset, spec.node.encoded):
+        stored = _resolve(manager.store(_io_context(plan, spec.node, spec.run_id), value))
     return {
         "io_manager": plan.io_manager,
         **(dict(stored) if stored else {}),
@@ -160,7 +179,13 @@ def _bundle(token: str, ref: list[Any]) -> Bundle:
 def _load(bundle: Bundle, node: Node, run_id: str) -> Any:
     plan = bundle.assets[node.asset]
     manager = bundle.managers[plan.io_manager]
-    return _resolve(manager.load(_io_context(plan, node, run_id)))
+    with _observe(bundle, "load", node.asset, node.encoded):
+        return _resolve(manager.load(_io_context(plan, node, run_id)))
+
+
+def _observe(bundle: Bundle, operation: str, asset: str, partition_key: str | None) -> Any:
+    hook = bundle.hook
+    return NO_SCOPE if hook is None else hook.io(operation, asset, partition_key)
 
 
 def _io_context(plan: AssetPlan, node: Node, run_id: str) -> IOContext:
@@ -195,7 +220,22 @@ def _ray_facts(task_name: str) -> dict[str, Any]:
         import ray
 
         _where = (ray.get_runtime_context().get_node_id(), pid)
-    return {"ray_task": task_name, "ray_node_id": _where[0], "ray_worker_pid": pid}
+    return {
+        "ray_task": task_name,
+        "ray_task_id": _task_id(),
+        "ray_node_id": _where[0],
+        "ray_worker_pid": pid,
+    }
+
+
+def _task_id() -> str | None:
+    """The Ray task id of this attempt (the dashboard's task page is keyed by it)."""
+    import ray
+
+    try:
+        return str(ray.get_runtime_context().get_task_id())
+    except Exception:  # outside a task (a test calling the worker code directly)
+        return None
 
 
 _where: tuple[str, int] | None = None  # (node id, pid) of this worker process

@@ -8,6 +8,7 @@ Module map:
     _sqlite.py           SQLiteStorage (the default; _sqlite_queries.py holds its statements)
     _postgres.py         PostgresStorage (asyncpg; _postgres_queries.py holds its statements)
     _sql.py              queries both SQL backends share (lineage, prune, listings)
+    _run_log.py          RunLogLine and the run_logs statements (captured log lines)
     _migrations.py       versioned schema migrations for both SQL dialects
     _codec.py            record <-> row conversions shared by every backend
 """
@@ -26,6 +27,7 @@ from flowstone.storage._records import MaterializationStatus as MaterializationS
 from flowstone.storage._records import RunRecord as RunRecord
 from flowstone.storage._records import RunStatus as RunStatus
 from flowstone.storage._records import WriteBatch as WriteBatch
+from flowstone.storage._run_log import RunLogLine as RunLogLine
 from flowstone.storage._sqlite import SQLiteStorage as SQLiteStorage
 from flowstone.storage._storage import Storage as Storage
 from flowstone.storage._url import open_storage as open_storage
@@ -44,6 +46,7 @@ __all__ = (
     "MaterializationStatus",
     "MemoryStorage",
     "PostgresStorage",
+    "RunLogLine",
     "RunRecord",
     "RunStatus",
     "SQLiteStorage",

@@ -25,6 +25,7 @@ from flowstone.storage._records import (
     RunRecord,
     WriteBatch,
 )
+from flowstone.storage._run_log import RunLogLine
 from flowstone.storage._storage import Storage
 
 _Key = tuple[str, str]  # (asset, pkey)
@@ -57,6 +58,7 @@ class MemoryStorage(Storage):
     url = "memory"
 
     def __init__(self) -> None:
+        self._logs: dict[str, list[RunLogLine]] = {}
         self._runs: dict[str, RunRecord] = {}
         self._records: dict[str, MaterializationRecord] = {}
         self._partitions: dict[_Key, _Partition] = {}
@@ -282,3 +284,17 @@ class MemoryStorage(Storage):
             record = self._records.pop(rid)
             del self._partitions[(record.asset, encode_pkey(record.partition))].records[rid]
         return len(doomed)
+
+    # -- run logs -----------------------------------------------------------------------------
+
+    async def append_run_logs(self, lines: Sequence[RunLogLine]) -> None:
+        """Store captured log lines."""
+        for line in lines:
+            require_aware(line.at, "run log line at")
+        for line in lines:
+            self._logs.setdefault(line.run_id, []).append(line)
+
+    async def run_logs(self, run_id: str, *, limit: int | None = None) -> list[RunLogLine]:
+        """Return the log lines of ``run_id``, oldest first."""
+        lines = sorted(self._logs.get(run_id, ()), key=lambda line: (line.at, line.seq))
+        return lines if limit is None else lines[-limit:] if limit > 0 else []

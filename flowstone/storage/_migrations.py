@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flowstone.storage._run_log import POSTGRES_V7, SQLITE_V7
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -224,6 +226,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, "a tenant column on runs, materializations, inputs, partitions", _SQLITE_V2, _POSTGRES_V2
     ),
+    Migration(7, "run logs", SQLITE_V7, POSTGRES_V7),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

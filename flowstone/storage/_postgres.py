@@ -37,6 +37,7 @@ from flowstone.storage._records import (
     RunRecord,
     WriteBatch,
 )
+from flowstone.storage._run_log import RunLogLine, postgres_append, postgres_read
 from flowstone.storage._statistics import AnalyzePolicy
 from flowstone.storage._storage import Storage
 from flowstone.storage._url import redact
@@ -385,6 +386,28 @@ class PostgresStorage(Storage):
             return int(str(status).rsplit(" ", 1)[-1])
 
         return await self._run("prune", delete)
+
+    # -- run logs -----------------------------------------------------------------------------
+
+    async def append_run_logs(self, lines: Sequence[RunLogLine]) -> None:
+        """Store captured log lines in one transaction (under the lines' tenant when they
+        share one)."""
+        if not lines:
+            return
+        rows = list(lines)
+        tenants = {line.tenant for line in rows}
+        tenant = next(iter(tenants)) if len(tenants) == 1 else None
+        await self._run(
+            "append_run_logs",
+            lambda c: postgres_append(c, self._st.schema, rows),
+            tenant=tenant if tenant == current_tenant() else None,
+        )
+
+    async def run_logs(self, run_id: str, *, limit: int | None = None) -> list[RunLogLine]:
+        """Return the log lines of ``run_id``, oldest first."""
+        return await self._run(
+            "run_logs", lambda c: postgres_read(c, self._st.schema, run_id, limit)
+        )
 
 
 def batch_tenant(

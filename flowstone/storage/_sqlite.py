@@ -32,6 +32,7 @@ from flowstone.storage._records import (
     RunRecord,
     WriteBatch,
 )
+from flowstone.storage._run_log import RunLogLine, sqlite_append, sqlite_read
 from flowstone.storage._storage import Storage
 
 T = TypeVar("T")
@@ -258,6 +259,17 @@ class SQLiteStorage(Storage):
     async def prune(self, older_than: datetime) -> int:
         """Delete old materializations that nothing kept needs (see ``Storage.prune``)."""
         return await self._write(q.prune, older_than)
+
+    # -- run logs -----------------------------------------------------------------------------
+
+    async def append_run_logs(self, lines: Sequence[RunLogLine]) -> None:
+        """Store captured log lines in one transaction."""
+        if lines:
+            await self._write(sqlite_append, list(lines))
+
+    async def run_logs(self, run_id: str, *, limit: int | None = None) -> list[RunLogLine]:
+        """Return the log lines of ``run_id``, oldest first."""
+        return await self._read(sqlite_read, run_id, limit)
 
 
 def _fetch_pairs(conn: sqlite3.Connection, query: _sql.Query) -> list[tuple[Any, Any]]:

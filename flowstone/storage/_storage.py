@@ -19,6 +19,7 @@ from flowstone.storage._records import (
     RunRecord,
     WriteBatch,
 )
+from flowstone.storage._run_log import RunLogLine
 
 
 class Storage(ABC):
@@ -186,6 +187,17 @@ class Storage(ABC):
         recorded materialization id for as long as a kept record lists them. Runs and
         dynamic partitions are not pruned. ``as_of`` queries older than the cutoff see only
         what was kept."""
+
+    # -- run logs ---------------------------------------------------------------------------
+
+    @abstractmethod
+    async def append_run_logs(self, lines: Sequence[RunLogLine]) -> None:
+        """Store captured log lines (of one run or several) in one transaction."""
+
+    @abstractmethod
+    async def run_logs(self, run_id: str, *, limit: int | None = None) -> list[RunLogLine]:
+        """Return the log lines of ``run_id`` in the order they were written (oldest
+        first); with ``limit``, only the newest ``limit`` of them."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"

@@ -10,6 +10,7 @@ Wings (each a subpackage; tests/test_layering.py keeps them in order):
     io/            I/O managers (memory, fs, s3, parquet, postgres)
     engine/        planning, scheduling, materializers, executors (local, Ray), lineage writer
     runtime/       AsyncRuntime, Runtime, backfills, lineage queries, module-level shortcuts
+    telemetry/     OpenTelemetry traces and metrics, run-log capture (the engine's hook)
     cli/           the `flowstone` command line
     errors.py, tenancy.py, testing.py   the error hierarchy, tenant scopes, test helpers
 """
@@ -68,6 +69,7 @@ from flowstone.runtime._default import materialize as materialize
 from flowstone.runtime._default import materialize_all as materialize_all
 from flowstone.runtime._runtime import AsyncRuntime as AsyncRuntime
 from flowstone.runtime._sync_runtime import Runtime as Runtime
+from flowstone.telemetry import Telemetry as Telemetry
 from flowstone.tenancy import TenantScope as TenantScope
 from flowstone.tenancy import current_tenant as current_tenant
 from flowstone.tenancy import tenant_scope as tenant_scope
@@ -115,6 +117,7 @@ __all__ = (
     "Runtime",
     "StaticPartitions",
     "StorageError",
+    "Telemetry",
     "TenantIsolationError",
     "TenantScope",
     "TimeWindowMapping",

@@ -2,6 +2,9 @@
 
 from flowstone.cli._commands import cli as cli
 from flowstone.cli._commands import main as main
+from flowstone.cli._logs import logs as _logs
+
+cli.add_command(_logs)
 
 __all__ = ("cli", "main")
 

@@ -21,7 +21,8 @@ from flowstone.errors import DefinitionError, DefinitionProblem, RunFailed
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
 from flowstone.runtime._backfill import run_backfill
 from flowstone.runtime._lineage import AsyncLineage
-from flowstone.storage import open_storage
+from flowstone.storage import RunLogLine, open_storage
+from flowstone.telemetry import Telemetry
 from flowstone.tenancy import current_tenant, without_tenant
 
 
@@ -40,6 +41,9 @@ class AsyncRuntime:
             an address connects to that cluster.
         base_dir: where the embedded defaults keep their files.
         max_workers: size of the thread pool that runs plain (non-async) asset functions.
+        telemetry: where traces and metrics go (``fs.Telemetry``); None follows the standard
+            ``OTEL_*`` environment (off unless it configures an exporter). Run logs are
+            captured either way (docs/observability.md).
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class AsyncRuntime:
         base_dir: str | os.PathLike[str] = ".flowstone",
         max_workers: int | None = None,
         user: str | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         from flowstone.definitions._resources import ResourceManager
 
@@ -74,6 +79,9 @@ class AsyncRuntime:
         options = {name: self.graph.io_options(name) for name in pipeline.assets}
         self.storage = open_storage(storage, base_dir=self.base_dir)
         self._resources = ResourceManager(resources or {})
+        self._owns_telemetry = telemetry is None
+        self.telemetry = Telemetry.from_environment() if telemetry is None else telemetry
+        self._instrumentation = self.telemetry.instrument(self.storage)
         self.engine = Engine(
             pipeline,
             self.storage,
@@ -82,6 +90,7 @@ class AsyncRuntime:
             self._resources,
             max_workers=max_workers,
             user=user,
+            instrumentation=self._instrumentation,
         )
         self.engine.ray_address = ray_address  # type: ignore[attr-defined]
         self.events = self.engine.events
@@ -121,6 +130,9 @@ class AsyncRuntime:
         if self._started:
             await self.engine.close()
             await self._resources.close()
+        self._instrumentation.close()
+        if self._owns_telemetry:
+            await asyncio.to_thread(self.telemetry.shutdown)
 
     async def __aenter__(self) -> AsyncRuntime:
         await self.start()
@@ -228,6 +240,12 @@ class AsyncRuntime:
         """Recorded runs, newest first."""
         await self.start()
         return await self.storage.list_runs(limit=limit, status=status)
+
+    async def logs(self, run_id: str, *, limit: int | None = None) -> list[RunLogLine]:
+        """The log lines captured during run ``run_id``, oldest first (the newest ``limit``
+        when given); stored when the run ends."""
+        await self.start()
+        return await self.storage.run_logs(run_id, limit=limit)
 
     async def add_dynamic_partitions(self, name: str, keys: list[str]) -> list[str]:
         """Add keys to a dynamic partitions set; return the new ones."""

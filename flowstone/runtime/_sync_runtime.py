@@ -155,6 +155,10 @@ class Runtime:
         """See ``AsyncRuntime.runs``."""
         return self._call(self.aio.runs(limit, status))
 
+    def logs(self, run_id: str, *, limit: int | None = None) -> list[Any]:
+        """See ``AsyncRuntime.logs``."""
+        return self._call(self.aio.logs(run_id, limit=limit))
+
     def add_dynamic_partitions(self, name: str, keys: list[str]) -> list[str]:
         """See ``AsyncRuntime.add_dynamic_partitions``."""
         return self._call(self.aio.add_dynamic_partitions(name, keys))

@@ -20,6 +20,7 @@ what is honoured. The rules (docs/observability.md):
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -204,7 +205,7 @@ def _span_exporter(name: str, environ: Mapping[str, str]) -> SpanExporter:
     if name == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-        return ConsoleSpanExporter()
+        return ConsoleSpanExporter(out=sys.stdout)  # today's stdout, not import time's
     if _protocol(environ, "TRACES") == "grpc":
         module = _grpc_module("trace_exporter")
         grpc_exporter: SpanExporter = module.OTLPSpanExporter(
@@ -221,7 +222,7 @@ def _metric_exporter(name: str, environ: Mapping[str, str]) -> MetricExporter:
     if name == "console":
         from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 
-        return ConsoleMetricExporter()
+        return ConsoleMetricExporter(out=sys.stdout)
     if _protocol(environ, "METRICS") == "grpc":
         module = _grpc_module("metric_exporter")
         grpc_exporter: MetricExporter = module.OTLPMetricExporter(

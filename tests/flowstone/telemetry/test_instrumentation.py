@@ -206,3 +206,26 @@ async def test_a_supervisor_restart_is_an_event_on_the_run_span_and_a_metric(
     ]
     statuses = [s.attributes["flowstone.status"] for s in observed.spans("flowstone.materialize")]  # type: ignore[index]
     assert statuses == ["cancelled", "succeeded"]
+
+
+async def test_a_run_resumed_from_its_stored_trace_context_continues_the_same_trace(
+    observed: Observed,
+) -> None:
+    """The hook given a run record's metadata parents the new run span on the stored one."""
+    from flowstone.engine._scheduler import Plan, RunSpec
+    from flowstone.storage import MemoryStorage
+
+    instrumentation = observed.telemetry.instrument(MemoryStorage())
+    spec = RunSpec("r1", "materialize", ("gate",), Plan(), "alice@host")
+    async with instrumentation.run(spec) as first:
+        first.finish("waiting")
+        stored = {"trace_context": dict(first.metadata()["trace_context"])}
+    async with instrumentation.run(spec, stored) as resumed:
+        resumed.finish("succeeded")
+        assert resumed.metadata() == stored
+    instrumentation.close()
+
+    before, after = observed.spans("flowstone.run")
+    assert after.context.trace_id == before.context.trace_id
+    assert parent_of(after) == before.context.span_id
+    assert [s.attributes["flowstone.status"] for s in (before, after)] == ["waiting", "succeeded"]  # type: ignore[index]

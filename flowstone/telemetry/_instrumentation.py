@@ -265,7 +265,7 @@ class _AttemptScope:
                 self.log_token = CURRENT.set(who)
             if owner.metrics is not None:
                 self.started = time.perf_counter()
-                owner.metrics.in_flight.add(1, owner.metrics.asset(node.asset))
+                owner.metrics.started(node.asset)
             if owner.tracer is not None:
                 self._start_span(owner.tracer)
         except Exception:
@@ -319,7 +319,7 @@ class _AttemptScope:
                 outcome = metrics.outcome(asset, status)
                 metrics.materializations.add(1, outcome)
                 metrics.duration.record(time.perf_counter() - self.started, outcome)
-                metrics.in_flight.add(-1, metrics.asset(asset))
+                metrics.ended(asset)
         except Exception:
             _spans.failed("close an attempt")
         finally:

@@ -213,16 +213,19 @@ async def _await(value: Any) -> Any:
 
 
 def _ray_facts(task_name: str) -> dict[str, Any]:
-    """Where the attempt ran, recorded with the materialization."""
+    """Where the attempt ran, recorded with the materialization (the task and job ids make
+    the Ray dashboard's task page address: docs/observability.md)."""
     global _where
     pid = os.getpid()
     if _where is None or _where[1] != pid:
         import ray
 
-        _where = (ray.get_runtime_context().get_node_id(), pid)
+        context = ray.get_runtime_context()
+        _where = (context.get_node_id(), pid, context.get_job_id())
     return {
         "ray_task": task_name,
         "ray_task_id": _task_id(),
+        "ray_job_id": _where[2],
         "ray_node_id": _where[0],
         "ray_worker_pid": pid,
     }
@@ -238,4 +241,4 @@ def _task_id() -> str | None:
         return None
 
 
-_where: tuple[str, int] | None = None  # (node id, pid) of this worker process
+_where: tuple[str, int, str] | None = None  # (node id, pid, job id) of this worker process

@@ -12,10 +12,13 @@ Module map:
     _metrics.py          the instruments (fixed names, bounded attributes)
     _run_logs.py         log-record attribution and the bounded per-run capture
     _worker.py           the Ray side: a step's span and log lines, made in the worker
+    _ray_link.py         ray_task_url: a materialization's task page in the Ray dashboard
 """
 
+from flowstone.telemetry._ray_link import ray_task_url as ray_task_url
 from flowstone.telemetry._telemetry import Telemetry as Telemetry
 
-__all__ = ("Telemetry",)
+__all__ = ("Telemetry", "ray_task_url")
 
 Telemetry.__module__ = "flowstone.telemetry"
+ray_task_url.__module__ = "flowstone.telemetry"

@@ -7,7 +7,9 @@ import this module to run them.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,8 +47,8 @@ def totals(context: Any, orders: list[int]) -> int:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def cluster(ray_cluster: Any) -> Any:
-    return ray_cluster
+def cluster(ray_cluster_with_dashboard: Any) -> Any:
+    return ray_cluster_with_dashboard
 
 
 @pytest.fixture
@@ -143,3 +145,35 @@ async def test_a_failing_ray_step_sends_its_span_and_lines_back_with_the_error(
     assert step.status.description == "ValueError: no US totals today"
     lines = await rt.logs(failed.value.result.run_id)
     assert [x.asset for x in lines] == ["orders", "totals"]
+
+
+async def test_a_ray_materialization_links_to_its_task_in_the_ray_dashboard(
+    runtime: Any, cluster: Any
+) -> None:
+    """The recorded task and job ids are the dashboard's; the task's name leads back."""
+    from ray.util.state import list_tasks
+
+    from flowstone.telemetry import ray_task_url
+
+    rt = runtime(steps)
+    result = await rt.materialize_all("totals", "eu")
+    [made] = [m for m in result.materializations if m.asset == "totals"]
+    task_id, job_id = made.metadata["ray_task_id"], made.metadata["ray_job_id"]
+
+    url = ray_task_url(made, cluster.dashboard)
+    assert url == f"{cluster.dashboard}/#/jobs/{job_id}/tasks/{task_id}"
+    deadline = time.monotonic() + 60
+    while True:
+        found = await asyncio.to_thread(
+            list_tasks, cluster.dashboard, filters=[("task_id", "=", task_id)], detail=True
+        )
+        if found or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.25)
+    [task] = found
+    assert task.job_id == job_id
+    assert task.node_id == made.metadata["ray_node_id"]
+    # And back: the task's name carries the run id, whose logs and records FlowStone has.
+    assert task.name == f"flowstone:traced_steps/totals/eu?run={result.run_id}"
+    [orders_made] = [m for m in result.materializations if m.asset == "orders"]
+    assert ray_task_url(orders_made) is None

@@ -171,9 +171,25 @@ class AssetTimeout(FlowStoneError, TimeoutError):
         return (type(self), (self.asset, self.partition, self.timeout))
 
 
+class CheckpointRejected(FlowStoneError):
+    """Raised (and recorded as the gate's failed attempt) when a checkpoint gate is
+    rejected; ``reason`` says why, ``decided_by`` who decided. Never retried."""
+
+    def __init__(self, checkpoint: str, reason: str, decided_by: str | None = None) -> None:
+        self.checkpoint = checkpoint
+        self.reason = reason
+        self.decided_by = decided_by
+        who = f" by {decided_by}" if decided_by else ""
+        super().__init__(f"checkpoint {checkpoint!r} was rejected{who}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.checkpoint, self.reason, self.decided_by))
+
+
 __all__ = (
     "AssetNotFound",
     "AssetTimeout",
+    "CheckpointRejected",
     "ConfigurationError",
     "DefinitionError",
     "DefinitionProblem",

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from flowstone.engine._catalog import PartitionCatalog
 from flowstone.engine._events import EventBus
 from flowstone.engine._executor import Executor, Executors, LocalExecutor
+from flowstone.engine._gate import GateKeeper, NoGateKeeper
 from flowstone.engine._io_service import IOService
 from flowstone.engine._lineage_client import LineageClient
 from flowstone.engine._materializer import JobServices, Resources
@@ -51,6 +52,8 @@ class EngineSettings:
     user: str | None = None
     max_workers: int | None = None
     ray_address: str | None = None
+    gatekeeper: GateKeeper | None = None
+    """Decides at checkpoint gates (the approvals wing); None: reaching a gate is an error."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class EngineAssembly:
             resources=resources,
             user=user,
             host=host,
+            gatekeeper=settings.gatekeeper or NoGateKeeper(),
         )
         return cls(
             planner=Planner(pipeline.get, reader, catalog.stored_keys),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,8 +27,10 @@ from flowstone.engine._attempt import (
     with_timeout,
 )
 from flowstone.engine._events import Event, EventBus
+from flowstone.engine._gate import GateKeeper, GateRequest, Wait, is_gate
 from flowstone.engine._node import Node, NodeId, Upstream, missing_upstream, upstream_of
 from flowstone.engine._results import Materialization
+from flowstone.errors import CheckpointRejected
 from flowstone.storage import InputRef, MaterializationRecord
 from flowstone.tenancy import tenant_scope
 
@@ -86,6 +88,15 @@ class JobServices:
     resources: Resources
     user: str
     host: str
+    gatekeeper: GateKeeper
+
+
+class _Waiting(Exception):
+    """Internal: the gate asked the run to wait for approval ``approval_id``."""
+
+    def __init__(self, approval_id: str) -> None:
+        super().__init__(approval_id)
+        self.approval_id = approval_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +178,14 @@ class Job:
             try:
                 upstreams, inputs_used = await self._resolve_inputs()
                 metadata = await self._attempt(upstreams, attempt)
+            except _Waiting as waiting:
+                return await self._record_waiting(attempt, started, inputs_used, upstreams, waiting)
             except Exception as exc:
                 record = self._record("failed", attempt, started, inputs_used, {}, exc)
                 await self._services.lineage.record(record)
                 self._publish("materialization.failed", attempt, error=describe(exc))
-                if retry is not None and retry.should_retry(exc, attempt):
+                retryable = not isinstance(exc, CheckpointRejected)
+                if retryable and retry is not None and retry.should_retry(exc, attempt):
                     rng = rng or random.Random()
                     delay = retry.delay_for(attempt, rng)
                     self._publish("materialization.retried", attempt, delay=delay)
@@ -184,6 +198,22 @@ class Job:
             made = self._result(record, upstreams)
             self._services.registry.remember(self.node, made)
             return made
+
+    async def _record_waiting(
+        self,
+        attempt: int,
+        started: datetime,
+        inputs: list[InputRef],
+        upstreams: list[Upstream],
+        waiting: _Waiting,
+    ) -> Materialization:
+        """Record the gate's attempt as waiting (no finish time: it has not ended)."""
+        metadata = {"approval_id": waiting.approval_id}
+        record = self._record("waiting", attempt, started, inputs, metadata, None)
+        record = replace(record, finished_at=None)
+        await self._services.lineage.record(record)
+        self._publish("materialization.waiting", attempt, approval_id=waiting.approval_id)
+        return self._result(record, upstreams)
 
     def _result(self, record: MaterializationRecord, upstreams: list[Upstream]) -> Materialization:
         """The public form of this job's ``record``; the keys are this job's own (canonical)
@@ -237,6 +267,8 @@ class Job:
         """
         services, asset = self._services, self.asset
         context = self.context(attempt)
+        if is_gate(asset):
+            return await self._pass_gate(upstreams, context)
         executor = services.executors.for_asset(asset)
         if executor.remote:
             work = executor.materialize(asset, self.node, self.run_id, context, upstreams)
@@ -257,6 +289,25 @@ class Job:
         value = await self._timed(executor.run(asset.fn, context, values, asset))
         metadata = await io.store(asset, self.node, self.run_id, value)
         return {**metadata, **context.metadata}
+
+    async def _pass_gate(self, upstreams: list[Upstream], context: AssetContext) -> dict[str, Any]:
+        """Ask the gatekeeper; store what passes, or signal that the run waits."""
+        io = self._services.io
+        values = {up.dep: await io.load_upstream(up, self.run_id) for up in upstreams}
+        request = GateRequest(
+            definition=self.asset,
+            partition=self.node.key,
+            partition_key=self.node.encoded,
+            run_id=self.run_id,
+            attempt=context.attempt,
+            context=context,
+            inputs=values,
+        )
+        decision = await self._services.gatekeeper.reached(request)
+        if isinstance(decision, Wait):
+            raise _Waiting(decision.approval_id)
+        metadata = await io.store(self.asset, self.node, self.run_id, decision.value)
+        return {**metadata, **dict(decision.metadata), **context.metadata}
 
     async def _timed(self, awaitable: Any) -> Any:
         if self.asset.timeout is None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from actors import ActorRef
     from flowstone.definitions._pipeline import Pipeline
     from flowstone.engine._events import EventBus
+    from flowstone.engine._gate import GateKeeper
 
 
 class AsyncRuntime:
@@ -50,6 +51,7 @@ class AsyncRuntime:
         base_dir: where the embedded defaults keep their files.
         max_workers: size of the thread pool that runs plain (non-async) asset functions.
         user: who the records say ran the work (default: the OS user).
+        gatekeeper: decides at checkpoint gates (the approvals wing provides it).
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class AsyncRuntime:
         base_dir: str | os.PathLike[str] = ".flowstone",
         max_workers: int | None = None,
         user: str | None = None,
+        gatekeeper: GateKeeper | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.base_dir = Path(base_dir)
@@ -83,7 +86,9 @@ class AsyncRuntime:
             managers,
             options,
             self._resources,
-            EngineSettings(user=user, max_workers=max_workers, ray_address=ray_address),
+            EngineSettings(
+                user=user, max_workers=max_workers, ray_address=ray_address, gatekeeper=gatekeeper
+            ),
         )
         self.events: EventBus = self._engine.events
         self.lineage = AsyncLineage(

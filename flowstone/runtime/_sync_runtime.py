@@ -18,6 +18,7 @@ from flowstone.tenancy import current_tenant, tenant_scope
 
 if TYPE_CHECKING:
     from flowstone.definitions._pipeline import Pipeline
+    from flowstone.engine._gate import GateKeeper
     from flowstone.io import IOManager
     from flowstone.storage import RunRecord
 
@@ -108,6 +109,7 @@ class Runtime:
         base_dir: str | os.PathLike[str] = ".flowstone",
         max_workers: int | None = None,
         user: str | None = None,
+        gatekeeper: GateKeeper | None = None,
     ) -> None:
         self.aio = AsyncRuntime(
             pipeline,
@@ -118,6 +120,7 @@ class Runtime:
             base_dir=base_dir,
             max_workers=max_workers,
             user=user,
+            gatekeeper=gatekeeper,
         )
         self.pipeline = pipeline
         self.graph = self.aio.graph

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from flowstone.engine._materializer import Job
-    from flowstone.engine._scheduler import RunSpec
+    from flowstone.engine._planning import RunSpec
     from flowstone.storage import MaterializationRecord
 
 
@@ -94,6 +94,10 @@ class Instrumentation(Protocol):
     def remote(self, payload: Any) -> None:
         """What a Ray worker's ``WorkerHook`` sent back with a step (spans, log lines)."""
 
+    def carrier(self) -> Mapping[str, str]:
+        """The trace context of the work in progress in this task (the attempt a Ray task
+        is submitted for), to hand to another process; empty when none."""
+
     @property
     def worker_hook(self) -> WorkerHook | None:
         """The hook Ray workers use, or None when nothing is observed there."""
@@ -152,6 +156,9 @@ class NoInstrumentation:
 
     def remote(self, payload: Any) -> None:
         return None
+
+    def carrier(self) -> Mapping[str, str]:
+        return _EMPTY
 
 
 NO_INSTRUMENTATION = NoInstrumentation()

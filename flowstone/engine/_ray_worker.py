@@ -26,9 +26,9 @@ from typing import Any, NamedTuple
 
 from flowstone.definitions._context import AssetContext
 from flowstone.engine._instrumentation import NO_SCOPE, WorkerHook
-from flowstone.engine._materializer import shape, value_key
-from flowstone.engine._node import Node, Upstream
+from flowstone.engine._node import Node, Upstream, shape, value_key
 from flowstone.io._manager import IOContext, IOManager
+from flowstone.partitions import PartitionKey
 
 _BUNDLES_KEPT = 8  # runtimes whose bundles a worker keeps (one per driver, in practice)
 _bundles: OrderedDict[str, Bundle] = OrderedDict()
@@ -98,9 +98,10 @@ def unpack(spec: TaskSpec | bytes) -> TaskSpec:
         return spec
     asset, key, encoded, run_id, attempt, ups, task_name, trace = pickle.loads(spec)
     upstreams = [
-        Upstream(dep, tuple(Node(*n) for n in nodes), single) for dep, single, nodes in ups
+        Upstream(dep, tuple(Node(a, PartitionKey(k, e)) for a, k, e in nodes), single)
+        for dep, single, nodes in ups
     ]
-    node = Node(asset, key, encoded)
+    node = Node(asset, PartitionKey(key, encoded))
     return TaskSpec(asset, node, run_id, attempt, upstreams, task_name, trace)
 
 

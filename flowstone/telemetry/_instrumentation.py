@@ -29,7 +29,7 @@ from flowstone.telemetry._worker import RayStepHook
 
 if TYPE_CHECKING:
     from flowstone.engine._materializer import Job
-    from flowstone.engine._scheduler import RunSpec
+    from flowstone.engine._planning import RunSpec
     from flowstone.telemetry._telemetry import Telemetry
 
 _EMPTY: Mapping[str, Any] = {}
@@ -117,6 +117,18 @@ class TelemetryInstrumentation:
                 self._relay(spans)
         except Exception:
             _spans.failed("take in a Ray worker's spans and logs")
+
+    def carrier(self) -> Mapping[str, str]:
+        if self.tracer is None:
+            return _EMPTY
+        try:
+            span = trace.get_current_span()
+            if not span.get_span_context().is_valid:
+                return _EMPTY
+            return self.carrier_of(span)
+        except Exception:
+            _spans.failed("write a trace context")
+            return _EMPTY
 
     def _relay(self, spans: Sequence[_spans.Wire]) -> None:
         """Hand spans made in a Ray worker to this process's span processors."""

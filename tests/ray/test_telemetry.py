@@ -173,7 +173,11 @@ async def test_a_ray_materialization_links_to_its_task_in_the_ray_dashboard(
     [task] = found
     assert task.job_id == job_id
     assert task.node_id == made.metadata["ray_node_id"]
-    # And back: the task's name carries the run id, whose logs and records FlowStone has.
-    assert task.name == f"flowstone:traced_steps/totals/eu?run={result.run_id}"
+    # And back: the task's name is the asset partition; its records name the task and run.
+    assert task.name == "flowstone:traced_steps/totals/eu"
+    recorded = await rt.materializations("totals", "eu")
+    assert [m.run_id for m in recorded if m.metadata.get("ray_task_id") == task.task_id] == [
+        result.run_id
+    ]
     [orders_made] = [m for m in result.materializations if m.asset == "orders"]
     assert ray_task_url(orders_made) is None

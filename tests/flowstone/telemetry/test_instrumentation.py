@@ -191,7 +191,7 @@ async def test_a_supervisor_restart_is_an_event_on_the_run_span_and_a_metric(
     )
     task = asyncio.ensure_future(rt.materialize("slow"))
     run_id = await started
-    [child] = await rt.engine.runs[run_id].which_children()
+    [child] = await rt.engine.tree.run_supervisor(run_id).which_children()
     child.ref.kill()
     await wait_all_idle()
     release.set()
@@ -212,7 +212,7 @@ async def test_a_run_resumed_from_its_stored_trace_context_continues_the_same_tr
     observed: Observed,
 ) -> None:
     """The hook given a run record's metadata parents the new run span on the stored one."""
-    from flowstone.engine._scheduler import Plan, RunSpec
+    from flowstone.engine._planning import Plan, RunSpec
     from flowstone.storage import MemoryStorage
 
     instrumentation = observed.telemetry.instrument(MemoryStorage())

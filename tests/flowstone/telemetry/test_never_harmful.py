@@ -11,7 +11,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
 import flowstone as fs
-from flowstone.storage import MemoryStorage, RunLogLine
+from flowstone.storage import RunLogLine
 from tests.flowstone.telemetry.conftest import two_steps
 from tests.flowstone.telemetry.otlp_receiver import closed_port, receiver
 
@@ -105,20 +105,17 @@ async def test_opentelemetry_raising_never_reaches_asset_code_or_the_run(
     assert any("runs are not affected" in r.getMessage() for r in caplog.records)
 
 
-class LogRefusingStorage(MemoryStorage):
-    """Records are stored; run logs are refused."""
+async def test_run_logs_that_cannot_be_stored_do_not_fail_the_run(
+    make_runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store refusing the log lines costs the lines, not the run."""
+    rt: fs.AsyncRuntime = make_runtime(two_steps(), telemetry=fs.Telemetry())
 
-    async def append_run_logs(self, lines: Any) -> None:
+    async def refuse(lines: Any) -> None:
         raise fs.StorageError("run_logs is read-only here")
 
-
-async def test_run_logs_that_cannot_be_stored_do_not_fail_the_run(make_runtime: Any) -> None:
-    """A store refusing the log lines costs the lines, not the run."""
-    storage = LogRefusingStorage()
-    rt: fs.AsyncRuntime = make_runtime(two_steps(), telemetry=fs.Telemetry())
-    rt.storage = rt.engine.storage = storage
-    rt._instrumentation.storage = storage
+    monkeypatch.setattr(rt.storage, "append_run_logs", refuse)
     result = await rt.materialize_all("clean", "2025-01-02")
     assert result.success
-    lines: list[RunLogLine] = await storage.run_logs(result.run_id)
+    lines: list[RunLogLine] = await rt.logs(result.run_id)
     assert lines == []

@@ -111,7 +111,7 @@ class TelemetryInstrumentation:
             return
         try:
             for line in payload.get("logs", ()):
-                CAPTURE.add(line)
+                CAPTURE.adopt(line)
             spans = payload.get("spans", ())
             if spans:
                 self._relay(spans)

@@ -20,6 +20,7 @@ INFO when nobody set its level, other loggers keep theirs (docs/observability.md
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import itertools
 import logging
 import threading
@@ -150,6 +151,10 @@ class LogCapture:
         buffer = self._buffers.get(key or line.run_id)
         if buffer is not None:
             buffer.add(line)
+
+    def adopt(self, line: RunLogLine) -> None:
+        """Keep a line made in another process (a Ray worker), numbered in this one's order."""
+        self.add(dataclasses.replace(line, seq=next(self._seq)))
 
     def line_of(self, record: logging.LogRecord, who: Attribution) -> RunLogLine:
         """The stored form of ``record``."""

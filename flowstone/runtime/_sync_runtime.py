@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from flowstone.definitions._pipeline import Pipeline
     from flowstone.engine._gate import GateKeeper
     from flowstone.io import IOManager
-    from flowstone.storage import RunRecord
+    from flowstone.storage import RunLogLine, RunRecord
+    from flowstone.telemetry import Telemetry
 
 T = TypeVar("T")
 
@@ -110,6 +111,7 @@ class Runtime:
         max_workers: int | None = None,
         user: str | None = None,
         gatekeeper: GateKeeper | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.aio = AsyncRuntime(
             pipeline,
@@ -121,6 +123,7 @@ class Runtime:
             max_workers=max_workers,
             user=user,
             gatekeeper=gatekeeper,
+            telemetry=telemetry,
         )
         self.pipeline = pipeline
         self.graph = self.aio.graph
@@ -192,7 +195,7 @@ class Runtime:
         """See ``AsyncRuntime.runs``."""
         return self._call(self.aio.runs(limit, status))
 
-    def logs(self, run_id: str, *, limit: int | None = None) -> list[Any]:
+    def logs(self, run_id: str, *, limit: int | None = None) -> list[RunLogLine]:
         """See ``AsyncRuntime.logs``."""
         return self._call(self.aio.logs(run_id, limit=limit))
 

@@ -215,3 +215,20 @@ def test_flowstone_logs_of_an_unknown_run_says_how_to_find_one(project: Path) ->
     compact = "".join(shown.output.split())  # rich wraps long lines anywhere
     assert compact.startswith("error:norun'nope'isrecordedinsqlite:///")
     assert compact.endswith("flowstone.db;`flowstoneruns`liststherecordedruns")
+
+
+def test_the_blocking_runtime_takes_telemetry_and_reads_logs(
+    tmp_path: Path, observed: Observed
+) -> None:
+    """fs.Runtime(..., telemetry=fs.Telemetry(...)) traces, and rt.logs reads the lines."""
+    with fs.Runtime(
+        two_steps(),
+        storage="memory",
+        base_dir=tmp_path,
+        io_managers={"fs": fs.io.MemoryIOManager()},
+        telemetry=observed.telemetry,
+    ) as rt:
+        result = rt.materialize_all("clean", "2025-01-02")
+        lines = rt.logs(result.run_id, limit=1)
+    assert [x.message for x in lines] == ["cleaning 3 rows"]
+    assert len(observed.spans("flowstone.materialize")) == 2

@@ -71,13 +71,20 @@ def _telemetry(fs: Any, request: dict[str, Any]) -> tuple[Any, Any]:
             environ["OTEL_TRACES_SAMPLER_ARG"] = request["sampler_arg"]
         return fs.Telemetry.from_environment(environ), None
     if setting == "none":
-        return fs.Telemetry(capture_logs=False), None
+        from flowstone.engine._instrumentation import NoInstrumentation
+
+        class NoHook(NoInstrumentation):
+            def close(self) -> None:
+                pass
+
+        telemetry = fs.Telemetry(capture_logs=False)
+        telemetry.instrument = lambda storage: NoHook()  # type: ignore[method-assign]
+        return telemetry, None
     return fs.Telemetry.from_environment({}), None
 
 
 def measure(request: dict[str, Any]) -> dict[str, Any]:
     import flowstone as fs
-    from flowstone.engine._instrumentation import NO_INSTRUMENTATION
 
     telemetry, drop = _telemetry(fs, request)
     chain = request.get("chain", 2)
@@ -89,9 +96,6 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
             "memory" if request["storage"] == "memory" else f"sqlite:///{Path(workdir) / 'fs.db'}"
         )
         runtime = fs.Runtime(pipeline, storage=storage, base_dir=workdir, telemetry=telemetry)
-        if request["setting"] == "none":
-            # Before the first run starts the engine: the lineage writer takes it at start.
-            runtime.aio.engine.instrumentation = NO_INSTRUMENTATION
         try:
             parallel = request.get("max_parallel", 10)
             runtime.backfill(last, days(2023, 20), max_parallel=parallel)  # warm-up

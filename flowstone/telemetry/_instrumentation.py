@@ -82,6 +82,8 @@ class TelemetryInstrumentation:
         if self.tracer is None:
             return NO_SCOPE
         try:
+            if not trace.get_current_span().is_recording():
+                return NO_SCOPE  # outside an attempt, or its run was sampled out
             attributes: dict[str, Any] = {"flowstone.asset": asset, "flowstone.run_id": run_id}
             if partition_key is not None:
                 attributes["flowstone.partition"] = partition_key
@@ -210,7 +212,7 @@ class _RunScope:
                     _spans.mark_error(self.span, error)
                 self.span.end()
             if owner.metrics is not None:
-                owner.metrics.runs.add(1, {"status": self.status})
+                owner.metrics.run_finished(self.status)
         except Exception:
             _spans.failed("end a run span")
         if owner.capture:
@@ -287,6 +289,8 @@ class _AttemptScope:
     def _start_span(self, tracer: trace.Tracer) -> None:
         owner, job, node = self.owner, self.job, self.job.node
         run_span = owner.runs.get(job.run_id)
+        if run_span is not None and not run_span.is_recording():
+            return  # the run was sampled out: so are its attempts, at no cost
         parent = trace.set_span_in_context(run_span) if run_span is not None else None
         attributes: dict[str, Any] = {
             "flowstone.asset": node.asset,
@@ -327,11 +331,8 @@ class _AttemptScope:
             self._end_span(status, exc or self.error)
             metrics = self.owner.metrics
             if metrics is not None:
-                asset = self.job.node.asset
-                outcome = metrics.outcome(asset, status)
-                metrics.materializations.add(1, outcome)
-                metrics.duration.record(time.perf_counter() - self.started, outcome)
-                metrics.ended(asset)
+                elapsed = time.perf_counter() - self.started
+                metrics.attempt_finished(self.job.node.asset, status, elapsed)
         except Exception:
             _spans.failed("close an attempt")
         finally:

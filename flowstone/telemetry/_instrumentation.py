@@ -188,7 +188,40 @@ class _RunScope:
             self.context = dict(stored) if stored else owner.carrier_of(self.span)
         except Exception:
             _spans.failed("open a run span")
+            return self
+        if self.stored and self.span.is_recording():
+            await self._gate_waits(self.span)
         return self
+
+    async def _gate_waits(self, run_span: trace.Span) -> None:
+        """A resumed run: one ``flowstone.gate.wait`` span per gate it waited at, from the
+        waiting attempt's start to now (the decision let the run resume)."""
+        owner = self.owner
+        try:
+            waiting = await owner.storage.materializations(
+                run_id=self.spec.run_id, status="waiting"
+            )
+            parent = trace.set_span_in_context(run_span)
+            for record in waiting:
+                attributes: dict[str, Any] = {
+                    "flowstone.asset": record.asset,
+                    "flowstone.run_id": record.run_id,
+                    "flowstone.attempt": record.attempt,
+                }
+                if record.partition is not None:
+                    attributes["flowstone.partition"] = record.partition
+                approval = record.metadata.get("approval_id")
+                if approval is not None:
+                    attributes["flowstone.approval_id"] = str(approval)
+                start = int(record.started_at.timestamp() * 1e9)
+                span = owner.tracer.start_span(  # type: ignore[union-attr]
+                    _spans.GATE_WAIT, parent, attributes=attributes, start_time=start
+                )
+                span.end()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _spans.failed("report gate waits")
 
     def finish(self, status: str, error: BaseException | None = None) -> None:
         self.status, self.error = status, error

@@ -24,6 +24,7 @@ LOAD = "flowstone.io.load"
 STORE = "flowstone.io.store"
 COMMIT = "flowstone.lineage.commit"
 RAY_STEP = "flowstone.ray.step"
+GATE_WAIT = "flowstone.gate.wait"
 RESTART_EVENT = "flowstone.restart"
 
 IO_NAMES = {"load": LOAD, "store": STORE}

@@ -106,5 +106,19 @@ async def test_a_run_resumed_by_another_runtime_shares_its_trace_id(tmp_path: Pa
         "approved",
         "published",
     ]
+    # The wait at the gate, from the waiting attempt to the resumption, in the same trace.
+    [wait] = [s for s in second_spans.get_finished_spans() if s.name == "flowstone.gate.wait"]
+    assert wait.parent is not None
+    assert wait.parent.span_id == after.context.span_id
+    assert wait.attributes["flowstone.asset"] == "approved"  # type: ignore[index]
+    assert wait.attributes["flowstone.approval_id"] == f"ap-{first.run_id}"  # type: ignore[index]
+    [gate_attempt] = [
+        s
+        for s in first_spans.get_finished_spans()
+        if s.name == "flowstone.materialize" and s.attributes["flowstone.asset"] == "approved"  # type: ignore[index]
+    ]
+    assert gate_attempt.attributes["flowstone.status"] == "waiting"  # type: ignore[index]
+    # It starts when the waiting attempt did (the record keeps microseconds).
+    assert gate_attempt.start_time - 1_000 <= wait.start_time <= gate_attempt.end_time  # type: ignore[operator]
     # Both halves of the run's log, under one run id.
     assert [x.message for x in lines] == ["drafting", "publishing 40"]

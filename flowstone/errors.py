@@ -155,14 +155,102 @@ class AssetExecutionError(FlowStoneError):
         self.run_id = run_id
 
 
+class ApprovalNotFound(FlowStoneError, LookupError):
+    """Raised when no checkpoint approval has the id asked for."""
+
+    def __init__(self, approval_id: str) -> None:
+        super().__init__(
+            f"no approval with id {approval_id!r}; list the open ones with "
+            f"rt.approvals.pending() or `flowstone approvals list`"
+        )
+        self.approval_id = approval_id
+
+    def __str__(self) -> str:
+        # LookupError would show the message in quotes, as if it were the missing key.
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.approval_id,))
+
+
+class ApprovalAlreadyDecided(FlowStoneError):
+    """Raised when a decision reaches an approval that is already terminal (approved,
+    modified, rejected or expired): it names who decided, when, and the outcome."""
+
+    def __init__(
+        self, approval_id: str, status: str, decided_by: str | None, decided_at: Any
+    ) -> None:
+        when = decided_at.isoformat() if hasattr(decided_at, "isoformat") else decided_at
+        super().__init__(
+            f"approval {approval_id!r} is already {status} (by {decided_by or 'nobody'} at "
+            f"{when}); a decision is final, so this one was not recorded"
+        )
+        self.approval_id = approval_id
+        self.status = status
+        self.decided_by = decided_by
+        self.decided_at = decided_at
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args = (self.approval_id, self.status, self.decided_by, self.decided_at)
+        return (type(self), args)
+
+
+class CheckpointRejected(FlowStoneError):
+    """Raised when a checkpoint gate is rejected (by a person, ``auto_decide``, a deadline
+    or expiry): the gate's node fails and so does its run; ``reason`` says why."""
+
+    def __init__(
+        self,
+        checkpoint: str,
+        reason: str,
+        *,
+        partition_key: str | None = None,
+        decided_by: str | None = None,
+        approval_id: str | None = None,
+    ) -> None:
+        where = f"[{partition_key}]" if partition_key is not None else ""
+        who = f" by {decided_by}" if decided_by else ""
+        super().__init__(f"checkpoint {checkpoint}{where} was rejected{who}: {reason}")
+        self.checkpoint = checkpoint
+        self.reason = reason
+        self.partition_key = partition_key
+        self.decided_by = decided_by
+        self.approval_id = approval_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        kwargs = (self.partition_key, self.decided_by, self.approval_id)
+        return (_rebuild_rejected, (self.checkpoint, self.reason, *kwargs))
+
+
+def _rebuild_rejected(
+    checkpoint: str, reason: str, partition_key: Any, decided_by: Any, approval_id: Any
+) -> CheckpointRejected:
+    return CheckpointRejected(
+        checkpoint,
+        reason,
+        partition_key=partition_key,
+        decided_by=decided_by,
+        approval_id=approval_id,
+    )
+
+
+class InvalidDecision(FlowStoneError, ValueError):
+    """Raised when a decision on a checkpoint is malformed: a rejection without a reason, a
+    modified value that does not fit the gate's declared type, a missing ``by``."""
+
+
 __all__ = (
+    "ApprovalAlreadyDecided",
+    "ApprovalNotFound",
     "AssetExecutionError",
     "AssetNotFound",
+    "CheckpointRejected",
     "ConfigurationError",
     "DefinitionError",
     "DefinitionProblem",
     "FlowStoneError",
     "IOManagerError",
+    "InvalidDecision",
     "InvalidPartition",
     "MissingUpstream",
     "ResourceError",

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flowstone.storage._approval_memory import MemoryApprovalStore
 from flowstone.storage._codec import (
     check_as_of,
     encode_pkey,
@@ -63,6 +64,7 @@ class MemoryStorage(Storage):
         self._by_asset: dict[str, set[str]] = {}
         self._dynamic: dict[str, dict[str, None]] = {}  # dicts keep insertion order
         self._open = False
+        self.approvals = MemoryApprovalStore()
 
     async def open(self) -> None:
         """Mark the store open (there is nothing to connect to)."""

@@ -30,6 +30,7 @@ import actors
 from flowstone.errors import StorageError
 from flowstone.storage import _postgres_queries as q
 from flowstone.storage import _sql
+from flowstone.storage._approval_postgres import PostgresApprovalStore
 from flowstone.storage._codec import check_as_of, prepare_batch
 from flowstone.storage._records import (
     LineageEntry,
@@ -125,6 +126,7 @@ class PostgresStorage(Storage):
         self._pool: asyncpg.Pool | None = None
         self._lock_key = lock_key(schema)
         self._statistics = AnalyzePolicy(self.refresh_statistics)
+        self.approvals = PostgresApprovalStore(self)
 
     # -- lifecycle ----------------------------------------------------------------------------
 

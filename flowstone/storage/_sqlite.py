@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from flowstone.errors import StorageError
 from flowstone.storage import _sql
 from flowstone.storage import _sqlite_queries as q
+from flowstone.storage._approval_sqlite import SQLiteApprovalStore
 from flowstone.storage._codec import check_as_of, prepare_batch
 from flowstone.storage._records import (
     LineageEntry,
@@ -72,6 +73,7 @@ class SQLiteStorage(Storage):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self.approvals = SQLiteApprovalStore(self)
 
     # -- lifecycle ----------------------------------------------------------------------------
 

@@ -234,6 +234,24 @@ def _rebuild_rejected(
     )
 
 
+class RunNotFound(FlowStoneError, LookupError):
+    """Raised when no run has the id asked for."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run with id {run_id!r}; list runs with rt.runs()")
+        self.run_id = run_id
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.run_id,))
+
+
+class WaitTimeout(FlowStoneError, TimeoutError):
+    """Raised by ``rt.wait(run_id, timeout=...)`` when the run is not finished in time."""
+
+
 class InvalidDecision(FlowStoneError, ValueError):
     """Raised when a decision on a checkpoint is malformed: a rejection without a reason, a
     modified value that does not fit the gate's declared type, a missing ``by``."""
@@ -256,6 +274,8 @@ __all__ = (
     "ResourceError",
     "ResourceNotDeclared",
     "RunFailed",
+    "RunNotFound",
     "StorageError",
     "TenantIsolationError",
+    "WaitTimeout",
 )

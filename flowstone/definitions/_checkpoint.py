@@ -163,7 +163,8 @@ def _timeout(timeout: object, problems: list[str]) -> dt.timedelta | None:
         )
         return None
     if timeout <= dt.timedelta(0):
-        problems.append(f"timeout must be positive, got {timeout!r}; use None to wait forever")
+        seconds = timeout.total_seconds()
+        problems.append(f"timeout must be positive, got {seconds:g} s; use None to wait forever")
         return None
     return timeout
 

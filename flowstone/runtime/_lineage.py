@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flowstone.approvals._lineage_at import lineage_at
 from flowstone.engine._node import Node, make_node
+from flowstone.engine._results import Materialization
 
 if TYPE_CHECKING:
     from flowstone.definitions._graph import AssetGraph
@@ -42,6 +44,14 @@ class AsyncLineage:
         node = self._node(asset, partition)
         entries = await self._engine.storage.upstream(asset, node.encoded, as_of=as_of)
         return [(e.asset, self._engine.decode(e.asset, e.partition)) for e in entries]
+
+    async def at(self, asset: str, partition: Any, timestamp: datetime) -> Materialization | None:
+        """The materialization of ``asset`` current at ``timestamp`` (the newest succeeded
+        one finished by then), with the inputs it consumed; None if there was none yet."""
+        await self._ready()
+        node = self._node(asset, partition)
+        convert = self._engine.to_materialization
+        return await lineage_at(self._engine.storage, asset, node.encoded, timestamp, convert)
 
     async def downstream(self, asset: str, partition: Any = None) -> list[tuple[str, Any]]:
         """Recorded materializations that consumed this one, transitively, nearest first."""

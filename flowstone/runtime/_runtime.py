@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from flowstone.approvals import ApprovalsWing, Notifier
+from flowstone.approvals._wait import wait_for_run
 from flowstone.engine._engine import Engine
 from flowstone.engine._node import make_node
 from flowstone.engine._planning import plan_closure, plan_single
@@ -40,6 +42,7 @@ class AsyncRuntime:
             an address connects to that cluster.
         base_dir: where the embedded defaults keep their files.
         max_workers: size of the thread pool that runs plain (non-async) asset functions.
+        notifiers: told when a checkpoint gate is requested, escalated or decided.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class AsyncRuntime:
         base_dir: str | os.PathLike[str] = ".flowstone",
         max_workers: int | None = None,
         user: str | None = None,
+        notifiers: Sequence[Notifier] = (),
     ) -> None:
         from flowstone.definitions._resources import ResourceManager
 
@@ -86,6 +90,10 @@ class AsyncRuntime:
         self.engine.ray_address = ray_address  # type: ignore[attr-defined]
         self.events = self.engine.events
         self.lineage = AsyncLineage(self.engine, self.graph, self.start)
+        # Checkpoint gates (flowstone/approvals): the gatekeeper, rt.approvals, rt.audit.
+        self.gates = ApprovalsWing(pipeline, self.storage, notifiers=notifiers, ready=self.start)
+        self.approvals = self.gates.approvals
+        self.audit = self.gates.audit
         self._started = False
         self._closed = False
         self._lock: asyncio.Lock | None = None
@@ -112,6 +120,7 @@ class AsyncRuntime:
     async def _start_services(self) -> None:
         await self.engine.start()
         await self._resources.start()
+        await self.gates.start()
 
     async def close(self) -> None:
         """Cancel runs in flight, stop the tree, tear resources down, close the store."""
@@ -119,6 +128,7 @@ class AsyncRuntime:
             return
         self._closed = True
         if self._started:
+            await self.gates.close()
             await self.engine.close()
             await self._resources.close()
 
@@ -194,6 +204,17 @@ class AsyncRuntime:
             max_parallel=max_parallel,
             force=force,
         )
+
+    async def wait(self, run_id: str, timeout: float | None = None) -> RunResult:
+        """Wait until run ``run_id`` is neither running nor waiting at a gate (it may be
+        continued by another process) and return its result.
+
+        Raises:
+            RunNotFound: no such run. WaitTimeout: ``timeout`` seconds passed first.
+        """
+        await self.start()
+        convert = self.engine.to_materialization
+        return await wait_for_run(self.storage, run_id, convert, timeout=timeout)
 
     async def cancel(self, run_id: str) -> bool:
         """Cancel a run in flight; return False when it is not running here."""

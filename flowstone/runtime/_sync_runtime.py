@@ -9,8 +9,10 @@ import asyncio
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
+from datetime import datetime
 from typing import Any, TypeVar
 
+from flowstone.approvals import Approvals
 from flowstone.engine._results import BackfillResult, Materialization, RunResult
 from flowstone.runtime._runtime import AsyncRuntime
 from flowstone.tenancy import current_tenant, tenant_scope
@@ -83,6 +85,21 @@ class Lineage:
         """Materializations made stale by newer upstream data or code versions."""
         return self._rt._call(self._rt.aio.lineage.stale(asset))
 
+    def at(self, asset: str, partition: Any, timestamp: datetime) -> Materialization | None:
+        """The materialization of ``asset`` current at ``timestamp``, with its inputs."""
+        return self._rt._call(self._rt.aio.lineage.at(asset, partition, timestamp))
+
+
+class Audit:
+    """``rt.audit`` of a blocking ``Runtime`` (see ``flowstone.approvals.AsyncAudit``)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+
+    def report(self, asset: str, partition: Any = None) -> dict[str, Any]:
+        """Executions, lineage, approvals and content digests of one asset partition."""
+        return self._rt._call(self._rt.aio.audit.report(asset, partition))
+
 
 class Runtime:
     """Materialize assets of a pipeline and query what was recorded (blocking API).
@@ -98,6 +115,8 @@ class Runtime:
         self.events = self.aio.events
         self._loop = _LoopThread(f"flowstone-{pipeline.name}")
         self.lineage = Lineage(self)
+        self.approvals = Approvals(self.aio.approvals, self._call)
+        self.audit = Audit(self)
         self._closed = False
         try:
             self._call(self.aio.start())
@@ -140,6 +159,10 @@ class Runtime:
 
         with BackfillProgress(self.events, asset):
             return self._call(self.aio.backfill(asset, partitions, max_parallel, force=force))
+
+    def wait(self, run_id: str, timeout: float | None = None) -> RunResult:
+        """See ``AsyncRuntime.wait``."""
+        return self._call(self.aio.wait(run_id, timeout))
 
     def cancel(self, run_id: str) -> bool:
         """See ``AsyncRuntime.cancel``."""

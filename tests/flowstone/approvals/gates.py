@@ -53,7 +53,7 @@ def report_pipeline(
     def approved_report(context: Any, draft_report: dict[str, Any]) -> Report:
         return Report(**draft_report)
 
-    @p.asset(depends_on=["approved_report"])
+    @p.asset(depends_on=["approved_report"], partitioned_by=DAYS)
     def published(context: Any, approved_report: Report) -> str:
         return approved_report.title
 

@@ -59,7 +59,7 @@ class AsyncApprovals:
         await self._wing.ready()
         partitions = None if partition is None else [self._encode(checkpoint, partition)]
         before = None if older_than is None else self._wing.now() - older_than
-        records = await self._wing.store.list(
+        records = await self._wing.store.list_approvals(
             checkpoint=checkpoint,
             partitions=partitions,
             requested_before=before,
@@ -67,7 +67,9 @@ class AsyncApprovals:
         )
         if partition_range is not None:
             first, last = (self._encode(checkpoint, k) for k in partition_range)
-            records = [r for r in records if r.partition is not None and first <= r.partition <= last]
+            records = [
+                r for r in records if r.partition is not None and first <= r.partition <= last
+            ]
             records = records if limit is None else records[:limit]
         return [approval_of(r, self._wing.decode) for r in records]
 
@@ -160,7 +162,9 @@ class Approvals:
         self._aio = aio
         self._call = call
 
-    def pending(self, checkpoint: str | None = None, partition: Any = None, **kw: Any) -> list[Approval]:
+    def pending(
+        self, checkpoint: str | None = None, partition: Any = None, **kw: Any
+    ) -> list[Approval]:
         """See ``AsyncApprovals.pending``."""
         return self._run(self._aio.pending(checkpoint, partition, **kw))
 
@@ -189,4 +193,3 @@ class Approvals:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         result: T = self._call(coro)
         return result
-

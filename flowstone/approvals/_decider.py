@@ -163,14 +163,11 @@ class Decider:
             await self._terminal(changed)
         return changed
 
-    def _on_timeout(
-        self, record: ApprovalRecord, now: datetime
-    ) -> tuple[dict[str, Any], str, str]:
+    def _on_timeout(self, record: ApprovalRecord, now: datetime) -> tuple[dict[str, Any], str, str]:
         policy = record.policy
-        waited = f"no decision by {record.timeout_at.isoformat()}"  # type: ignore[union-attr]
-        later = max(now, record.timeout_at) + timedelta(  # type: ignore[type-var]
-            seconds=policy.timeout_seconds or 0
-        )
+        deadline = record.timeout_at if record.timeout_at is not None else now
+        waited = f"no decision by {deadline.isoformat()}"
+        later = max(now, deadline) + timedelta(seconds=policy.timeout_seconds or 0)
         if policy.on_timeout in ("approve", "reject"):
             status = "approved" if policy.on_timeout == "approve" else "rejected"
             reason = f"{waited}; on_timeout={policy.on_timeout!r}"

@@ -106,7 +106,9 @@ class ApprovalGateKeeper:
             record = _replace(record, modified_value=json_view(value))
         return await self._automatic(record, request, f"auto_{status}")
 
-    async def _automatic(self, record: ApprovalRecord, request: GateRequest, event: str) -> Any:
+    async def _automatic(
+        self, record: ApprovalRecord, request: GateRequest, event: str
+    ) -> Proceed | Wait:
         stored, created = await self._store.request(record, [self._entry(record, event)])
         if created:
             self._notifications.send("decided", approval_of(stored, _decoder(request)))

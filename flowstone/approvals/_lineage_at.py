@@ -27,4 +27,3 @@ async def lineage_at(
     found = await storage.latest(asset, [key], as_of=require_aware(timestamp, "timestamp"))
     record = found.get(key)
     return None if record is None else convert(record)
-

@@ -86,7 +86,9 @@ class AsyncAudit:
         store = self._wing.store
         found: list[dict[str, Any]] = []
         for name, key in gates:
-            for record in await store.list(open_only=False, checkpoint=name, partitions=[key]):
+            for record in await store.list_approvals(
+                open_only=False, checkpoint=name, partitions=[key]
+            ):
                 trail = await store.audit(approval_id=record.id)
                 approval = approval_of(record, self._wing.decode).to_json()
                 found.append({**approval, "audit": [audit_json(e) for e in trail]})

@@ -90,19 +90,52 @@ def to_csv(report: dict[str, Any]) -> str:
     asset, key = report["asset"], report["partition"]
     for m in report["executions"]:
         writer.writerow(
-            ("execution", asset, key, m["id"], m["run_id"], m["status"], m["triggered_by"],
-             m["finished_at"] or m["started_at"], m["error"], m["digest"], None)
+            (
+                "execution",
+                asset,
+                key,
+                m["id"],
+                m["run_id"],
+                m["status"],
+                m["triggered_by"],
+                m["finished_at"] or m["started_at"],
+                m["error"],
+                m["digest"],
+                None,
+            )
         )
     for section in ("inputs", "lineage"):
         for i in report[section]:
             writer.writerow(
-                (section, i["asset"], i["partition"], i["materialization_id"], None, None, None,
-                 None, None, i["digest"], None)
+                (
+                    section,
+                    i["asset"],
+                    i["partition"],
+                    i["materialization_id"],
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    i["digest"],
+                    None,
+                )
             )
     for a in report["approvals"]:
         for e in a["audit"]:
             writer.writerow(
-                ("approval", a["checkpoint"], a["partition"], a["id"], a["run_id"], e["event"],
-                 e["actor"], e["at"], e["reason"], e["before_digest"], e["after_digest"])
+                (
+                    "approval",
+                    a["checkpoint"],
+                    a["partition"],
+                    a["id"],
+                    a["run_id"],
+                    e["event"],
+                    e["actor"],
+                    e["at"],
+                    e["reason"],
+                    e["before_digest"],
+                    e["after_digest"],
+                )
             )
     return out.getvalue()

@@ -45,7 +45,7 @@ def json_view(value: Any) -> Any:
     if callable(to_dict):
         try:
             return json_view(to_dict())
-        except Exception:  # noqa: BLE001 - a view is best effort; fall back to repr
+        except Exception:
             pass
     text = repr(value)
     return text if len(text) <= MAX_REPR else text[:MAX_REPR] + "..."

@@ -129,9 +129,21 @@ def show(state: State, rt: Any, approval_id: str) -> None:
     if state.json:
         emit_json(data)
         return
-    for key in ("id", "checkpoint", "partition", "run_id", "status", "message", "requested_at",
-                "timeout_at", "decided_by", "decided_at", "reason", "escalated_to",
-                "escalation_count"):
+    for key in (
+        "id",
+        "checkpoint",
+        "partition",
+        "run_id",
+        "status",
+        "message",
+        "requested_at",
+        "timeout_at",
+        "decided_by",
+        "decided_at",
+        "reason",
+        "escalated_to",
+        "escalation_count",
+    ):
         console.print(f"[bold]{key}[/bold]: {data[key] if data[key] is not None else '-'}")
     console.print("[bold]value[/bold]:")
     console.print_json(json.dumps(data["value"], default=str))
@@ -150,7 +162,9 @@ def _after_decision(state: State, rt: Any, decided: list[Approval], wait: bool) 
         emit_json([a.to_json() for a in decided])
         return
     for a in decided:
-        console.print(f"{a.status}: {label(a.checkpoint, a.partition_key)} ({a.id}, run {a.run_id})")
+        console.print(
+            f"{a.status}: {label(a.checkpoint, a.partition_key)} ({a.id}, run {a.run_id})"
+        )
 
 
 _BY = click.option("--by", default=default_actor, show_default="user@host", help="Who decides.")
@@ -236,9 +250,7 @@ def modify(
 @click.option("--reason", required=True, help="Why (required; recorded and shown in the run).")
 @_WAIT
 @with_runtime
-def reject(
-    state: State, rt: Any, approval_id: str, by: str, reason: str, no_wait: bool
-) -> None:
+def reject(state: State, rt: Any, approval_id: str, by: str, reason: str, no_wait: bool) -> None:
     """Reject APPROVAL_ID: its run fails with the reason."""
     with decision_errors():
         decided = [rt.approvals.reject(approval_id, by=by, reason=reason)]

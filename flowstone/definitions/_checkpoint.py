@@ -113,7 +113,9 @@ def build_checkpoint(
 _ASSET_OPTIONS = ("name", "depends_on", "io_manager", "io_options", "description")
 
 
-def _spec(fn: Callable[..., Any], options: Mapping[str, Any], problems: list[str]) -> CheckpointSpec:
+def _spec(
+    fn: Callable[..., Any], options: Mapping[str, Any], problems: list[str]
+) -> CheckpointSpec:
     on_timeout = options["on_timeout"]
     if on_timeout not in ON_TIMEOUT:
         choices = ", ".join(repr(c) for c in ON_TIMEOUT)
@@ -125,8 +127,10 @@ def _spec(fn: Callable[..., Any], options: Mapping[str, Any], problems: list[str
             "(or a list of levels)"
         )
     max_escalations = options["max_escalations"]
-    if isinstance(max_escalations, bool) or not isinstance(max_escalations, int) or (
-        max_escalations < 0
+    if (
+        isinstance(max_escalations, bool)
+        or not isinstance(max_escalations, int)
+        or (max_escalations < 0)
     ):
         problems.append(f"max_escalations must be an integer >= 0, got {max_escalations!r}")
         max_escalations = 3
@@ -200,7 +204,7 @@ def _value_type(fn: Callable[..., Any], explicit: object, problems: list[str]) -
         return explicit
     try:
         annotation = typing.get_type_hints(fn).get("return")
-    except Exception:  # noqa: BLE001 - an unresolvable annotation only means "no declared type"
+    except Exception:
         annotation = inspect.signature(fn).return_annotation if callable(fn) else None
         if isinstance(annotation, str) or annotation is inspect.Signature.empty:
             return None
@@ -216,7 +220,7 @@ def _partitions(
         if explicit is not None and not isinstance(explicit, PartitionsDefinition):
             problems.append(f"partitioned_by must be a partitions definition, got {explicit!r}")
             return None
-        return explicit  # type: ignore[return-value]
+        return explicit
     if not isinstance(depends_on, Sequence) or isinstance(depends_on, str):
         return None  # build_asset reports the malformed depends_on
     names = [d.name if isinstance(d, Dep) else d for d in depends_on]

@@ -75,7 +75,7 @@ class MemoryApprovalStore(ApprovalStore):
         found = self._by_gate.get((run_id, checkpoint, partition))
         return None if found is None else self._records[found]
 
-    async def list(
+    async def list_approvals(
         self,
         *,
         open_only: bool = True,
@@ -86,7 +86,7 @@ class MemoryApprovalStore(ApprovalStore):
         run_id: str | None = None,
         limit: int | None = None,
     ) -> list[ApprovalRecord]:
-        """Return approvals, oldest request first (see ``ApprovalStore.list``)."""
+        """Return approvals, oldest request first (see ``ApprovalStore.list_approvals``)."""
         wanted = None if partitions is None else set(partitions)
         found = [
             r

@@ -150,7 +150,7 @@ class PostgresApprovalStore(ApprovalStore):
         found = await self._fetch(text, [run_id, checkpoint, encode_pkey(partition)])
         return found[0] if found else None
 
-    async def list(
+    async def list_approvals(
         self,
         *,
         open_only: bool = True,
@@ -161,7 +161,7 @@ class PostgresApprovalStore(ApprovalStore):
         run_id: str | None = None,
         limit: int | None = None,
     ) -> list[ApprovalRecord]:
-        """Return approvals, oldest request first (see ``ApprovalStore.list``)."""
+        """Return approvals, oldest request first (see ``ApprovalStore.list_approvals``)."""
         where = Where(numbered=True)
         approval_filter(
             where,

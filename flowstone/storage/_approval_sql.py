@@ -183,7 +183,7 @@ def approval_filter(
     requested_after: datetime | None,
     run_id: str | None,
 ) -> None:
-    """Add the conditions of ``ApprovalStore.list`` to ``where``."""
+    """Add the conditions of ``ApprovalStore.list_approvals`` to ``where``."""
     if open_only:
         where.conditions.append("status IN ('pending', 'escalated')")
     if checkpoint is not None:
@@ -220,4 +220,3 @@ def audit_filter(
         where.add("pkey = {}", encode_pkey(partition))
     if run_id is not None:
         where.add("run_id = {}", run_id)
-

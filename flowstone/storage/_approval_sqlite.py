@@ -92,7 +92,7 @@ class SQLiteApprovalStore(ApprovalStore):
         found = await self._storage._read(_select, text, params)
         return found[0] if found else None
 
-    async def list(
+    async def list_approvals(
         self,
         *,
         open_only: bool = True,
@@ -103,7 +103,7 @@ class SQLiteApprovalStore(ApprovalStore):
         run_id: str | None = None,
         limit: int | None = None,
     ) -> list[ApprovalRecord]:
-        """Return approvals, oldest request first (see ``ApprovalStore.list``)."""
+        """Return approvals, oldest request first (see ``ApprovalStore.list_approvals``)."""
         where = Where(numbered=False)
         approval_filter(
             where,

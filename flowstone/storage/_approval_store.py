@@ -67,7 +67,7 @@ class ApprovalStore(ABC):
         """Return the approval of one gate of one run."""
 
     @abstractmethod
-    async def list(
+    async def list_approvals(
         self,
         *,
         open_only: bool = True,

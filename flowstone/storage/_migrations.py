@@ -228,9 +228,11 @@ _FINAL = "a decided approval is final: it cannot be changed"
 # append-only by the database's own rules, not by convention: triggers refuse UPDATE and
 # DELETE (and TRUNCATE on PostgreSQL) whoever connects, and a decided approval cannot be
 # changed either. The partial indexes keep the open gates (the queue, the deadlines) a
-# small index however many decided ones accumulate.
+# small index however many decided ones accumulate. Every statement is idempotent (IF NOT
+# EXISTS, OR REPLACE), as version 2's are, so a store re-migrated from an older recorded
+# version keeps its approvals.
 _SQLITE_V4 = (
-    f"""CREATE TABLE approvals (
+    f"""CREATE TABLE IF NOT EXISTS approvals (
         id               TEXT PRIMARY KEY,
         run_id           TEXT NOT NULL,
         checkpoint       TEXT NOT NULL,
@@ -252,15 +254,15 @@ _SQLITE_V4 = (
         tenant           TEXT,
         UNIQUE (run_id, checkpoint, pkey)
     )""",
-    f"CREATE INDEX approvals_open ON approvals (requested_at, id) WHERE {_OPEN}",
-    f"""CREATE INDEX approvals_open_by_checkpoint ON approvals (checkpoint, requested_at, id)
+    f"CREATE INDEX IF NOT EXISTS approvals_open ON approvals (requested_at, id) WHERE {_OPEN}",
+    f"""CREATE INDEX IF NOT EXISTS approvals_open_by_checkpoint ON approvals (checkpoint, requested_at, id)
         WHERE {_OPEN}""",
-    f"CREATE INDEX approvals_due ON approvals (timeout_at, id) WHERE {_OPEN}",
-    "CREATE INDEX approvals_by_gate ON approvals (checkpoint, pkey, requested_at)",
-    f"""CREATE TRIGGER approvals_final BEFORE UPDATE ON approvals
+    f"CREATE INDEX IF NOT EXISTS approvals_due ON approvals (timeout_at, id) WHERE {_OPEN}",
+    "CREATE INDEX IF NOT EXISTS approvals_by_gate ON approvals (checkpoint, pkey, requested_at)",
+    f"""CREATE TRIGGER IF NOT EXISTS approvals_final BEFORE UPDATE ON approvals
         WHEN OLD.status NOT IN ('pending', 'escalated')
         BEGIN SELECT RAISE(ABORT, '{_FINAL}'); END""",
-    """CREATE TABLE approval_audit (
+    """CREATE TABLE IF NOT EXISTS approval_audit (
         seq           INTEGER PRIMARY KEY AUTOINCREMENT,
         id            TEXT NOT NULL UNIQUE,
         approval_id   TEXT,
@@ -277,17 +279,17 @@ _SQLITE_V4 = (
         detail        TEXT NOT NULL,
         tenant        TEXT
     )""",
-    "CREATE INDEX audit_by_approval ON approval_audit (approval_id, seq)",
-    "CREATE INDEX audit_by_key ON approval_audit (asset, pkey, seq)",
-    "CREATE INDEX audit_by_run ON approval_audit (run_id, seq)",
-    f"""CREATE TRIGGER approval_audit_no_update BEFORE UPDATE ON approval_audit
+    "CREATE INDEX IF NOT EXISTS audit_by_approval ON approval_audit (approval_id, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_by_key ON approval_audit (asset, pkey, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_by_run ON approval_audit (run_id, seq)",
+    f"""CREATE TRIGGER IF NOT EXISTS approval_audit_no_update BEFORE UPDATE ON approval_audit
         BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END""",
-    f"""CREATE TRIGGER approval_audit_no_delete BEFORE DELETE ON approval_audit
+    f"""CREATE TRIGGER IF NOT EXISTS approval_audit_no_delete BEFORE DELETE ON approval_audit
         BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END""",
 )
 
 _POSTGRES_V4 = (
-    f"""CREATE TABLE {{s}}.approvals (
+    f"""CREATE TABLE IF NOT EXISTS {{s}}.approvals (
         id               text COLLATE "C" PRIMARY KEY,
         run_id           text COLLATE "C" NOT NULL,
         checkpoint       text COLLATE "C" NOT NULL,
@@ -309,21 +311,21 @@ _POSTGRES_V4 = (
         tenant           text COLLATE "C",
         UNIQUE (run_id, checkpoint, pkey)
     )""",
-    f"CREATE INDEX approvals_open ON {{s}}.approvals (requested_at, id) WHERE {_OPEN}",
-    f"""CREATE INDEX approvals_open_by_checkpoint
+    f"CREATE INDEX IF NOT EXISTS approvals_open ON {{s}}.approvals (requested_at, id) WHERE {_OPEN}",
+    f"""CREATE INDEX IF NOT EXISTS approvals_open_by_checkpoint
         ON {{s}}.approvals (checkpoint, requested_at, id) WHERE {_OPEN}""",
-    f"CREATE INDEX approvals_due ON {{s}}.approvals (timeout_at, id) WHERE {_OPEN}",
-    "CREATE INDEX approvals_by_gate ON {s}.approvals (checkpoint, pkey, requested_at)",
-    f"""CREATE FUNCTION {{s}}.approvals_final() RETURNS trigger LANGUAGE plpgsql AS $$
+    f"CREATE INDEX IF NOT EXISTS approvals_due ON {{s}}.approvals (timeout_at, id) WHERE {_OPEN}",
+    "CREATE INDEX IF NOT EXISTS approvals_by_gate ON {s}.approvals (checkpoint, pkey, requested_at)",
+    f"""CREATE OR REPLACE FUNCTION {{s}}.approvals_final() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF OLD.status NOT IN ('pending', 'escalated') THEN
                 RAISE EXCEPTION '{_FINAL}' USING ERRCODE = 'integrity_constraint_violation';
             END IF;
             RETURN NEW;
         END $$""",
-    """CREATE TRIGGER approvals_final BEFORE UPDATE ON {s}.approvals
+    """CREATE OR REPLACE TRIGGER approvals_final BEFORE UPDATE ON {s}.approvals
         FOR EACH ROW EXECUTE FUNCTION {s}.approvals_final()""",
-    """CREATE TABLE {s}.approval_audit (
+    """CREATE TABLE IF NOT EXISTS {s}.approval_audit (
         seq           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         id            text COLLATE "C" NOT NULL UNIQUE,
         approval_id   text COLLATE "C",
@@ -340,18 +342,18 @@ _POSTGRES_V4 = (
         detail        jsonb NOT NULL,
         tenant        text COLLATE "C"
     )""",
-    "CREATE INDEX audit_by_approval ON {s}.approval_audit (approval_id, seq)",
-    "CREATE INDEX audit_by_key ON {s}.approval_audit (asset, pkey, seq)",
-    "CREATE INDEX audit_by_run ON {s}.approval_audit (run_id, seq)",
-    f"""CREATE FUNCTION {{s}}.approval_audit_append_only() RETURNS trigger LANGUAGE plpgsql
+    "CREATE INDEX IF NOT EXISTS audit_by_approval ON {s}.approval_audit (approval_id, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_by_key ON {s}.approval_audit (asset, pkey, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_by_run ON {s}.approval_audit (run_id, seq)",
+    f"""CREATE OR REPLACE FUNCTION {{s}}.approval_audit_append_only() RETURNS trigger LANGUAGE plpgsql
         AS $$
         BEGIN
             RAISE EXCEPTION '{_APPEND_ONLY} (% refused)', TG_OP
                 USING ERRCODE = 'integrity_constraint_violation';
         END $$""",
-    """CREATE TRIGGER approval_audit_append_only BEFORE UPDATE OR DELETE ON {s}.approval_audit
+    """CREATE OR REPLACE TRIGGER approval_audit_append_only BEFORE UPDATE OR DELETE ON {s}.approval_audit
         FOR EACH ROW EXECUTE FUNCTION {s}.approval_audit_append_only()""",
-    """CREATE TRIGGER approval_audit_no_truncate BEFORE TRUNCATE ON {s}.approval_audit
+    """CREATE OR REPLACE TRIGGER approval_audit_no_truncate BEFORE TRUNCATE ON {s}.approval_audit
         FOR EACH STATEMENT EXECUTE FUNCTION {s}.approval_audit_append_only()""",
 )
 

@@ -48,9 +48,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def make_wing(
-    storage: Storage, clock: Clock
-) -> Callable[..., ApprovalsWing]:
+def make_wing(storage: Storage, clock: Clock) -> Callable[..., ApprovalsWing]:
     """Build an ApprovalsWing on the test's store and clock (no timer, no resume)."""
 
     def make(pipeline: Any = None, **kwargs: Any) -> ApprovalsWing:

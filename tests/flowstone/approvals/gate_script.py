@@ -1,13 +1,13 @@
 """A FlowStone process for the approvals' multi-process tests (run as a subprocess).
 
-    gate_script.py create STORAGE N [ON_TIMEOUT]   reach N gates (run-0..N-1), deadlines
-                                             1..N minutes after T0; print READY, then wait
-    gate_script.py restart STORAGE MINUTES   open the store with the wall clock at T0 + MINUTES
-                                             and a deadline timer; print the first tick's
-                                             count, then the statuses, as JSON
-    gate_script.py approve STORAGE           approve every open gate (random order)
-    gate_script.py deadlines STORAGE         fire every due deadline (random order)
-    (approve / deadlines print {approval id: status or "lost"} as JSON; the clock is T0 + 1 day)
+gate_script.py create STORAGE N [ON_TIMEOUT]   reach N gates (run-0..N-1), deadlines
+                                         1..N minutes after T0; print READY, then wait
+gate_script.py restart STORAGE MINUTES   open the store with the wall clock at T0 + MINUTES
+                                         and a deadline timer; print the first tick's
+                                         count, then the statuses, as JSON
+gate_script.py approve STORAGE           approve every open gate (random order)
+gate_script.py deadlines STORAGE         fire every due deadline (random order)
+(approve / deadlines print {approval id: status or "lost"} as JSON; the clock is T0 + 1 day)
 """
 
 from __future__ import annotations
@@ -56,9 +56,11 @@ async def restart(url: str, minutes: float) -> None:
         await wing.start()  # the first tick runs now
         assert wing._timer is not None
         ticks = await wing._timer.call(("ticks",))
-        records = await storage.approvals.list(open_only=False)
+        records = await storage.approvals.list_approvals(open_only=False)
         await wing.close()
-    statuses = {r.run_id: [r.status, r.timeout_at.isoformat() if r.timeout_at else None] for r in records}
+    statuses = {
+        r.run_id: [r.status, r.timeout_at.isoformat() if r.timeout_at else None] for r in records
+    }
     print(json.dumps({"ticks": ticks, "statuses": statuses}), flush=True)
 
 
@@ -68,7 +70,7 @@ async def decide(url: str, role: str) -> None:
     outcomes: dict[str, str] = {}
     async with open_storage(url) as storage:
         wing = ApprovalsWing(pipeline(), storage, now=lambda: now, timer_interval=None)
-        found = await storage.approvals.list(open_only=False)
+        found = await storage.approvals.list_approvals(open_only=False)
         rng.shuffle(found)
         for record in found:
             if role == "approve":

@@ -15,7 +15,7 @@ import pytest
 from flowstone.approvals import ApprovalsWing, Wait, app_role_grants_sql
 from flowstone.storage import SQLiteStorage, Storage
 from tests.flowstone.approvals.gates import Clock, reach, report_pipeline
-from tests.pg import ADMIN_URL, fresh_database, url_for, database_of
+from tests.pg import ADMIN_URL, database_of, fresh_database, url_for
 
 
 async def _decided_gate(storage: Storage) -> str:

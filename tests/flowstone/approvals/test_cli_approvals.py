@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import sys
@@ -62,16 +61,26 @@ def test_list_shows_the_open_approvals_and_filters_them(project: Path) -> None:
     code, out = run("--json", "approvals", "list")
     assert code == 0
     assert [a["id"] for a in json.loads(out)] == ids
-    code, out = run("--json", "approvals", "list", "-c", "approved_report", "--from",
-                    "2026-03-02", "--to", "2026-03-03")
+    code, out = run(
+        "--json",
+        "approvals",
+        "list",
+        "-c",
+        "approved_report",
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-03",
+    )
     assert [a["partition"] for a in json.loads(out)] == ["2026-03-02", "2026-03-03"]
     code, out = run("approvals", "list")
-    assert code == 0 and "3 open approval(s)" in out
+    assert code == 0
+    assert "3 open approval(s)" in out
 
 
 def test_show_prints_the_value_and_the_audit_trail(project: Path) -> None:
     [approval_id] = gates(project, 1)
-    code, out = run("--json", "approvals", "show", approval_id)
+    _code, out = run("--json", "approvals", "show", approval_id)
     data = json.loads(out)
     assert (data["status"], data["value"]["total"]) == ("pending", 42)
     assert [e["event"] for e in data["audit"]] == ["requested"]
@@ -80,11 +89,23 @@ def test_show_prints_the_value_and_the_audit_trail(project: Path) -> None:
 def test_approve_modify_and_reject_decide_and_record_who(project: Path) -> None:
     one, two, three = gates(project, 3)
     assert run("approvals", "approve", one, "--by", "alice")[0] == 0
-    code, out = run("--json", "approvals", "modify", two, "--value",
-                    '{"title": "Fixed", "total": 7}', "--by", "bob", "--reason", "typo")
-    assert code == 0 and json.loads(out)[0]["modified_value"] == {"title": "Fixed", "total": 7}
+    code, out = run(
+        "--json",
+        "approvals",
+        "modify",
+        two,
+        "--value",
+        '{"title": "Fixed", "total": 7}',
+        "--by",
+        "bob",
+        "--reason",
+        "typo",
+    )
+    assert code == 0
+    assert json.loads(out)[0]["modified_value"] == {"title": "Fixed", "total": 7}
     code, out = run("approvals", "reject", three, "--by", "carol", "--reason", "wrong numbers")
-    assert code == 0 and "rejected" in out
+    assert code == 0
+    assert "rejected" in out
     code, out = run("approvals", "approve", one, "--by", "dave")
     assert code == 1
     assert "is already approved (by alice at" in " ".join(out.split())
@@ -93,17 +114,31 @@ def test_approve_modify_and_reject_decide_and_record_who(project: Path) -> None:
 def test_invalid_decisions_exit_2_with_the_reason(project: Path) -> None:
     [approval_id] = gates(project, 1)
     code, out = run("approvals", "modify", approval_id, "--value", '{"title": 1}', "--by", "bob")
-    assert code == 2 and "must be a Report" in out
+    assert code == 2
+    assert "must be a Report" in out
     code, out = run("approvals", "reject", approval_id, "--by", "carol")
-    assert code == 2 and "Missing option '--reason'" in out
+    assert code == 2
+    assert "Missing option '--reason'" in out
     code, out = run("approvals", "approve", "nope")
-    assert code == 2 and "no approval with id 'nope'" in out
+    assert code == 2
+    assert "no approval with id 'nope'" in out
 
 
 def test_bulk_approval_decides_every_matching_gate_each_one_audited(project: Path) -> None:
     ids = gates(project, 5)
-    code, out = run("--json", "approvals", "approve", "-c", "approved_report",
-                    "--from", "2026-03-02", "--to", "2026-03-04", "--by", "lead")
+    code, out = run(
+        "--json",
+        "approvals",
+        "approve",
+        "-c",
+        "approved_report",
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-04",
+        "--by",
+        "lead",
+    )
     assert code == 0
     assert [a["id"] for a in json.loads(out)] == ids[1:4]
     code, out = run("--json", "approvals", "list")

@@ -73,7 +73,10 @@ async def test_a_modified_gate_passes_the_approvers_value_as_the_declared_type(
     modified = await wing.approvals.modify(
         waiting.approval_id, Report(title="Fixed", total=41), by="bob"
     )
-    assert (modified.status, modified.modified_value) == ("modified", {"title": "Fixed", "total": 41})
+    assert (modified.status, modified.modified_value) == (
+        "modified",
+        {"title": "Fixed", "total": 41},
+    )
     outcome = await wing.gatekeeper.reached(reach(wing.pipeline, "run-1"))
     assert isinstance(outcome, Proceed)
     assert outcome.value == Report(title="Fixed", total=41)
@@ -135,7 +138,7 @@ async def test_a_false_condition_passes_the_gate_with_a_recorded_automatic_appro
     outcome = await wing.gatekeeper.reached(reach(pipeline, "run-1"))
     assert isinstance(outcome, Proceed)
     assert await wing.approvals.pending() == []
-    [approval] = await wing.store.list(open_only=False)
+    [approval] = await wing.store.list_approvals(open_only=False)
     assert (approval.status, approval.decided_by) == ("approved", "flowstone:condition")
     trail = await wing.store.audit(approval_id=approval.id)
     assert [(e.event, e.actor) for e in trail] == [("condition_passed", "flowstone:condition")]
@@ -161,7 +164,7 @@ async def test_auto_decide_decides_and_is_recorded_as_automatic(
         outcome = await wing.gatekeeper.reached(reach(pipeline, "run-1"))
         assert isinstance(outcome, Proceed)
         assert outcome.value.total == (1 if status == "modified" else 42)
-    [approval] = await wing.store.list(open_only=False)
+    [approval] = await wing.store.list_approvals(open_only=False)
     assert (approval.status, approval.decided_by) == (status, "flowstone:auto_decide")
     assert [e.event for e in await wing.store.audit(approval_id=approval.id)] == [event]
 

@@ -27,7 +27,7 @@ class Hook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 hook.attempts += 1
                 if hook.attempts <= hook.failures:
@@ -98,7 +98,11 @@ async def test_a_failing_notifier_never_blocks_a_gate_and_its_failure_is_audited
     assert approved.status == "approved"
     await wing.settle()
     trail = await wing.store.audit(approval_id=outcome.approval_id)
-    failures = [(e.actor, e.reason, e.detail["notification"]) for e in trail if e.event == "notification_failed"]
+    failures = [
+        (e.actor, e.reason, e.detail["notification"])
+        for e in trail
+        if e.event == "notification_failed"
+    ]
     assert sorted(failures) == [
         ("<Broken>", "RuntimeError: chat is down", "decided"),
         ("<Broken>", "RuntimeError: chat is down", "requested"),
@@ -112,5 +116,8 @@ async def test_a_webhook_that_never_answers_raises_after_its_retries(hook: Hook)
     approval = fs.Approval(
         "a1", "gate", None, "run-1", "pending", None, Clock()(), None, None, None, None, None, 0
     )
-    with pytest.raises(fs.approvals.NotificationFailed, match=r"refused requested of approval a1 3 time\(s\); last: HTTPError: HTTP Error 503"):
+    with pytest.raises(
+        fs.approvals.NotificationFailed,
+        match=r"refused requested of approval a1 3 time\(s\); last: HTTPError: HTTP Error 503",
+    ):
         await notifier.notify(Notification("requested", approval))

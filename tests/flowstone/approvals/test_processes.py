@@ -67,7 +67,10 @@ def test_100_pending_gates_survive_kill_9_and_overdue_ones_fire_once_on_restart(
         status, deadline = statuses[f"run-{i}"]
         if i < 40:
             # Escalated once, with a new deadline one timeout after the tick.
-            assert (status, deadline) == ("escalated", (T0 + dt.timedelta(minutes=41.5)).isoformat())
+            assert (status, deadline) == (
+                "escalated",
+                (T0 + dt.timedelta(minutes=41.5)).isoformat(),
+            )
         else:
             assert (status, deadline) == ("pending", (T0 + dt.timedelta(minutes=i + 1)).isoformat())
 
@@ -101,7 +104,8 @@ def test_an_approving_process_racing_a_deadline_process_leaves_one_decision_per_
     approver, firer = _run("approve", store_url), _run("deadlines", store_url)
     approved = json.loads(_output(approver))
     fired = json.loads(_output(firer))
-    assert set(approved) == set(fired) and len(approved) == 100
+    assert set(approved) == set(fired)
+    assert len(approved) == 100
     for approval_id in approved:
         # Exactly one side decided each gate; the other was told it lost.
         sides = (approved[approval_id], fired[approval_id])

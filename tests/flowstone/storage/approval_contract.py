@@ -43,7 +43,9 @@ def approval(
     )
 
 
-def entry(record: ApprovalRecord, event: str, actor: str = "alice", minute: float = 0) -> AuditEntry:
+def entry(
+    record: ApprovalRecord, event: str, actor: str = "alice", minute: float = 0
+) -> AuditEntry:
     return AuditEntry(
         id=uuid.uuid4().hex,
         event=event,
@@ -160,16 +162,21 @@ class ApprovalStoreContract:
             records[1].id, decision("rejected", "x", 5), entry(records[1], "rejected")
         )
         ids = lambda found: [r.run_id for r in found]  # noqa: E731
-        assert ids(await storage.approvals.list()) == ["r1", "r3", "r4"]
-        assert ids(await storage.approvals.list(open_only=False)) == ["r1", "r2", "r3", "r4"]
-        assert ids(await storage.approvals.list(checkpoint="gate")) == ["r1", "r4"]
-        assert ids(await storage.approvals.list(partitions=["k1"])) == ["r1", "r3"]
-        assert ids(await storage.approvals.list(partitions=[None])) == ["r4"]
-        assert ids(await storage.approvals.list(partitions=[])) == []
-        assert ids(await storage.approvals.list(requested_before=at(3))) == ["r1"]
-        assert ids(await storage.approvals.list(requested_after=at(1))) == ["r3", "r4"]
-        assert ids(await storage.approvals.list(limit=2)) == ["r1", "r3"]
-        assert ids(await storage.approvals.list(run_id="r3")) == ["r3"]
+        assert ids(await storage.approvals.list_approvals()) == ["r1", "r3", "r4"]
+        assert ids(await storage.approvals.list_approvals(open_only=False)) == [
+            "r1",
+            "r2",
+            "r3",
+            "r4",
+        ]
+        assert ids(await storage.approvals.list_approvals(checkpoint="gate")) == ["r1", "r4"]
+        assert ids(await storage.approvals.list_approvals(partitions=["k1"])) == ["r1", "r3"]
+        assert ids(await storage.approvals.list_approvals(partitions=[None])) == ["r4"]
+        assert ids(await storage.approvals.list_approvals(partitions=[])) == []
+        assert ids(await storage.approvals.list_approvals(requested_before=at(3))) == ["r1"]
+        assert ids(await storage.approvals.list_approvals(requested_after=at(1))) == ["r3", "r4"]
+        assert ids(await storage.approvals.list_approvals(limit=2)) == ["r1", "r3"]
+        assert ids(await storage.approvals.list_approvals(run_id="r3")) == ["r3"]
 
     async def test_due_lists_open_gates_whose_deadline_came(self, storage: Storage) -> None:
         early, late, never = (
@@ -196,7 +203,8 @@ class ApprovalStoreContract:
             ("requested", {"note": "requested"}),
             ("notification_failed", {"note": "notification_failed"}),
         ]
-        assert trail[0].seq is not None and trail[0].seq < trail[1].seq  # type: ignore[operator]
+        assert trail[0].seq is not None
+        assert trail[0].seq < trail[1].seq
         assert len(await storage.approvals.audit(run_id="r2")) == 1
         assert len(await storage.approvals.audit(asset="gate", limit=1)) == 1
 

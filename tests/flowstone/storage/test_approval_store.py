@@ -3,7 +3,6 @@ backends the audit trail is append-only by the database's own triggers."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 

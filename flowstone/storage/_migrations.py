@@ -255,7 +255,8 @@ _SQLITE_V4 = (
         UNIQUE (run_id, checkpoint, pkey)
     )""",
     f"CREATE INDEX IF NOT EXISTS approvals_open ON approvals (requested_at, id) WHERE {_OPEN}",
-    f"""CREATE INDEX IF NOT EXISTS approvals_open_by_checkpoint ON approvals (checkpoint, requested_at, id)
+    f"""CREATE INDEX IF NOT EXISTS approvals_open_by_checkpoint
+        ON approvals (checkpoint, requested_at, id)
         WHERE {_OPEN}""",
     f"CREATE INDEX IF NOT EXISTS approvals_due ON approvals (timeout_at, id) WHERE {_OPEN}",
     "CREATE INDEX IF NOT EXISTS approvals_by_gate ON approvals (checkpoint, pkey, requested_at)",
@@ -311,11 +312,13 @@ _POSTGRES_V4 = (
         tenant           text COLLATE "C",
         UNIQUE (run_id, checkpoint, pkey)
     )""",
-    f"CREATE INDEX IF NOT EXISTS approvals_open ON {{s}}.approvals (requested_at, id) WHERE {_OPEN}",
+    f"""CREATE INDEX IF NOT EXISTS approvals_open
+        ON {{s}}.approvals (requested_at, id) WHERE {_OPEN}""",
     f"""CREATE INDEX IF NOT EXISTS approvals_open_by_checkpoint
         ON {{s}}.approvals (checkpoint, requested_at, id) WHERE {_OPEN}""",
     f"CREATE INDEX IF NOT EXISTS approvals_due ON {{s}}.approvals (timeout_at, id) WHERE {_OPEN}",
-    "CREATE INDEX IF NOT EXISTS approvals_by_gate ON {s}.approvals (checkpoint, pkey, requested_at)",
+    """CREATE INDEX IF NOT EXISTS approvals_by_gate
+        ON {s}.approvals (checkpoint, pkey, requested_at)""",
     f"""CREATE OR REPLACE FUNCTION {{s}}.approvals_final() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF OLD.status NOT IN ('pending', 'escalated') THEN
@@ -345,13 +348,15 @@ _POSTGRES_V4 = (
     "CREATE INDEX IF NOT EXISTS audit_by_approval ON {s}.approval_audit (approval_id, seq)",
     "CREATE INDEX IF NOT EXISTS audit_by_key ON {s}.approval_audit (asset, pkey, seq)",
     "CREATE INDEX IF NOT EXISTS audit_by_run ON {s}.approval_audit (run_id, seq)",
-    f"""CREATE OR REPLACE FUNCTION {{s}}.approval_audit_append_only() RETURNS trigger LANGUAGE plpgsql
+    f"""CREATE OR REPLACE FUNCTION {{s}}.approval_audit_append_only()
+        RETURNS trigger LANGUAGE plpgsql
         AS $$
         BEGIN
             RAISE EXCEPTION '{_APPEND_ONLY} (% refused)', TG_OP
                 USING ERRCODE = 'integrity_constraint_violation';
         END $$""",
-    """CREATE OR REPLACE TRIGGER approval_audit_append_only BEFORE UPDATE OR DELETE ON {s}.approval_audit
+    """CREATE OR REPLACE TRIGGER approval_audit_append_only
+        BEFORE UPDATE OR DELETE ON {s}.approval_audit
         FOR EACH ROW EXECUTE FUNCTION {s}.approval_audit_append_only()""",
     """CREATE OR REPLACE TRIGGER approval_audit_no_truncate BEFORE TRUNCATE ON {s}.approval_audit
         FOR EACH STATEMENT EXECUTE FUNCTION {s}.approval_audit_append_only()""",

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import actors
+import supervisors
 from flowstone.approvals._api import AsyncApprovals
 from flowstone.approvals._clock import WallClock
 from flowstone.approvals._decider import Decider
@@ -29,6 +30,7 @@ from flowstone.storage import ApprovalRecord, ApprovalStore, Storage
 log = logging.getLogger("flowstone.approvals")
 
 Resume = Callable[[str], Awaitable[Any]]
+StartService = Callable[[supervisors.ChildSpec], Awaitable[actors.ActorRef]]
 
 
 class ApprovalsWing:
@@ -74,6 +76,7 @@ class ApprovalsWing:
         self._ready = ready
         self._interval = timer_interval
         self._timer: actors.ActorRef | None = None
+        self._own_timer = False
         self._resumes: set[asyncio.Task[Any]] = set()
 
     @property
@@ -91,10 +94,20 @@ class ApprovalsWing:
         if self._ready is not None:
             await self._ready()
 
-    async def start(self) -> None:
-        """Start the deadline timer (its first tick fires deadlines that passed meanwhile)."""
-        if self._timer is None and self._interval is not None and self.has_gates:
-            self._timer = await actors.spawn(DeadlineTimer, self.decider, self._interval)
+    async def start(self, start_service: StartService | None = None) -> None:
+        """Start the deadline timer (its first tick fires deadlines that passed meanwhile),
+        under the runtime's root supervisor when ``start_service`` is given."""
+        if self._timer is not None or self._interval is None or not self.has_gates:
+            return
+        decider, interval = self.decider, self._interval
+        if start_service is None:
+            self._timer = await actors.spawn(DeadlineTimer, decider, interval)
+            self._own_timer = True
+            return
+        spec = supervisors.ChildSpec(
+            "approvals.deadlines", lambda: actors.spawn(DeadlineTimer, decider, interval)
+        )
+        self._timer = await start_service(spec)
 
     async def fire_deadlines(self) -> int:
         """Fire the deadlines due now; return how many approvals changed."""
@@ -106,8 +119,8 @@ class ApprovalsWing:
     async def close(self) -> None:
         """Stop the timer and notifications; resumptions still running are cancelled."""
         timer, self._timer = self._timer, None
-        if timer is not None:
-            await timer.stop()
+        if timer is not None and self._own_timer:
+            await timer.stop()  # a supervised timer stops with the runtime's tree
         tasks = list(self._resumes)
         for task in tasks:
             task.cancel()

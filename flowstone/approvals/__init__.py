@@ -19,7 +19,7 @@ Module map:
     _report_format.py the report as Markdown or CSV (``flowstone audit``)
     _lineage_at.py    rt.lineage.at: the materialization current at an instant
     _grants.py        the PostgreSQL grants of an application role
-    _clock.py         WallClock: deadline time driven by the runtime clock
+    _clock.py         DrivenWallClock: wall time driven by the actors clock (for tests)
     _values.py        JSON views, digests, checking modified values against a type
     _wing.py          ApprovalsWing: the whole wing as one object a runtime holds
 """
@@ -28,7 +28,7 @@ from flowstone.approvals._api import Approvals as Approvals
 from flowstone.approvals._api import AsyncApprovals as AsyncApprovals
 from flowstone.approvals._api import BulkDecision as BulkDecision
 from flowstone.approvals._approval import Approval as Approval
-from flowstone.approvals._clock import WallClock as WallClock
+from flowstone.approvals._clock import DrivenWallClock as DrivenWallClock
 from flowstone.approvals._decision import Approve as Approve
 from flowstone.approvals._decision import Modify as Modify
 from flowstone.approvals._decision import Reject as Reject
@@ -53,6 +53,7 @@ __all__ = (
     "AsyncApprovals",
     "AsyncAudit",
     "BulkDecision",
+    "DrivenWallClock",
     "GateRequest",
     "Modify",
     "Notification",
@@ -61,14 +62,13 @@ __all__ = (
     "Proceed",
     "Reject",
     "Wait",
-    "WallClock",
     "WebhookNotifier",
     "app_role_grants_sql",
 )
 
 for _name in __all__:
     _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("flowstone.approvals._"):
+    if getattr(_obj, "__module__", "").startswith(("flowstone.approvals._", "flowstone.engine._")):
         try:
             _obj.__module__ = "flowstone.approvals"
         except (AttributeError, TypeError):

@@ -1,22 +1,23 @@
-"""Wall-clock time for deadlines, driven by the runtime's injectable clock.
+"""A wall clock driven by the actors clock, for deadline tests.
 
-Deadlines are instants (stored as ``timeout_at``), but everything that waits in FlowStone
-reads ``actors.get_clock()``, a monotonic clock that tests replace with a ``MockClock``.
-``WallClock`` reconciles the two: it reads the wall time once, then moves it by exactly as
-much as the current clock moved, so advancing a mock clock by an hour makes an hour pass
-for every deadline, with no real sleep.
+Deadlines are instants (stored as ``timeout_at``) read from ``flowstone.clock.utcnow()``,
+while everything that waits reads ``actors.get_clock()``, a monotonic clock that tests
+replace with a ``MockClock``. ``DrivenWallClock`` reconciles the two: installed with
+``flowstone.clock.set_wall_clock``, it reads the wall time once, then moves it by exactly as
+much as the actors clock moved, so advancing a mock clock by an hour makes an hour pass for
+every record and deadline, with no real sleep.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import actors
 
 
-class WallClock:
-    """``now()`` as a UTC datetime that follows ``actors.get_clock()``.
+class DrivenWallClock:
+    """``now()`` as a UTC datetime that follows ``actors.get_clock()`` (a
+    ``flowstone.clock.WallClock``).
 
     Args:
         start: the wall time the first reading is anchored to (default: the real time).
@@ -44,8 +45,4 @@ class WallClock:
         return wall + timedelta(seconds=clock.now() - mono)
 
     def __repr__(self) -> str:
-        return f"<WallClock {self.now().isoformat()}>"
-
-
-Now = Callable[[], datetime]
-"""Anything that tells the wall time: ``WallClock().now`` or a test's lambda."""
+        return f"<DrivenWallClock {self.now().isoformat()}>"

@@ -27,7 +27,7 @@ from flowstone.approvals._notifier import Notifications
 from flowstone.approvals._protocol import GateRequest, Proceed, Wait
 from flowstone.approvals._values import checked_value, digest, json_view, restored_value
 from flowstone.definitions._checkpoint import CheckpointSpec
-from flowstone.errors import CheckpointRejected, InvalidDecision
+from flowstone.errors import CheckpointRejected, ConfigurationError, InvalidDecision
 from flowstone.storage import ApprovalPolicy, ApprovalRecord, ApprovalStore, AuditEntry
 from flowstone.tenancy import current_tenant
 
@@ -187,8 +187,12 @@ class ApprovalGateKeeper:
 
 def _spec(request: GateRequest) -> CheckpointSpec:
     spec = request.definition.checkpoint
-    if spec is None:
-        raise TypeError(f"{request.definition.name!r} is not a checkpoint gate")
+    if not isinstance(spec, CheckpointSpec):
+        raise ConfigurationError(
+            f"checkpoint {request.definition.name!r} was reached but this runtime's approvals "
+            f"gatekeeper cannot read its spec: expected the CheckpointSpec that "
+            f"@pipeline.checkpoint makes, found {spec!r}"
+        )
     return spec
 
 

@@ -17,12 +17,12 @@ from typing import Any
 import actors
 import supervisors
 from flowstone.approvals._api import AsyncApprovals
-from flowstone.approvals._clock import WallClock
 from flowstone.approvals._decider import Decider
 from flowstone.approvals._gatekeeper import ApprovalGateKeeper
 from flowstone.approvals._notifier import Notifications, Notifier
 from flowstone.approvals._report import AsyncAudit
 from flowstone.approvals._timer import DEFAULT_INTERVAL, DeadlineTimer
+from flowstone.clock import utcnow
 from flowstone.definitions._pipeline import Pipeline
 from flowstone.errors import InvalidPartition
 from flowstone.storage import ApprovalRecord, ApprovalStore, Storage
@@ -40,7 +40,7 @@ class ApprovalsWing:
         pipeline: the runtime's pipeline.
         storage: the runtime's record store (its ``approvals`` hold the gates).
         notifiers: told about requests, escalations and decisions.
-        now: the wall clock (default: ``WallClock``, which follows the runtime clock).
+        now: the wall clock (default: ``flowstone.clock.utcnow``).
         timer_interval: seconds between deadline ticks; None runs no timer in this process.
         ready: awaited before each call (the runtime's ``start``).
     """
@@ -57,7 +57,7 @@ class ApprovalsWing:
     ) -> None:
         self.pipeline = pipeline
         self.storage = storage
-        self.now = now if now is not None else WallClock().now
+        self.now = now if now is not None else utcnow
         self.notifications = Notifications(notifiers, storage.approvals, self.now)
         self.decider = Decider(
             storage.approvals,

@@ -70,9 +70,8 @@ class AsyncLineage:
 
     def _public(self, record: MaterializationRecord) -> Materialization:
         inputs = [(i.asset, self._decode(i.asset, i.partition)) for i in record.inputs]
-        return Materialization.from_record(
-            record, self._decode(record.asset, record.partition), inputs
-        )
+        key = self._catalog.decode(record.asset, record.partition)
+        return Materialization.from_record(record, key, inputs)
 
     async def downstream(self, asset: str, partition: Any = None) -> list[tuple[str, Any]]:
         """Recorded materializations that consumed this one, transitively, nearest first."""

@@ -13,7 +13,7 @@ import pytest
 import actors
 import flowstone as fs
 from actors.testing import MockClock, use_clock
-from flowstone.approvals import ApprovalsWing, Wait
+from flowstone.approvals import ApprovalsWing, DrivenWallClock, Wait
 from flowstone.approvals._timer import DeadlineTimer
 from flowstone.storage import TERMINAL_STATUSES
 from tests.flowstone.approvals.gates import Clock, reach, report_pipeline
@@ -160,7 +160,8 @@ async def test_the_timer_fires_due_deadlines_each_tick_of_the_runtime_clock(
 ) -> None:
     mock = MockClock()
     with use_clock(mock):
-        wing = ApprovalsWing(report_pipeline(), storage, timer_interval=3600.0)
+        wall = DrivenWallClock()
+        wing = ApprovalsWing(report_pipeline(), storage, now=wall.now, timer_interval=3600.0)
         await wing.start()
         assert wing._timer is not None
         try:

@@ -30,6 +30,9 @@ from flowstone.storage import ApprovalRecord, ApprovalStore, Storage
 log = logging.getLogger("flowstone.approvals")
 
 Resume = Callable[[str], Awaitable[Any]]
+_MISSING = object()
+_DECODED_MAX = 100_000
+
 StartService = Callable[[supervisors.ChildSpec], Awaitable[actors.ActorRef]]
 
 
@@ -78,6 +81,7 @@ class ApprovalsWing:
         self._timer: actors.ActorRef | None = None
         self._own_timer = False
         self._resumes: set[asyncio.Task[Any]] = set()
+        self._decoded: dict[tuple[str, str], Any] = {}
 
     @property
     def store(self) -> ApprovalStore:
@@ -152,7 +156,19 @@ class ApprovalsWing:
 
     def decode(self, checkpoint: str, key: str | None) -> Any:
         """Return the partition key of a stored gate (its string when it cannot be read)."""
-        if key is None or checkpoint not in self.pipeline:
+        if key is None:
+            return None
+        # Listing the queue decodes every open gate's key, again on each refresh: remember
+        # them (bounded), since parsing a time-window key costs more than the rest of a row.
+        found = self._decoded.get((checkpoint, key), _MISSING)
+        if found is _MISSING:
+            if len(self._decoded) >= _DECODED_MAX:
+                self._decoded.clear()
+            found = self._decoded[(checkpoint, key)] = self._decode(checkpoint, key)
+        return found
+
+    def _decode(self, checkpoint: str, key: str) -> Any:
+        if checkpoint not in self.pipeline:
             return key
         partitions = self.pipeline.get(checkpoint).partitions
         if partitions is None:

@@ -7,6 +7,7 @@ and jsonb as text).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -89,10 +90,22 @@ def approval_from_row(row: Sequence[Any], from_time: TimeOut) -> ApprovalRecord:
         modified_value=_json_out(modified),
         escalated_to=escalated_to,
         escalation_count=escalation_count,
-        policy=ApprovalPolicy.from_json(json.loads(policy)),
+        policy=_policy(policy),
         pipeline=pipeline,
         tenant=tenant,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _policy_text(text: str) -> ApprovalPolicy:
+    return ApprovalPolicy.from_json(json.loads(text))
+
+
+def _policy(stored: Any) -> ApprovalPolicy:
+    # Every gate of one checkpoint stores the same policy text: parse each text once.
+    if isinstance(stored, str):
+        return _policy_text(stored)
+    return ApprovalPolicy.from_json(stored)
 
 
 def change_values(changes: Mapping[str, Any], to_time: TimeIn) -> dict[str, Any]:

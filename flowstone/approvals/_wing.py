@@ -82,6 +82,8 @@ class ApprovalsWing:
         self._own_timer = False
         self._resumes: set[asyncio.Task[Any]] = set()
         self._decoded: dict[tuple[str, str], Any] = {}
+        self._resuming: set[str] = set()
+        self._again: set[str] = set()
 
     @property
     def store(self) -> ApprovalStore:
@@ -140,17 +142,32 @@ class ApprovalsWing:
     async def _decided(self, record: ApprovalRecord) -> None:
         if self.resume is None:
             return
-        task = asyncio.get_running_loop().create_task(self._resume(record))
+        run_id = record.run_id
+        if run_id in self._resuming:
+            # Two gates of one run decided at once: one resumption at a time per run,
+            # and one more after it, which passes both gates.
+            self._again.add(run_id)
+            return
+        self._resuming.add(run_id)
+        task = asyncio.get_running_loop().create_task(self._resume(run_id, record.id))
         self._resumes.add(task)
         task.add_done_callback(self._resumes.discard)
 
-    async def _resume(self, record: ApprovalRecord) -> None:
+    async def _resume(self, run_id: str, approval_id: str) -> None:
         assert self.resume is not None
         try:
-            await self.resume(record.run_id)
-        except Exception:
-            # The decision is stored; any process resuming the run later continues from it.
-            log.exception("resuming run %s after approval %s failed", record.run_id, record.id)
+            while True:
+                self._again.discard(run_id)
+                try:
+                    await self.resume(run_id)
+                except Exception:
+                    # The decision is stored; any process resuming the run later goes on
+                    # from it.
+                    log.exception("resuming run %s after approval %s failed", run_id, approval_id)
+                if run_id not in self._again:
+                    return
+        finally:
+            self._resuming.discard(run_id)
 
     # -- keys ---------------------------------------------------------------------------
 

@@ -100,3 +100,44 @@ def test_an_auto_deciding_gate_never_waits(tmp_path: Path) -> None:
         assert report["current"]["digest"].startswith("sha256:")
         assert [i["asset"] for i in report["inputs"]] == ["approved_report"]
         assert all(entry["digest"] for entry in report["lineage"])
+
+
+def test_two_gates_of_one_run_decided_together_resume_it_once_to_the_end(tmp_path: Path) -> None:
+    p = fs.Pipeline("two_gates")
+    calls: list[str] = []
+
+    @p.asset
+    def draft(context: object) -> int:
+        return 1
+
+    @p.checkpoint(depends_on=["draft"])
+    def legal(context: object, draft: int) -> int:
+        return draft
+
+    @p.checkpoint(depends_on=["draft"])
+    def finance(context: object, draft: int) -> int:
+        return draft
+
+    @p.asset(depends_on=["legal", "finance"])
+    def release(context: object, legal: int, finance: int) -> int:
+        calls.append("release")
+        return legal + finance
+
+    with fs.Runtime(p, base_dir=tmp_path / ".fs") as rt:
+        run = rt.materialize_all("release")
+        assert run.status == "waiting"
+        first, second = rt.approvals.pending()
+
+        async def both() -> None:
+            import asyncio
+
+            await asyncio.gather(
+                rt.aio.approvals.approve(first.id, by="legal-team"),
+                rt.aio.approvals.approve(second.id, by="finance-team"),
+            )
+            await rt.aio.gates.settle()
+
+        rt._call(both())
+        assert rt.wait(run.run_id, timeout=30).status == "succeeded"
+        assert calls == ["release"]
+        assert [m.status for m in rt.materializations("draft")] == ["succeeded"]

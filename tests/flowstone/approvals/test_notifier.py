@@ -121,3 +121,37 @@ async def test_a_webhook_that_never_answers_raises_after_its_retries(hook: Hook)
         match=r"refused requested of approval a1 3 time\(s\); last: HTTPError: HTTP Error 503",
     ):
         await notifier.notify(Notification("requested", approval))
+
+
+async def test_webhook_retries_wait_an_exponential_backoff_on_the_runtime_clock(
+    hook: Hook,
+) -> None:
+    import asyncio
+
+    from actors.testing import MockClock, use_clock
+
+    hook.failures = 2
+    notifier = fs.WebhookNotifier(hook.url, retries=3, backoff=10.0)
+    approval = fs.Approval(
+        "a1", "gate", None, "run-1", "pending", None, Clock()(), None, None, None, None, None, 0
+    )
+    mock = MockClock()
+
+    async def backing_off() -> None:
+        # The POSTs run in a thread (real I/O): wait until the notifier sleeps on the clock.
+        while mock.pending_timers == 0:
+            await asyncio.sleep(0.001)
+
+    with use_clock(mock):
+        task = asyncio.get_running_loop().create_task(
+            notifier.notify(Notification("requested", approval))
+        )
+        await asyncio.wait_for(backing_off(), timeout=10)
+        assert (hook.attempts, mock.next_deadline) == (1, 10.0)  # first retry after 10 s
+        await mock.advance(10.0)
+        await asyncio.wait_for(backing_off(), timeout=10)
+        assert (hook.attempts, mock.next_deadline) == (2, 30.0)  # then after 20 s more
+        await mock.advance(20.0)
+        await asyncio.wait_for(task, timeout=10)
+    assert hook.attempts == 3
+    assert len(hook.received) == 1

@@ -141,3 +141,18 @@ def test_two_gates_of_one_run_decided_together_resume_it_once_to_the_end(tmp_pat
         assert rt.wait(run.run_id, timeout=30).status == "succeeded"
         assert calls == ["release"]
         assert [m.status for m in rt.materializations("draft")] == ["succeeded"]
+
+
+async def test_a_backfill_of_365_partitions_through_a_gate_lists_365_requests(
+    tmp_path: Path,
+) -> None:
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(365)]
+    managers = {"fs": fs.io.MemoryIOManager()}
+    async with fs.AsyncRuntime(
+        report_pipeline(), storage="memory", io_managers=managers, base_dir=tmp_path
+    ) as rt:
+        await rt.backfill("published", days, max_parallel=20)
+        pending = await rt.approvals.pending("approved_report")
+        assert sorted(a.partition for a in pending) == days
+        assert len({a.run_id for a in pending}) == 365
+        assert await rt.materializations("published") == []

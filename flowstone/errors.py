@@ -186,9 +186,44 @@ class CheckpointRejected(FlowStoneError):
         return (type(self), (self.checkpoint, self.reason, self.decided_by))
 
 
+class AssetInterrupted(FlowStoneError):
+    """Recorded as a failed attempt (never retried) when asset code raises
+    ``KeyboardInterrupt``, ``SystemExit`` or ``asyncio.CancelledError`` itself: those would
+    otherwise stop the runtime's event loop or look like a cancellation of the run."""
+
+    def __init__(self, asset: str, raised: str) -> None:
+        self.asset = asset
+        self.raised = raised
+        super().__init__(
+            f"asset {asset!r} raised {raised}; it is recorded as a failed attempt instead of "
+            "stopping the runtime (raise an ordinary exception to fail an attempt)"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.asset, self.raised))
+
+
+class RuntimeStopped(FlowStoneError):
+    """Raised by every call to a runtime whose supervision tree has given up (say, its
+    record store kept failing); the message says why. Close it and create a new one."""
+
+
+class BackfillInterrupted(KeyboardInterrupt):
+    """Raised by the blocking ``Runtime.backfill`` when Ctrl-C interrupts it, once the
+    backfill has been cancelled cleanly: ``.result`` is its ``BackfillResult`` (what
+    succeeded, failed, was cancelled, was never started). Still a ``KeyboardInterrupt``,
+    so code that stops on Ctrl-C keeps doing so; running the backfill again resumes it."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__(f"backfill {getattr(result, 'backfill_id', '?')} interrupted")
+        self.result = result
+
+
 __all__ = (
+    "AssetInterrupted",
     "AssetNotFound",
     "AssetTimeout",
+    "BackfillInterrupted",
     "CheckpointRejected",
     "ConfigurationError",
     "DefinitionError",
@@ -200,6 +235,7 @@ __all__ = (
     "ResourceError",
     "ResourceNotDeclared",
     "RunFailed",
+    "RuntimeStopped",
     "StorageError",
     "TenantIsolationError",
 )

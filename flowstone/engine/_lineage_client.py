@@ -11,17 +11,13 @@ from collections.abc import Callable
 
 import actors
 from flowstone.engine._lineage_writer import Flush, Record
-from flowstone.errors import FlowStoneError
+from flowstone.errors import FlowStoneError, RuntimeStopped
 from flowstone.storage import MaterializationRecord, RunRecord
 
 RECORD_TIMEOUT = 120.0
 """Seconds a record call may wait for its transaction (a database that is restarting)."""
 
 _ATTEMPTS = 12
-
-
-class RuntimeStopped(FlowStoneError):
-    """Raised when the runtime's supervision tree has given up and can no longer record."""
 
 
 class LineageClient:
@@ -39,6 +35,13 @@ class LineageClient:
 
     async def record(self, record: MaterializationRecord | RunRecord) -> None:
         """Write ``record``; return once it is durable."""
+        ref = actors.whereis(self.name)
+        if ref is not None:
+            try:
+                await ref.call(Record(record), timeout=RECORD_TIMEOUT)
+                return
+            except actors.NoProc:
+                pass  # the writer crashed: retry below, against its replacement
         await self._call(Record(record), _describe(record))
 
     def record_nowait(self, record: RunRecord) -> None:

@@ -20,7 +20,14 @@ from flowstone.engine._node import Node, make_node
 from flowstone.engine._planning import Plan, RunSpec
 from flowstone.engine._results import BackfillResult, Materialization, RunResult
 from flowstone.engine._runner import new_run_id
-from flowstone.errors import DefinitionError, DefinitionProblem, FlowStoneError, RunFailed
+from flowstone.errors import (
+    DefinitionError,
+    DefinitionProblem,
+    FlowStoneError,
+    MissingUpstream,
+    RunFailed,
+    RuntimeStopped,
+)
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
 from flowstone.runtime._backfill import Backfill
 from flowstone.runtime._lineage import AsyncLineage
@@ -100,6 +107,7 @@ class AsyncRuntime:
             self._engine.catalog,
             self._engine.reader,
             self.events,
+            self._engine.registry.cancel,
         )
         self._started = False
         self._closed = False
@@ -114,8 +122,13 @@ class AsyncRuntime:
     # -- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store, set up resources and start the supervision tree (idempotent)."""
+        """Open the store, set up resources and start the supervision tree (idempotent).
+
+        Raises:
+            RuntimeStopped: the runtime's supervision tree gave up (the message says why).
+        """
         if self._started:
+            self._raise_if_stopped()
             return
         if self._closed:
             raise FlowStoneError("this runtime is closed; create a new one")
@@ -129,6 +142,14 @@ class AsyncRuntime:
                 self._start_services(), context=without_tenant()
             )
             self._started = True
+
+    def _raise_if_stopped(self) -> None:
+        reason = self._engine.tree.stopped()
+        if reason is not None:
+            raise RuntimeStopped(
+                f"the runtime of pipeline {self.pipeline.name!r} has stopped: {reason}; "
+                "close it and create a new one"
+            )
 
     async def _start_services(self) -> None:
         await self._engine.start()
@@ -198,8 +219,24 @@ class AsyncRuntime:
         )
         result = await engine.runner.execute(spec)
         if result.status in (RunStatus.FAILED, RunStatus.CANCELLED):
-            raise RunFailed(_failure_message(result), result)
+            failed = RunFailed(_failure_message(result), result)
+            missing = self._missing_upstream(result)
+            if missing is not None:
+                raise missing from failed
+            raise failed
         return result
+
+    def _missing_upstream(self, result: RunResult) -> MissingUpstream | None:
+        """``MissingUpstream`` again, when that is why the run failed (an input recorded
+        but unreadable), from what its failed attempt recorded."""
+        for made in reversed(result.materializations):
+            if made.error is None or made.error.type != "MissingUpstream":
+                continue
+            pairs = made.metadata.get("missing") or []
+            decode = self._engine.catalog.decode
+            missing = [(asset, decode(asset, key).value) for asset, key in pairs]
+            return MissingUpstream(made.error.message, missing)
+        return None
 
     async def backfill(
         self,
@@ -273,8 +310,17 @@ class AsyncRuntime:
         return plan
 
     async def cancel(self, run_id: str) -> bool:
-        """Cancel a run in flight; return False when it is not running here."""
-        return self._engine.registry.cancel(run_id)
+        """Cancel a run, or a whole backfill by its id, in flight here: running attempts
+        are interrupted and recorded as cancelled, nothing else of it starts (re-running a
+        backfill resumes it). Return False when nothing with that id runs here."""
+        return self._engine.registry.cancel(run_id) or self._backfill.cancel(run_id)
+
+    async def cancel_backfills(self) -> list[str]:
+        """Cancel every backfill in flight here; return their ids."""
+        ids = self._backfill.running()
+        for backfill_id in ids:
+            self._backfill.cancel(backfill_id)
+        return ids
 
     # -- records ----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from flowstone.storage._codec import (
     check_as_of,
+    check_dynamic_keys,
     encode_pkey,
     event_at,
     lineage_entries,
@@ -243,8 +244,9 @@ class MemoryStorage(Storage):
 
     async def add_dynamic_partitions(self, name: str, keys: Iterable[str]) -> list[str]:
         """Add keys to a dynamic partitions set; return the keys that were new."""
+        wanted = check_dynamic_keys(name, keys)
         known = self._dynamic.setdefault(name, {})
-        new = [k for k in dict.fromkeys(keys) if k not in known]
+        new = [k for k in dict.fromkeys(wanted) if k not in known]
         known.update(dict.fromkeys(new))
         return new
 

@@ -30,7 +30,7 @@ import actors
 from flowstone.errors import StorageError
 from flowstone.storage import _postgres_queries as q
 from flowstone.storage import _sql
-from flowstone.storage._codec import check_as_of, prepare_batch
+from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -350,7 +350,7 @@ class PostgresStorage(Storage):
 
     async def add_dynamic_partitions(self, name: str, keys: Iterable[str]) -> list[str]:
         """Add keys to a dynamic partitions set; return the keys that were new."""
-        wanted = list(keys)
+        wanted = check_dynamic_keys(name, keys)
         return await self._run(
             "add_dynamic_partitions",
             lambda c: q.add_dynamic_partitions(c, self._st, name, wanted),

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from flowstone.errors import StorageError
 from flowstone.storage import _sql
 from flowstone.storage import _sqlite_queries as q
-from flowstone.storage._codec import check_as_of, prepare_batch
+from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -243,7 +243,7 @@ class SQLiteStorage(Storage):
 
     async def add_dynamic_partitions(self, name: str, keys: Iterable[str]) -> list[str]:
         """Add keys to a dynamic partitions set; return the keys that were new."""
-        return await self._write(q.add_dynamic_partitions, name, list(keys))
+        return await self._write(q.add_dynamic_partitions, name, check_dynamic_keys(name, keys))
 
     async def dynamic_partitions(self, name: str) -> list[str]:
         """Return the keys of a dynamic partitions set, in insertion order."""

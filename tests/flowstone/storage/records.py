@@ -67,6 +67,8 @@ def run(
     backfill_id: str | None = None,
     kind: str = "materialize",
     tenant: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    error: ErrorInfo | None = None,
 ) -> RunRecord:
     """Build a run started ``started`` seconds after T0."""
     return RunRecord(
@@ -80,6 +82,8 @@ def run(
         triggered_by="alice@host",
         trigger="backfill" if backfill_id else "manual",
         backfill_id=backfill_id,
+        metadata=dict(metadata or {}),
+        error=error,
         tenant=tenant,
     )
 

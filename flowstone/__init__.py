@@ -43,7 +43,9 @@ from flowstone.errors import MissingUpstream as MissingUpstream
 from flowstone.errors import ResourceError as ResourceError
 from flowstone.errors import ResourceNotDeclared as ResourceNotDeclared
 from flowstone.errors import RunFailed as RunFailed
+from flowstone.errors import RuntimeStopped as RuntimeStopped
 from flowstone.errors import StorageError as StorageError
+from flowstone.errors import StorageUnavailable as StorageUnavailable
 from flowstone.errors import TenantIsolationError as TenantIsolationError
 from flowstone.partitions import AllPartitionsMapping as AllPartitionsMapping
 from flowstone.partitions import CronPartitions as CronPartitions
@@ -113,8 +115,10 @@ __all__ = (
     "RunFailed",
     "RunResult",
     "Runtime",
+    "RuntimeStopped",
     "StaticPartitions",
     "StorageError",
+    "StorageUnavailable",
     "TenantIsolationError",
     "TenantScope",
     "TimeWindowMapping",

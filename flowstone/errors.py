@@ -93,6 +93,18 @@ class StorageError(FlowStoneError):
     """Raised when the record store cannot be opened or used (bad URL, unreachable server)."""
 
 
+class StorageUnavailable(StorageError):
+    """Raised when the record store cannot take a write for now (the server stayed
+    unreachable, the disk is full, the database stayed locked); the same write may succeed
+    once the condition clears. Any other ``StorageError`` means the request itself is refused.
+    """
+
+
+class RuntimeStopped(FlowStoneError, RuntimeError):
+    """Raised by calls on a runtime that stopped for good: its start failed, or its
+    supervision tree gave up; the message says why. Create a new runtime."""
+
+
 class ConfigurationError(FlowStoneError, ValueError):
     """Raised for invalid runtime configuration (io manager options, resources, settings)."""
 
@@ -168,6 +180,8 @@ __all__ = (
     "ResourceError",
     "ResourceNotDeclared",
     "RunFailed",
+    "RuntimeStopped",
     "StorageError",
+    "StorageUnavailable",
     "TenantIsolationError",
 )

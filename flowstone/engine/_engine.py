@@ -28,7 +28,7 @@ import actors
 import supervisors
 from flowstone.engine._events import Event, EventBus
 from flowstone.engine._executor import Executor, LocalExecutor
-from flowstone.engine._lineage_writer import LineageWriter, Record
+from flowstone.engine._lineage_writer import LineageWriter, Record, record_durably
 from flowstone.engine._materializer import Job
 from flowstone.engine._node import Node, labels
 from flowstone.engine._results import Materialization, RunResult, materialization_of
@@ -157,7 +157,7 @@ class Engine:
             ref = actors.whereis(self.lineage_name)
             if ref is not None:
                 try:
-                    await ref.call(Record(record), timeout=120.0)
+                    await record_durably(ref, record, timeout=120.0)  # StorageError: refused
                     return
                 except actors.NoProc:
                     pass  # the writer crashed; its supervisor restarts it; retry (idempotent)

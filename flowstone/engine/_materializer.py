@@ -22,7 +22,7 @@ from flowstone.definitions._context import AssetContext
 from flowstone.engine._events import Event
 from flowstone.engine._node import Node, Upstream, upstream_of
 from flowstone.engine._results import Materialization, materialization_of
-from flowstone.errors import IOManagerError, MissingUpstream
+from flowstone.errors import IOManagerError, MissingUpstream, StorageError
 from flowstone.storage import ErrorInfo, InputRef, MaterializationRecord
 from flowstone.tenancy import tenant_scope
 
@@ -265,6 +265,13 @@ class Job:
         self._publish("materialization.cancelled", record.attempt)
         return self.engine.to_materialization(record)
 
+    def unrecorded(self, refused: StorageError) -> Materialization:
+        """The failed outcome of an attempt whose record the store refused."""
+        started = self.current_start or datetime.now(UTC)
+        record = self._record("failed", max(self.attempts, 1), started, [], {}, refused)
+        self._publish("materialization.failed", record.attempt, error=_describe(refused))
+        return self.engine.to_materialization(record)
+
     def _publish(self, kind: str, attempt: int, **data: Any) -> None:
         if not self.engine.events.active:
             return
@@ -304,6 +311,10 @@ class Materializer(actors.Actor):
             if not job.cancel_requested:
                 raise  # the actor itself is being killed
             result = await job.record_cancelled()
+        except StorageError as refused:
+            # The store refused this attempt's record (issue 12): report the attempt failed,
+            # unrecorded, rather than crash and run it again.
+            result = job.unrecorded(refused)
         job.finish(result)
         self.stop("normal")
 

@@ -17,7 +17,7 @@ from flowstone.engine._node import make_node
 from flowstone.engine._planning import plan_closure, plan_single
 from flowstone.engine._results import BackfillResult, Materialization, RunResult
 from flowstone.engine._scheduler import RunSpec
-from flowstone.errors import DefinitionError, DefinitionProblem, RunFailed
+from flowstone.errors import DefinitionError, DefinitionProblem, RunFailed, RuntimeStopped
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
 from flowstone.runtime._backfill import run_backfill
 from flowstone.runtime._lineage import AsyncLineage
@@ -88,6 +88,7 @@ class AsyncRuntime:
         self.lineage = AsyncLineage(self.engine, self.graph, self.start)
         self._started = False
         self._closed = False
+        self._start_failure: str | None = None
         self._lock: asyncio.Lock | None = None
 
     # -- life cycle -------------------------------------------------------------------------
@@ -97,6 +98,8 @@ class AsyncRuntime:
         if self._started:
             return
         if self._closed:
+            if self._start_failure is not None:
+                raise RuntimeStopped(self._start_failure)
             raise RuntimeError("this runtime is closed; create a new one")
         if self._lock is None:
             self._lock = asyncio.Lock()
@@ -110,8 +113,15 @@ class AsyncRuntime:
             self._started = True
 
     async def _start_services(self) -> None:
-        await self.engine.start()
-        await self._resources.start()
+        try:
+            await self.engine.start()
+            await self._resources.start()
+        except BaseException as exc:
+            # Release the store (its threads and files) and the tree (issue 12, item 13).
+            self._closed = True
+            self._start_failure = f"this runtime could not start: {type(exc).__name__}: {exc}"
+            await self.engine.close()
+            raise
 
     async def close(self) -> None:
         """Cancel runs in flight, stop the tree, tear resources down, close the store."""

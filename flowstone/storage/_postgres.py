@@ -27,7 +27,7 @@ from typing import TypeVar
 import asyncpg
 
 import actors
-from flowstone.errors import StorageError
+from flowstone.errors import StorageError, StorageUnavailable
 from flowstone.storage import _postgres_queries as q
 from flowstone.storage import _sql
 from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
@@ -57,7 +57,7 @@ _TRANSIENT_SERVER_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,  # 57P01, e.g. pg_terminate_backend or a fast shutdown
     asyncpg.CrashShutdownError,  # 57P02
     asyncpg.CannotConnectNowError,  # 57P03, the server is starting up
-    asyncpg.TooManyConnectionsError,  # 53300
+    asyncpg.InsufficientResourcesError,  # class 53: disk full, out of memory, connections
     asyncpg.SerializationError,  # 40001
     asyncpg.DeadlockDetectedError,  # 40P01
 )
@@ -237,7 +237,7 @@ class PostgresStorage(Storage):
 
     def _gave_up(self, what: str, failures: list[str]) -> StorageError:
         waited = sum(self._retry_delays)
-        return StorageError(
+        return StorageUnavailable(
             f"cannot reach PostgreSQL at {self.url} ({what}): {len(failures)} attempt(s) "
             f"over {waited:g} s of backoff all failed; last error: {failures[-1]}. Check that "
             f"the server is running and accepts connections at that address; a write can be "

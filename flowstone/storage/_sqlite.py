@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flowstone.errors import StorageError
+from flowstone.errors import StorageError, StorageUnavailable
 from flowstone.storage import _sql
 from flowstone.storage import _sqlite_queries as q
 from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
@@ -157,7 +157,7 @@ class SQLiteStorage(Storage):
         try:
             return fn(self._connection(writer=writer), *args)
         except sqlite3.Error as exc:
-            raise StorageError(f"SQLite error on {self.url}: {exc}") from exc
+            raise _error(self.url, exc) from exc
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -258,6 +258,24 @@ class SQLiteStorage(Storage):
     async def prune(self, older_than: datetime) -> int:
         """Delete old materializations that nothing kept needs (see ``Storage.prune``)."""
         return await self._write(q.prune, older_than)
+
+
+# Primary result codes after which the same statement may succeed later: busy or locked by
+# another process, out of memory, an I/O error, a full disk (or max_page_count reached).
+_TRANSIENT_CODES = frozenset({5, 6, 7, 10, 13})
+_SQLITE_FULL = 13
+
+
+def _error(url: str, exc: sqlite3.Error) -> StorageError:
+    """Classify a SQLite error: ``StorageUnavailable`` when trying again later may work."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    if primary not in _TRANSIENT_CODES:
+        return StorageError(f"SQLite error on {url}: {exc}")
+    hint = "; it may succeed once the condition clears"
+    if primary == _SQLITE_FULL:
+        hint = "; free disk space, then the same write succeeds (nothing of it was written)"
+    return StorageUnavailable(f"SQLite error on {url}: {exc}{hint}")
 
 
 def _fetch_pairs(conn: sqlite3.Connection, query: _sql.Query) -> list[tuple[Any, Any]]:

@@ -1,0 +1,214 @@
+"""The record store misbehaving under a running runtime (issue 12): poison records, a full
+disk and a failed start never leave the runtime dead, nor anything open."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import flowstone as fs
+from flowstone.errors import StorageUnavailable
+from tests.pg import database_fixture
+
+pg_url = database_fixture()
+
+
+class NaNMetadata(fs.io.MemoryIOManager):
+    """Keeps values in memory and reports metadata JSON has no standard form for."""
+
+    def store(self, context: fs.io.IOContext, value: Any) -> Mapping[str, Any] | None:
+        super().store(context, value)
+        return {"mean": math.nan, "max": math.inf, "note": "x\x00y"}
+
+
+def poison_pipeline() -> fs.Pipeline:
+    p = fs.Pipeline("poison")
+
+    @p.asset(io_manager="nan")
+    def odd(context: Any) -> int:
+        return 1
+
+    @p.asset()
+    def broken(context: Any) -> int:
+        raise ValueError("bad \x00 byte")
+
+    @p.asset()
+    def fine(context: Any) -> int:
+        return 2
+
+    return p
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "memory":
+        return "memory"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/fs.db"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+async def test_nul_bytes_and_nan_metadata_are_recorded_alike_on_every_store(
+    storage_url: str, tmp_path: Path
+) -> None:
+    managers = {"nan": NaNMetadata()}
+    async with fs.AsyncRuntime(
+        poison_pipeline(), storage=storage_url, io_managers=managers, base_dir=tmp_path
+    ) as rt:
+        await rt.materialize("odd")
+        (odd,) = await rt.materializations("odd")
+        assert odd.status == "succeeded"
+        assert (odd.metadata["mean"], odd.metadata["max"]) == ("NaN", "Infinity")
+        assert odd.metadata["note"] == "x\ufffdy"
+        with pytest.raises(fs.RunFailed, match=r"ValueError: bad . byte"):
+            await rt.materialize("broken")
+        (broken,) = await rt.materializations("broken")
+        assert broken.status == "failed"
+        assert broken.error is not None
+        assert broken.error.message == "bad \ufffd byte"
+        assert (await rt.materialize("fine")).success  # the runtime goes on
+
+
+def blob_pipeline() -> fs.Pipeline:
+    p = fs.Pipeline("blobs")
+
+    @p.asset(io_manager="blob")
+    def big(context: Any) -> int:
+        return 1
+
+    return p
+
+
+class BlobMetadata(fs.io.MemoryIOManager):
+    """Metadata big enough to need new pages in the record store."""
+
+    def store(self, context: fs.io.IOContext, value: Any) -> Mapping[str, Any] | None:
+        super().store(context, value)
+        return {"blob": "x" * 400_000}
+
+
+async def fill_the_disk(rt: fs.AsyncRuntime, full: bool) -> None:
+    """Cap the SQLite file at its current size, or lift the cap: SQLITE_FULL, exactly as a
+    full disk reports it, on the writer's connection."""
+    storage: Any = rt.storage
+
+    def cap(conn: Any) -> None:
+        count = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count={count if full else 1073741823}")
+
+    await storage._write(cap)
+
+
+async def test_a_full_sqlite_disk_fails_the_call_clearly_and_the_runtime_works_once_space_is_back(
+    tmp_path: Path,
+) -> None:
+    managers = {"blob": BlobMetadata()}
+    async with fs.AsyncRuntime(
+        blob_pipeline(), storage=f"sqlite:///{tmp_path}/fs.db", io_managers=managers
+    ) as rt:
+        await rt.materialize("big")
+        await fill_the_disk(rt, True)
+        for _ in range(3):  # more often than the root supervisor would restart a crashed writer
+            with pytest.raises(fs.FlowStoneError, match=r"database or disk is full"):
+                await rt.materialize("big")
+        await fill_the_disk(rt, False)
+        assert (await rt.materialize("big")).success
+        statuses = [m.status for m in await rt.materializations("big")]
+        assert statuses.count("succeeded") == 2
+
+
+async def test_a_record_refused_for_lack_of_space_is_reported_as_a_failed_materialization(
+    tmp_path: Path,
+) -> None:
+    managers = {"blob": BlobMetadata()}
+    async with fs.AsyncRuntime(
+        blob_pipeline(), storage=f"sqlite:///{tmp_path}/fs.db", io_managers=managers
+    ) as rt:
+        await fill_the_disk(rt, True)  # the small run record fits; the big record does not
+        with pytest.raises(fs.RunFailed) as failure:
+            await rt.materialize("big")
+        (made,) = failure.value.result.materializations
+        assert made.status == "failed"
+        assert made.error is not None
+        assert made.error.type == StorageUnavailable.__name__
+        assert "could not record materialization" in made.error.message
+
+
+# -- a runtime that cannot start releases everything (item 13) ---------------------------------
+
+
+def _writer_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("flowstone-sqlite-")]
+
+
+def _open_files_under(directory: Path) -> list[str]:
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile (the listing's own descriptor)
+        if target.startswith(str(directory)):
+            found.append(target)
+    return found
+
+
+@pytest.fixture
+def no_leftovers(tmp_path: Path) -> Iterator[None]:
+    assert _writer_threads() == []
+    yield
+    assert _writer_threads() == []
+    assert _open_files_under(tmp_path) == []
+
+
+def failing_resource_pipeline() -> fs.Pipeline:
+    p = fs.Pipeline("no-start")
+
+    @p.asset(resources=["db"])
+    def needs_db(context: Any) -> int:
+        return 1
+
+    return p
+
+
+def _broken_setup() -> Any:
+    raise ConnectionError("db is down")
+
+
+def test_a_runtime_whose_resource_setup_fails_releases_the_store(
+    tmp_path: Path, no_leftovers: None
+) -> None:
+    resources = {"db": fs.ResourceDefinition(_broken_setup)}
+    with pytest.raises(fs.ResourceError, match="resource 'db' failed to set up"):
+        fs.Runtime(
+            failing_resource_pipeline(),
+            storage=f"sqlite:///{tmp_path}/fs.db",
+            resources=resources,
+            base_dir=tmp_path,
+        )
+    assert (tmp_path / "fs.db").exists()  # it was opened, and closed again
+
+
+async def test_an_async_runtime_whose_start_fails_releases_the_store_and_says_why_later(
+    tmp_path: Path, no_leftovers: None
+) -> None:
+    resources = {"db": fs.ResourceDefinition(_broken_setup)}
+    rt = fs.AsyncRuntime(
+        failing_resource_pipeline(),
+        storage=f"sqlite:///{tmp_path}/fs.db",
+        resources=resources,
+        base_dir=tmp_path,
+    )
+    with pytest.raises(fs.ResourceError):
+        await rt.start()
+    assert _writer_threads() == []
+    with pytest.raises(fs.RuntimeStopped, match=r"could not start: ResourceError: resource 'db'"):
+        await rt.materialize("needs_db")
+    await rt.close()

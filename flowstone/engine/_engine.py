@@ -207,6 +207,9 @@ class Engine:
 
     async def add_dynamic_partitions(self, name: str, keys: Sequence[str]) -> list[str]:
         """Persist new keys of a dynamic partitions set and refresh the cache."""
+        from flowstone.partitions import DynamicPartitions
+
+        keys = DynamicPartitions(name).check_new_keys(keys)  # InvalidPartition, as everywhere
         added = await self.storage.add_dynamic_partitions(name, keys)
         self.dynamic[name] = await self.storage.dynamic_partitions(name)
         return added

@@ -4,6 +4,7 @@ disk and a failed start never leave the runtime dead, nor anything open."""
 from __future__ import annotations
 
 import math
+import re
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -212,3 +213,37 @@ async def test_an_async_runtime_whose_start_fails_releases_the_store_and_says_wh
     with pytest.raises(fs.RuntimeStopped, match=r"could not start: ResourceError: resource 'db'"):
         await rt.materialize("needs_db")
     await rt.close()
+
+
+# -- dynamic partition keys are checked before any store sees them (item 11) ------------------
+
+
+def customers_pipeline() -> fs.Pipeline:
+    p = fs.Pipeline("customers")
+
+    @p.asset(partitioned_by=fs.DynamicPartitions("customers"))
+    def orders(context: Any) -> str:
+        return str(context.partition)
+
+    return p
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("\udcff", "partition '\\udcff' of dynamic partitions 'customers' contains a lone"),
+        ("a\x00b", "partition 'a\\x00b' of dynamic partitions 'customers' contains control"),
+        ("", "is empty"),
+        (42, "partition 42 of dynamic partitions 'customers' is an int, not a string"),
+    ],
+)
+async def test_an_unusable_dynamic_key_is_refused_the_same_way_on_every_store(
+    storage_url: str, tmp_path: Path, key: Any, problem: str
+) -> None:
+    async with fs.AsyncRuntime(
+        customers_pipeline(), storage=storage_url, base_dir=tmp_path
+    ) as rt:
+        with pytest.raises(fs.InvalidPartition, match=re.escape(problem)):
+            await rt.add_dynamic_partitions("customers", ["ok", key])
+        assert await rt.storage.dynamic_partitions("customers") == []
+        assert await rt.add_dynamic_partitions("customers", ["ok"]) == ["ok"]

@@ -4,8 +4,8 @@ disk and a failed start never leave the runtime dead, nor anything open."""
 from __future__ import annotations
 
 import math
-import re
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -240,9 +240,7 @@ def customers_pipeline() -> fs.Pipeline:
 async def test_an_unusable_dynamic_key_is_refused_the_same_way_on_every_store(
     storage_url: str, tmp_path: Path, key: Any, problem: str
 ) -> None:
-    async with fs.AsyncRuntime(
-        customers_pipeline(), storage=storage_url, base_dir=tmp_path
-    ) as rt:
+    async with fs.AsyncRuntime(customers_pipeline(), storage=storage_url, base_dir=tmp_path) as rt:
         with pytest.raises(fs.InvalidPartition, match=re.escape(problem)):
             await rt.add_dynamic_partitions("customers", ["ok", key])
         assert await rt.storage.dynamic_partitions("customers") == []

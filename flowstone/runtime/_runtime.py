@@ -72,7 +72,7 @@ class AsyncRuntime:
             if problems:
                 raise DefinitionError([DefinitionProblem(p) for p in problems])
         options = {name: self.graph.io_options(name) for name in pipeline.assets}
-        self.storage = open_storage(storage, base_dir=self.base_dir)
+        self.storage = open_storage(storage, base_dir=self.base_dir, pipeline=pipeline.name)
         self._resources = ResourceManager(resources or {})
         self.engine = Engine(
             pipeline,

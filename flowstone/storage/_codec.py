@@ -122,22 +122,31 @@ def load_metadata(text: str | None) -> dict[str, Any]:
 # -- batches ----------------------------------------------------------------------------------
 
 
-def prepare_batch(batch: WriteBatch) -> tuple[list[RunRecord], list[MaterializationRecord]]:
+def prepare_batch(
+    batch: WriteBatch, pipeline: str = ""
+) -> tuple[list[RunRecord], list[MaterializationRecord]]:
     """Validate a batch, clean its free text and keep only the last version of each id.
 
     A group commit may hold several versions of one run (pending, then running); the last one
     wins, as it would if they had been written one by one. Deduplicating first also keeps
     set-based upserts valid (one statement may not update a row twice). Free text is cleaned
-    and keys are checked here, for every backend alike (``_normalise``).
+    and keys are checked here, for every backend alike (``_normalise``). A store opened for
+    a pipeline refuses the runs of another (its materializations are all written as its own).
     """
-    runs = {r.run_id: _check_run(r) for r in batch.runs}
+    runs = {r.run_id: _check_run(r, pipeline) for r in batch.runs}
     mats = {m.id: _check_materialization(m) for m in batch.materializations}
     return list(runs.values()), list(mats.values())
 
 
-def _check_run(run: RunRecord) -> RunRecord:
+def _check_run(run: RunRecord, pipeline: str) -> RunRecord:
     require_storable("run id", [run.run_id])
     what = f"run {run.run_id!r}"
+    if pipeline and run.pipeline != pipeline:
+        raise StorageError(
+            f"{what} belongs to pipeline {run.pipeline!r}, but this store was opened for "
+            f"pipeline {pipeline!r}; write it through a store opened for its own pipeline "
+            f"(open_storage(url, pipeline={run.pipeline!r}))"
+        )
     require_storable(f"{what} pipeline", [run.pipeline])
     require_storable(f"{what} target", run.targets)
     require_storable(f"{what} backfill id", [run.backfill_id])

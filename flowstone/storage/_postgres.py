@@ -108,6 +108,7 @@ class PostgresStorage(Storage):
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         sleep: Sleep | None = None,
         connect_timeout: float = 10.0,
+        pipeline: str = "",
     ) -> None:
         if not _IDENTIFIER.match(schema):
             raise StorageError(
@@ -121,10 +122,24 @@ class PostgresStorage(Storage):
         self._retry_delays = tuple(retry_delays)
         self._sleep: Sleep = sleep if sleep is not None else actors.sleep
         self._connect_timeout = connect_timeout
-        self._st = q.Statements(f'"{schema}"')
+        self.pipeline = pipeline
+        self._st = q.Statements(f'"{schema}"', pipeline)
         self._pool: asyncpg.Pool | None = None
         self._lock_key = lock_key(schema)
         self._statistics = AnalyzePolicy(self.refresh_statistics)
+
+    def for_pipeline(self, pipeline: str) -> PostgresStorage:
+        """Return a store on the same database for ``pipeline``'s records (not yet opened)."""
+        return PostgresStorage(
+            self._dsn,
+            schema=self.schema,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            retry_delays=self._retry_delays,
+            sleep=self._sleep,
+            connect_timeout=self._connect_timeout,
+            pipeline=pipeline,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -248,7 +263,7 @@ class PostgresStorage(Storage):
 
     async def write(self, batch: WriteBatch) -> None:
         """Commit the batch in one transaction (see ``Storage.write``); replays are safe."""
-        runs, mats = prepare_batch(batch)
+        runs, mats = prepare_batch(batch, self.pipeline)
         if runs or mats:
             tenant = batch_tenant(runs, mats, current_tenant())
             await self._run("write", lambda c: q.write(c, self._st, runs, mats), tenant=tenant)

@@ -3,9 +3,11 @@ disk and a failed start never leave the runtime dead, nor anything open."""
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
+import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -245,3 +247,57 @@ async def test_an_unusable_dynamic_key_is_refused_the_same_way_on_every_store(
             await rt.add_dynamic_partitions("customers", ["ok", key])
         assert await rt.storage.dynamic_partitions("customers") == []
         assert await rt.add_dynamic_partitions("customers", ["ok"]) == ["ok"]
+
+
+# -- a real full filesystem (item 2) -----------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB tmpfs of our own (needs root), unmounted afterwards."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of ``disk``; return the file holding them."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    written = 1
+    try:
+        while written:
+            try:
+                written = os.write(fd, b"\0" * 4096)
+            except OSError as full:
+                if full.errno != errno.ENOSPC:
+                    raise
+                written = 0
+    finally:
+        os.close(fd)
+    return filler
+
+
+async def test_a_full_filesystem_under_sqlite_fails_calls_clearly_until_space_is_back(
+    small_disk: Path,
+) -> None:
+    managers = {"blob": BlobMetadata()}
+    async with fs.AsyncRuntime(
+        blob_pipeline(), storage=f"sqlite:///{small_disk}/fs.db", io_managers=managers
+    ) as rt:
+        await rt.materialize("big")
+        filler = fill(small_disk)
+        for _ in range(3):
+            with pytest.raises(fs.FlowStoneError, match=r"disk is full|No space left"):
+                await rt.materialize("big")
+        filler.unlink()
+        assert (await rt.materialize("big")).success
+        assert [m.status for m in await rt.materializations("big")].count("succeeded") == 2

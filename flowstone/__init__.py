@@ -28,11 +28,11 @@ from flowstone.definitions._resources import ResourceDefinition as ResourceDefin
 from flowstone.definitions._retry import RetryPolicy as RetryPolicy
 from flowstone.engine._events import Event as Event
 from flowstone.engine._events import EventBus as EventBus
-from flowstone.engine._materializer import AssetTimeout as AssetTimeout
 from flowstone.engine._results import BackfillResult as BackfillResult
 from flowstone.engine._results import Materialization as Materialization
 from flowstone.engine._results import RunResult as RunResult
 from flowstone.errors import AssetNotFound as AssetNotFound
+from flowstone.errors import AssetTimeout as AssetTimeout
 from flowstone.errors import ConfigurationError as ConfigurationError
 from flowstone.errors import DefinitionError as DefinitionError
 from flowstone.errors import DefinitionProblem as DefinitionProblem

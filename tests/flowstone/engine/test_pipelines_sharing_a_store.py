@@ -84,4 +84,4 @@ async def test_beta_does_not_load_alphas_value_nor_skip_what_alpha_made(
 
 async def stored_value(rt: fs.AsyncRuntime, asset: str) -> Any:
     """The value ``rt``'s own I/O manager holds for ``asset`` on 2 January."""
-    return await rt.engine.load_value(make_node(rt.pipeline.get(asset), "2025-01-02"), "check")
+    return await rt.engine.io.load(make_node(rt.pipeline.get(asset), "2025-01-02"), "check")

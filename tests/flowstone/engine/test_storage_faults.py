@@ -3,6 +3,7 @@ disk and a failed start never leave the runtime dead, nor anything open."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import math
 import os
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import actors
 import flowstone as fs
 from flowstone.errors import StorageUnavailable
 from tests.pg import database_fixture
@@ -301,3 +303,27 @@ async def test_a_full_filesystem_under_sqlite_fails_calls_clearly_until_space_is
         filler.unlink()
         assert (await rt.materialize("big")).success
         assert [m.status for m in await rt.materializations("big")].count("succeeded") == 2
+
+
+# -- a runtime whose supervision tree gave up says so (item 2) ---------------------------------
+
+
+async def test_after_the_supervision_tree_gave_up_every_call_says_the_runtime_stopped(
+    make_runtime: Any,
+) -> None:
+    rt = make_runtime(poison_pipeline(), io_managers={"nan": NaNMetadata()})
+    assert (await rt.materialize("fine")).success
+    tree = rt.engine.tree
+    for _ in range(100):  # crash the writer faster than the root supervisor allows
+        if tree.stopped() is not None:
+            break
+        writer = actors.whereis(tree.lineage_name)
+        if writer is not None:
+            writer.kill()
+        await asyncio.sleep(0.005)
+    assert tree.stopped() is not None
+    for _ in range(2):
+        with pytest.raises(
+            fs.RuntimeStopped, match=r"the runtime has stopped \(its supervision tree exited"
+        ):
+            await rt.materialize("fine")

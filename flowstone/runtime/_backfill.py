@@ -19,7 +19,7 @@ from flowstone.engine._node import Node, NodeId, make_node
 from flowstone.engine._planning import RunSpec
 from flowstone.engine._results import BackfillResult, RunResult
 from flowstone.engine._runner import new_run_id
-from flowstone.errors import ConfigurationError, InvalidPartition
+from flowstone.errors import ConfigurationError, InvalidPartition, RuntimeStopped
 from flowstone.tenancy import current_tenant
 
 if TYPE_CHECKING:
@@ -109,14 +109,18 @@ class Backfill:
         total = len(keys) if isinstance(keys, Sized) else None
         self._publish("backfill.started", backfill_id, asset.name, total=total)
         slots = asyncio.Semaphore(max_parallel)
-        async with asyncio.TaskGroup() as group:
-            for chunk in _chunks(keys, CHUNK):
-                nodes = await self._to_run(asset, chunk, force, result)
-                # One query per upstream asset for the whole chunk instead of one per partition.
-                checked = await self._planner.prefetch(nodes) if nodes else {}
-                for node in nodes:
-                    await slots.acquire()
-                    group.create_task(self._one(node, backfill_id, who, result, slots, checked))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for chunk in _chunks(keys, CHUNK):
+                    nodes = await self._to_run(asset, chunk, force, result)
+                    # One query per upstream asset for the chunk instead of one per partition.
+                    checked = await self._planner.prefetch(nodes) if nodes else {}
+                    for node in nodes:
+                        await slots.acquire()
+                        group.create_task(self._one(node, backfill_id, who, result, slots, checked))
+        except* RuntimeStopped as stopped:
+            # Not a partition's failure: nothing can run any more (issue 12).
+            raise stopped.exceptions[0] from None
         self._publish(
             "backfill.finished",
             backfill_id,
@@ -167,6 +171,8 @@ class Backfill:
             else:
                 result.failed.append(node.key)
                 result.errors[str(node.encoded)] = _first_error(run)
+        except RuntimeStopped:
+            raise
         except Exception as exc:
             result.failed.append(node.key)
             result.errors[str(node.encoded)] = f"{type(exc).__name__}: {exc}"

@@ -47,6 +47,10 @@ def poison_pipeline() -> fs.Pipeline:
     def fine(context: Any) -> int:
         return 2
 
+    @p.asset(partitioned_by=fs.StaticPartitions(["a", "b"]))
+    def parts(context: Any) -> int:
+        return 3
+
     return p
 
 
@@ -322,8 +326,10 @@ async def test_after_the_supervision_tree_gave_up_every_call_says_the_runtime_st
             writer.kill()
         await asyncio.sleep(0.005)
     assert tree.stopped() is not None
+    stopped = r"the runtime has stopped \(its supervision tree exited"
     for _ in range(2):
-        with pytest.raises(
-            fs.RuntimeStopped, match=r"the runtime has stopped \(its supervision tree exited"
-        ):
+        with pytest.raises(fs.RuntimeStopped, match=stopped):
             await rt.materialize("fine")
+    with pytest.raises(fs.RuntimeStopped, match=stopped):
+        await rt.backfill("parts", ["a", "b"])
+    assert [m.status for m in await rt.materializations("fine")] == ["succeeded"]

@@ -48,6 +48,7 @@ from flowstone.errors import ResourceNotDeclared as ResourceNotDeclared
 from flowstone.errors import RunFailed as RunFailed
 from flowstone.errors import RuntimeStopped as RuntimeStopped
 from flowstone.errors import StorageError as StorageError
+from flowstone.errors import StorageUnavailable as StorageUnavailable
 from flowstone.errors import TenantIsolationError as TenantIsolationError
 from flowstone.partitions import AllPartitionsMapping as AllPartitionsMapping
 from flowstone.partitions import CronPartitions as CronPartitions
@@ -125,6 +126,7 @@ __all__ = (
     "RuntimeStopped",
     "StaticPartitions",
     "StorageError",
+    "StorageUnavailable",
     "TenantIsolationError",
     "TenantScope",
     "TimeWindowMapping",

@@ -104,6 +104,18 @@ class StorageError(FlowStoneError):
     """Raised when the record store cannot be opened or used (bad URL, unreachable server)."""
 
 
+class StorageUnavailable(StorageError):
+    """Raised when the record store cannot take a write for now (the server stayed
+    unreachable, the disk is full, the database stayed locked); the same write may succeed
+    once the condition clears. Any other ``StorageError`` means the request itself is refused.
+    """
+
+
+class RuntimeStopped(FlowStoneError, RuntimeError):
+    """Raised by calls on a runtime that stopped for good: its start failed, or its
+    supervision tree gave up; the message says why. Create a new runtime."""
+
+
 class ConfigurationError(FlowStoneError, ValueError):
     """Raised for invalid runtime configuration (io manager options, resources, settings)."""
 
@@ -203,11 +215,6 @@ class AssetInterrupted(FlowStoneError):
         return (type(self), (self.asset, self.raised))
 
 
-class RuntimeStopped(FlowStoneError):
-    """Raised by every call to a runtime whose supervision tree has given up (say, its
-    record store kept failing); the message says why. Close it and create a new one."""
-
-
 class BackfillInterrupted(KeyboardInterrupt):
     """Raised by the blocking ``Runtime.backfill`` when Ctrl-C interrupts it, once the
     backfill has been cancelled cleanly: ``.result`` is its ``BackfillResult`` (what
@@ -237,5 +244,6 @@ __all__ = (
     "RunFailed",
     "RuntimeStopped",
     "StorageError",
+    "StorageUnavailable",
     "TenantIsolationError",
 )

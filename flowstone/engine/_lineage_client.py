@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import actors
-from flowstone.engine._lineage_writer import Flush, Record
+from flowstone.engine._lineage_writer import Flush, Record, raise_refused
 from flowstone.errors import FlowStoneError, RuntimeStopped
 from flowstone.storage import MaterializationRecord, RunRecord
 
@@ -34,11 +34,17 @@ class LineageClient:
         self._stopped = stopped
 
     async def record(self, record: MaterializationRecord | RunRecord) -> None:
-        """Write ``record``; return once it is durable."""
+        """Write ``record``; return once it is durable.
+
+        Raises:
+            StorageError: the store refused the record (``StorageUnavailable``: it could not
+                take writes then); the writer lives on.
+            RuntimeStopped: the runtime's supervision tree gave up.
+        """
         ref = actors.whereis(self.name)
         if ref is not None:
             try:
-                await ref.call(Record(record), timeout=RECORD_TIMEOUT)
+                raise_refused(await ref.call(Record(record), timeout=RECORD_TIMEOUT))
                 return
             except actors.NoProc:
                 pass  # the writer crashed: retry below, against its replacement
@@ -61,7 +67,7 @@ class LineageClient:
             ref = actors.whereis(self.name)
             if ref is not None:
                 try:
-                    await ref.call(message, timeout=RECORD_TIMEOUT)
+                    raise_refused(await ref.call(message, timeout=RECORD_TIMEOUT))
                     return
                 except actors.NoProc:
                     pass  # the writer crashed; its supervisor restarts it; retry (idempotent)

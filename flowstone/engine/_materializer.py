@@ -31,7 +31,7 @@ from flowstone.engine._events import Event, EventBus
 from flowstone.engine._gate import GateKeeper, GateRequest, Wait, is_gate
 from flowstone.engine._node import Node, NodeId, Upstream, missing_upstream, upstream_of
 from flowstone.engine._results import Materialization
-from flowstone.errors import AssetInterrupted, CheckpointRejected, MissingUpstream
+from flowstone.errors import AssetInterrupted, CheckpointRejected, MissingUpstream, StorageError
 from flowstone.storage import InputRef, MaterializationRecord
 from flowstone.tenancy import tenant_scope
 
@@ -386,6 +386,13 @@ class Job:
         self._publish("materialization.cancelled", record.attempt)
         return self._result(record, [])
 
+    def unrecorded(self, refused: StorageError) -> Materialization:
+        """The failed outcome of an attempt whose record the store refused."""
+        started = self._current_start or utcnow()
+        record = self._record("failed", max(self.attempts, 1), started, [], {}, refused)
+        self._publish("materialization.failed", record.attempt, error=describe(refused))
+        return self._result(record, [])
+
     def _publish(self, kind: str, attempt: int, **data: Any) -> None:
         events = self._services.events
         if not events.active:
@@ -442,6 +449,10 @@ class Materializer(actors.Actor):
             if not job.cancel_requested:
                 raise  # the actor itself is being killed
             result = await job.record_cancelled()
+        except StorageError as refused:
+            # The store refused this attempt's record (issue 12): report the attempt failed,
+            # unrecorded, rather than crash and run it again.
+            result = job.unrecorded(refused)
         job.finish(result)
         self.stop("normal")
 

@@ -20,7 +20,7 @@ from flowstone.engine._node import Node, NodeId, make_node
 from flowstone.engine._planning import RunSpec
 from flowstone.engine._results import BackfillResult, RunResult
 from flowstone.engine._runner import new_run_id
-from flowstone.errors import ConfigurationError, InvalidPartition
+from flowstone.errors import ConfigurationError, InvalidPartition, RuntimeStopped
 from flowstone.storage import RunStatus
 from flowstone.tenancy import current_tenant
 
@@ -155,6 +155,9 @@ class Backfill:
                         group.create_task(task)
                     if active.cancelled:
                         break
+        except* RuntimeStopped as stopped:
+            # Not a partition's failure: nothing can run any more (issue 12).
+            raise stopped.exceptions[0] from None
         finally:
             del self._active[backfill_id]
         if active.cancelled:
@@ -215,6 +218,8 @@ class Backfill:
             else:
                 result.failed.append(node.key)
                 result.errors[str(node.encoded)] = _first_error(run)
+        except RuntimeStopped:
+            raise
         except Exception as exc:
             result.failed.append(node.key)
             result.errors[str(node.encoded)] = f"{type(exc).__name__}: {exc}"

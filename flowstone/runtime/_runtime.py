@@ -85,7 +85,7 @@ class AsyncRuntime:
         self.graph = pipeline.validate(io_managers=managers, resources=resources or {})
         _check_ray_assets(pipeline, managers)
         options = {name: self.graph.io_options(name) for name in pipeline.assets}
-        self.storage = open_storage(storage, base_dir=self.base_dir)
+        self.storage = open_storage(storage, base_dir=self.base_dir, pipeline=pipeline.name)
         self._resources = ResourceManager(resources or {})
         self._engine = EngineAssembly.build(
             pipeline,
@@ -111,6 +111,7 @@ class AsyncRuntime:
         )
         self._started = False
         self._closed = False
+        self._start_failure: str | None = None
         self._lock: asyncio.Lock | None = None
 
     @property
@@ -125,12 +126,13 @@ class AsyncRuntime:
         """Open the store, set up resources and start the supervision tree (idempotent).
 
         Raises:
-            RuntimeStopped: the runtime's supervision tree gave up (the message says why).
+            RuntimeStopped: the runtime could not start, or was closed after a failed start.
         """
         if self._started:
-            self._raise_if_stopped()
             return
         if self._closed:
+            if self._start_failure is not None:
+                raise RuntimeStopped(self._start_failure)
             raise FlowStoneError("this runtime is closed; create a new one")
         if self._lock is None:
             self._lock = asyncio.Lock()
@@ -143,18 +145,18 @@ class AsyncRuntime:
             )
             self._started = True
 
-    def _raise_if_stopped(self) -> None:
-        reason = self._engine.tree.stopped()
-        if reason is not None:
-            raise RuntimeStopped(
-                f"the runtime of pipeline {self.pipeline.name!r} has stopped: {reason}; "
-                "close it and create a new one"
-            )
-
     async def _start_services(self) -> None:
-        await self._engine.start()
-        await self._resources.start()
-        await self._start_wings()
+        try:
+            await self._engine.start()
+            await self._resources.start()
+            await self._start_wings()
+        except BaseException as exc:
+            # Release the store (its threads and files) and the tree (issue 12, item 13).
+            self._closed = True
+            self._start_failure = f"this runtime could not start: {type(exc).__name__}: {exc}"
+            await self._engine.close()
+            await self._resources.close()
+            raise
 
     async def _start_wings(self) -> None:
         """Start the long-lived actors of other wings (see ``start_service``)."""

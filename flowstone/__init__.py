@@ -40,8 +40,10 @@ from flowstone.engine._results import Materialization as Materialization
 from flowstone.engine._results import RunResult as RunResult
 from flowstone.errors import ApprovalAlreadyDecided as ApprovalAlreadyDecided
 from flowstone.errors import ApprovalNotFound as ApprovalNotFound
+from flowstone.errors import AssetInterrupted as AssetInterrupted
 from flowstone.errors import AssetNotFound as AssetNotFound
 from flowstone.errors import AssetTimeout as AssetTimeout
+from flowstone.errors import BackfillInterrupted as BackfillInterrupted
 from flowstone.errors import CheckpointRejected as CheckpointRejected
 from flowstone.errors import ConfigurationError as ConfigurationError
 from flowstone.errors import DefinitionError as DefinitionError
@@ -55,7 +57,9 @@ from flowstone.errors import ResourceError as ResourceError
 from flowstone.errors import ResourceNotDeclared as ResourceNotDeclared
 from flowstone.errors import RunFailed as RunFailed
 from flowstone.errors import RunNotFound as RunNotFound
+from flowstone.errors import RuntimeStopped as RuntimeStopped
 from flowstone.errors import StorageError as StorageError
+from flowstone.errors import StorageUnavailable as StorageUnavailable
 from flowstone.errors import TenantIsolationError as TenantIsolationError
 from flowstone.errors import WaitTimeout as WaitTimeout
 from flowstone.partitions import AllPartitionsMapping as AllPartitionsMapping
@@ -67,6 +71,7 @@ from flowstone.partitions import HourlyPartitions as HourlyPartitions
 from flowstone.partitions import IdentityMapping as IdentityMapping
 from flowstone.partitions import MonthlyPartitions as MonthlyPartitions
 from flowstone.partitions import MultiPartitions as MultiPartitions
+from flowstone.partitions import PartitionKey as PartitionKey
 from flowstone.partitions import PartitionMapping as PartitionMapping
 from flowstone.partitions import PartitionsDefinition as PartitionsDefinition
 from flowstone.partitions import PartitionSet as PartitionSet
@@ -95,9 +100,11 @@ __all__ = (
     "AssetDefinition",
     "AssetGraph",
     "AssetInfo",
+    "AssetInterrupted",
     "AssetNotFound",
     "AssetTimeout",
     "AsyncRuntime",
+    "BackfillInterrupted",
     "BackfillResult",
     "CheckpointRejected",
     "ConfigurationError",
@@ -121,6 +128,7 @@ __all__ = (
     "Modify",
     "MonthlyPartitions",
     "MultiPartitions",
+    "PartitionKey",
     "PartitionMapping",
     "PartitionSet",
     "PartitionsDefinition",
@@ -135,8 +143,10 @@ __all__ = (
     "RunNotFound",
     "RunResult",
     "Runtime",
+    "RuntimeStopped",
     "StaticPartitions",
     "StorageError",
+    "StorageUnavailable",
     "TenantIsolationError",
     "TenantScope",
     "TimeWindowMapping",

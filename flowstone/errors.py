@@ -104,6 +104,18 @@ class StorageError(FlowStoneError):
     """Raised when the record store cannot be opened or used (bad URL, unreachable server)."""
 
 
+class StorageUnavailable(StorageError):
+    """Raised when the record store cannot take a write for now (the server stayed
+    unreachable, the disk is full, the database stayed locked); the same write may succeed
+    once the condition clears. Any other ``StorageError`` means the request itself is refused.
+    """
+
+
+class RuntimeStopped(FlowStoneError, RuntimeError):
+    """Raised by calls on a runtime that stopped for good: its start failed, or its
+    supervision tree gave up; the message says why. Create a new runtime."""
+
+
 class ConfigurationError(FlowStoneError, ValueError):
     """Raised for invalid runtime configuration (io manager options, resources, settings)."""
 
@@ -274,11 +286,41 @@ class InvalidDecision(FlowStoneError, ValueError):
     modified value that does not fit the gate's declared type, a missing ``by``."""
 
 
+class AssetInterrupted(FlowStoneError):
+    """Recorded as a failed attempt (never retried) when asset code raises
+    ``KeyboardInterrupt``, ``SystemExit`` or ``asyncio.CancelledError`` itself: those would
+    otherwise stop the runtime's event loop or look like a cancellation of the run."""
+
+    def __init__(self, asset: str, raised: str) -> None:
+        self.asset = asset
+        self.raised = raised
+        super().__init__(
+            f"asset {asset!r} raised {raised}; it is recorded as a failed attempt instead of "
+            "stopping the runtime (raise an ordinary exception to fail an attempt)"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.asset, self.raised))
+
+
+class BackfillInterrupted(KeyboardInterrupt):
+    """Raised by the blocking ``Runtime.backfill`` when Ctrl-C interrupts it, once the
+    backfill has been cancelled cleanly: ``.result`` is its ``BackfillResult`` (what
+    succeeded, failed, was cancelled, was never started). Still a ``KeyboardInterrupt``,
+    so code that stops on Ctrl-C keeps doing so; running the backfill again resumes it."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__(f"backfill {getattr(result, 'backfill_id', '?')} interrupted")
+        self.result = result
+
+
 __all__ = (
     "ApprovalAlreadyDecided",
     "ApprovalNotFound",
+    "AssetInterrupted",
     "AssetNotFound",
     "AssetTimeout",
+    "BackfillInterrupted",
     "CheckpointRejected",
     "ConfigurationError",
     "DefinitionError",
@@ -292,7 +334,9 @@ __all__ = (
     "ResourceNotDeclared",
     "RunFailed",
     "RunNotFound",
+    "RuntimeStopped",
     "StorageError",
+    "StorageUnavailable",
     "TenantIsolationError",
     "WaitTimeout",
 )

@@ -22,7 +22,14 @@ from flowstone.engine._node import Node, make_node
 from flowstone.engine._planning import Plan, RunSpec
 from flowstone.engine._results import BackfillResult, Materialization, RunResult
 from flowstone.engine._runner import new_run_id
-from flowstone.errors import DefinitionError, DefinitionProblem, FlowStoneError, RunFailed
+from flowstone.errors import (
+    DefinitionError,
+    DefinitionProblem,
+    FlowStoneError,
+    MissingUpstream,
+    RunFailed,
+    RuntimeStopped,
+)
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
 from flowstone.runtime._backfill import Backfill
 from flowstone.runtime._lineage import AsyncLineage
@@ -82,7 +89,7 @@ class AsyncRuntime:
         self.graph = pipeline.validate(io_managers=managers, resources=resources or {})
         _check_ray_assets(pipeline, managers)
         options = {name: self.graph.io_options(name) for name in pipeline.assets}
-        self.storage = open_storage(storage, base_dir=self.base_dir)
+        self.storage = open_storage(storage, base_dir=self.base_dir, pipeline=pipeline.name)
         self._resources = ResourceManager(resources or {})
         # Checkpoint gates (flowstone/approvals): the gatekeeper, rt.approvals, rt.audit;
         # a decision made through this runtime resumes its run here.
@@ -110,9 +117,11 @@ class AsyncRuntime:
             self._engine.catalog,
             self._engine.reader,
             self.events,
+            self._engine.registry.cancel,
         )
         self._started = False
         self._closed = False
+        self._start_failure: str | None = None
         self._lock: asyncio.Lock | None = None
 
     @property
@@ -124,10 +133,16 @@ class AsyncRuntime:
     # -- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store, set up resources and start the supervision tree (idempotent)."""
+        """Open the store, set up resources and start the supervision tree (idempotent).
+
+        Raises:
+            RuntimeStopped: the runtime could not start, or was closed after a failed start.
+        """
         if self._started:
             return
         if self._closed:
+            if self._start_failure is not None:
+                raise RuntimeStopped(self._start_failure)
             raise FlowStoneError("this runtime is closed; create a new one")
         if self._lock is None:
             self._lock = asyncio.Lock()
@@ -141,9 +156,17 @@ class AsyncRuntime:
             self._started = True
 
     async def _start_services(self) -> None:
-        await self._engine.start()
-        await self._resources.start()
-        await self._start_wings()
+        try:
+            await self._engine.start()
+            await self._resources.start()
+            await self._start_wings()
+        except BaseException as exc:
+            # Release the store (its threads and files) and the tree (issue 12, item 13).
+            self._closed = True
+            self._start_failure = f"this runtime could not start: {type(exc).__name__}: {exc}"
+            await self._engine.close()
+            await self._resources.close()
+            raise
 
     async def _start_wings(self) -> None:
         """Start the long-lived actors of other wings (see ``start_service``)."""
@@ -210,8 +233,24 @@ class AsyncRuntime:
         )
         result = await engine.runner.execute(spec)
         if result.status in (RunStatus.FAILED, RunStatus.CANCELLED):
-            raise RunFailed(_failure_message(result), result)
+            failed = RunFailed(_failure_message(result), result)
+            missing = self._missing_upstream(result)
+            if missing is not None:
+                raise missing from failed
+            raise failed
         return result
+
+    def _missing_upstream(self, result: RunResult) -> MissingUpstream | None:
+        """``MissingUpstream`` again, when that is why the run failed (an input recorded
+        but unreadable), from what its failed attempt recorded."""
+        for made in reversed(result.materializations):
+            if made.error is None or made.error.type != "MissingUpstream":
+                continue
+            pairs = made.metadata.get("missing") or []
+            decode = self._engine.catalog.decode
+            missing = [(asset, decode(asset, key).value) for asset, key in pairs]
+            return MissingUpstream(made.error.message, missing)
+        return None
 
     async def backfill(
         self,
@@ -296,8 +335,17 @@ class AsyncRuntime:
         return await wait_for_run(self.storage, run_id, convert, timeout=timeout)
 
     async def cancel(self, run_id: str) -> bool:
-        """Cancel a run in flight; return False when it is not running here."""
-        return self._engine.registry.cancel(run_id)
+        """Cancel a run, or a whole backfill by its id, in flight here: running attempts
+        are interrupted and recorded as cancelled, nothing else of it starts (re-running a
+        backfill resumes it). Return False when nothing with that id runs here."""
+        return self._engine.registry.cancel(run_id) or self._backfill.cancel(run_id)
+
+    async def cancel_backfills(self) -> list[str]:
+        """Cancel every backfill in flight here; return their ids."""
+        ids = self._backfill.running()
+        for backfill_id in ids:
+            self._backfill.cancel(backfill_id)
+        return ids
 
     # -- records ----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flowstone.approvals import Approvals, Notifier
 from flowstone.engine._results import BackfillResult, Materialization, RunResult
+from flowstone.errors import BackfillInterrupted
 from flowstone.runtime._runtime import AsyncRuntime
 from flowstone.tenancy import current_tenant, tenant_scope
 
@@ -183,13 +184,31 @@ class Runtime:
         force: bool = False,
         progress: bool = False,
     ) -> BackfillResult:
-        """See ``AsyncRuntime.backfill``; ``progress=True`` shows a progress bar."""
+        """See ``AsyncRuntime.backfill``; ``progress=True`` shows a progress bar.
+
+        Raises:
+            BackfillInterrupted: Ctrl-C (``KeyboardInterrupt``) arrived while it ran: the
+                backfill was cancelled as a whole first; ``.result`` says what it did.
+        """
+        run = self.aio.backfill(asset, partitions, max_parallel, force=force)
         if not progress:
-            return self._call(self.aio.backfill(asset, partitions, max_parallel, force=force))
+            return self._interruptible(run)
         from flowstone.runtime._progress import BackfillProgress
 
         with BackfillProgress(self.events, asset):
-            return self._call(self.aio.backfill(asset, partitions, max_parallel, force=force))
+            return self._interruptible(run)
+
+    def _interruptible(self, backfill: Coroutine[Any, Any, BackfillResult]) -> BackfillResult:
+        if self._closed:
+            backfill.close()
+            raise RuntimeError("this Runtime is closed; create a new one")
+        tenant = current_tenant()
+        future = self._loop.submit(_in_tenant_scope(tenant, backfill) if tenant else backfill)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            self._loop.run(self.aio.cancel_backfills())
+            raise BackfillInterrupted(future.result()) from None
 
     def cancel(self, run_id: str) -> bool:
         """See ``AsyncRuntime.cancel``."""

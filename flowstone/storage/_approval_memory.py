@@ -18,14 +18,31 @@ from flowstone.storage._approval_store import ApprovalStore, check_changes, refu
 from flowstone.storage._codec import require_aware
 
 
-class MemoryApprovalStore(ApprovalStore):
-    """An ``ApprovalStore`` in memory (lost when the process exits)."""
+class ApprovalData:
+    """Internal: what every pipeline's view of one memory store shares."""
 
     def __init__(self) -> None:
-        self._records: dict[str, ApprovalRecord] = {}
-        self._by_gate: dict[tuple[str, str, str | None], str] = {}
-        self._audit: list[AuditEntry] = []
-        self._seq = itertools.count(1)
+        self.records: dict[str, ApprovalRecord] = {}
+        self.by_gate: dict[tuple[str, str, str | None], str] = {}
+        self.audit: list[AuditEntry] = []
+        self.seq = itertools.count(1)
+
+
+class MemoryApprovalStore(ApprovalStore):
+    """An ``ApprovalStore`` in memory (lost when the process exits).
+
+    Args:
+        pipeline: list and fire only this pipeline's gates ("" : every pipeline's).
+        data: the shared dictionaries (another view of the same store).
+    """
+
+    def __init__(self, pipeline: str = "", data: ApprovalData | None = None) -> None:
+        self.pipeline = pipeline
+        data = data if data is not None else ApprovalData()
+        self._records = data.records
+        self._by_gate = data.by_gate
+        self._audit = data.audit
+        self._seq = data.seq
 
     async def request(
         self, record: ApprovalRecord, audit: Sequence[AuditEntry]
@@ -92,6 +109,7 @@ class MemoryApprovalStore(ApprovalStore):
             r
             for r in self._records.values()
             if (not open_only or r.status in OPEN_STATUSES)
+            and (not self.pipeline or r.pipeline == self.pipeline)
             and (checkpoint is None or r.checkpoint == checkpoint)
             and (wanted is None or r.partition in wanted)
             and (requested_before is None or r.requested_at < requested_before)
@@ -107,7 +125,10 @@ class MemoryApprovalStore(ApprovalStore):
         found = [
             r
             for r in self._records.values()
-            if r.status in OPEN_STATUSES and r.timeout_at is not None and r.timeout_at <= now
+            if r.status in OPEN_STATUSES
+            and r.timeout_at is not None
+            and r.timeout_at <= now
+            and (not self.pipeline or r.pipeline == self.pipeline)
         ]
         found.sort(key=lambda r: (r.timeout_at, r.id))
         return found[:limit]

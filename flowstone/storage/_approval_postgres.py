@@ -166,6 +166,7 @@ class PostgresApprovalStore(ApprovalStore):
         approval_filter(
             where,
             _same,
+            pipeline=self._storage.pipeline,
             open_only=open_only,
             checkpoint=checkpoint,
             partitions=partitions,
@@ -180,11 +181,15 @@ class PostgresApprovalStore(ApprovalStore):
 
     async def due(self, now: datetime, *, limit: int = 500) -> list[ApprovalRecord]:
         """Return open approvals whose deadline has come, earliest first."""
+        params: list[Any] = [require_aware(now, "now")]
+        mine = ""
+        if self._storage.pipeline:
+            mine, params = " AND pipeline = $2", [*params, self._storage.pipeline]
         text = (
-            f"{self._select} WHERE {_OPEN} AND timeout_at <= $1 ORDER BY timeout_at, id "
+            f"{self._select} WHERE {_OPEN} AND timeout_at <= $1{mine} ORDER BY timeout_at, id "
             f"LIMIT {int(limit)}"
         )
-        return await self._fetch(text, [require_aware(now, "now")])
+        return await self._fetch(text, params)
 
     async def append_audit(self, entry: AuditEntry) -> None:
         """Append one audit row."""

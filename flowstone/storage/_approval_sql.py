@@ -189,6 +189,7 @@ def approval_filter(
     where: Where,
     to_time: TimeIn,
     *,
+    pipeline: str,
     open_only: bool,
     checkpoint: str | None,
     partitions: Sequence[str | None] | None,
@@ -196,9 +197,12 @@ def approval_filter(
     requested_after: datetime | None,
     run_id: str | None,
 ) -> None:
-    """Add the conditions of ``ApprovalStore.list_approvals`` to ``where``."""
+    """Add the conditions of ``ApprovalStore.list_approvals`` to ``where`` (only
+    ``pipeline``'s gates when it is not empty)."""
     if open_only:
         where.conditions.append("status IN ('pending', 'escalated')")
+    if pipeline:
+        where.add("pipeline = {}", pipeline)
     if checkpoint is not None:
         where.add("checkpoint = {}", checkpoint)
     if partitions is not None:

@@ -108,6 +108,7 @@ class SQLiteApprovalStore(ApprovalStore):
         approval_filter(
             where,
             to_micros,
+            pipeline=self._storage.pipeline,
             open_only=open_only,
             checkpoint=checkpoint,
             partitions=partitions,
@@ -122,11 +123,15 @@ class SQLiteApprovalStore(ApprovalStore):
 
     async def due(self, now: datetime, *, limit: int = 500) -> list[ApprovalRecord]:
         """Return open approvals whose deadline has come, earliest first."""
+        params: list[Any] = [to_micros(require_aware(now, "now"))]
+        mine = ""
+        if self._storage.pipeline:
+            mine, params = " AND pipeline = ?", [*params, self._storage.pipeline]
         text = (
-            f"{_SELECT} WHERE {_OPEN} AND timeout_at <= ? ORDER BY timeout_at, id "
+            f"{_SELECT} WHERE {_OPEN} AND timeout_at <= ?{mine} ORDER BY timeout_at, id "
             f"LIMIT {int(limit)}"
         )
-        return await self._storage._read(_select, text, [to_micros(require_aware(now, "now"))])
+        return await self._storage._read(_select, text, params)
 
     async def append_audit(self, entry: AuditEntry) -> None:
         """Append one audit row."""

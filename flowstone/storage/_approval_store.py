@@ -27,7 +27,12 @@ from flowstone.storage._approval_records import (
 
 
 class ApprovalStore(ABC):
-    """The approvals and the append-only audit trail of one record store."""
+    """The approvals and the append-only audit trail of one record store.
+
+    A store opened for a pipeline (``Storage.pipeline``) lists and fires only that
+    pipeline's gates (``list_approvals``, ``due``); lookups by id, by gate and the audit
+    trail see every pipeline's.
+    """
 
     @abstractmethod
     async def request(

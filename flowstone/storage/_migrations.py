@@ -219,6 +219,91 @@ _POSTGRES_V2 = (
         ON {s}.materializations (tenant, event_at DESC, id DESC)""",
 )
 
+# Version 3: materializations and partition pointers belong to a pipeline, so that several
+# pipelines can share one store (issue 12). Existing materializations take the pipeline of
+# their run ("" when the run is unknown); the pointers are recomputed per (pipeline, asset,
+# partition), since one old row may have stood for records of two pipelines. Every index that
+# starts from an asset, or lists materializations by time, now starts from the pipeline.
+_RECOMPUTE_PARTITIONS = """
+INSERT INTO {t}asset_partitions (pipeline, asset, pkey, partition, latest_id, latest_status,
+    latest_at, succeeded_id, succeeded_at, tenant)
+SELECT l.pipeline, l.asset, l.pkey, l.partition, l.id, l.status, l.event_at, s.id, s.event_at,
+    l.tenant
+FROM (SELECT m.pipeline, m.asset, m.pkey, m.partition, m.id, m.status, m.event_at, m.tenant,
+        row_number() OVER (PARTITION BY m.pipeline, m.asset, m.pkey
+                           ORDER BY m.event_at DESC, m.id DESC) AS n
+      FROM {t}materializations m) l
+LEFT JOIN (SELECT m.pipeline, m.asset, m.pkey, m.id, m.event_at,
+        row_number() OVER (PARTITION BY m.pipeline, m.asset, m.pkey
+                           ORDER BY m.event_at DESC, m.id DESC) AS n
+      FROM {t}materializations m WHERE m.status = 'succeeded') s
+  ON s.pipeline = l.pipeline AND s.asset = l.asset AND s.pkey = l.pkey AND s.n = 1
+WHERE l.n = 1"""
+
+_SQLITE_V3 = (
+    "ALTER TABLE materializations ADD COLUMN pipeline TEXT NOT NULL DEFAULT ''",
+    """UPDATE materializations SET pipeline = coalesce(
+        (SELECT r.pipeline FROM runs r WHERE r.run_id = materializations.run_id), '')""",
+    "DROP INDEX mat_by_key",
+    "DROP INDEX mat_succeeded_by_key",
+    "DROP INDEX mat_by_asset",
+    "DROP INDEX mat_by_time",
+    """CREATE INDEX mat_by_key
+        ON materializations (pipeline, asset, pkey, event_at DESC, id DESC)""",
+    """CREATE INDEX mat_succeeded_by_key
+        ON materializations (pipeline, asset, pkey, event_at DESC, id DESC)
+        WHERE status = 'succeeded'""",
+    "CREATE INDEX mat_by_asset ON materializations (pipeline, asset, event_at DESC, id DESC)",
+    "CREATE INDEX mat_by_time ON materializations (pipeline, event_at DESC, id DESC)",
+    "CREATE INDEX runs_by_pipeline ON runs (pipeline, started_at DESC, run_id DESC)",
+    # SQLite cannot change a primary key: rebuild the pointer table.
+    "DROP TABLE asset_partitions",
+    """CREATE TABLE asset_partitions (
+        pipeline      TEXT NOT NULL,
+        asset         TEXT NOT NULL,
+        pkey          TEXT NOT NULL,
+        partition     TEXT,
+        latest_id     TEXT NOT NULL,
+        latest_status TEXT NOT NULL,
+        latest_at     INTEGER NOT NULL,
+        succeeded_id  TEXT,
+        succeeded_at  INTEGER,
+        tenant        TEXT,
+        PRIMARY KEY (pipeline, asset, pkey)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX asset_partitions_by_succeeded ON asset_partitions (succeeded_id)",
+    "CREATE INDEX asset_partitions_by_latest ON asset_partitions (latest_id)",
+    _RECOMPUTE_PARTITIONS.replace("{t}", ""),
+)
+
+# IF [NOT] EXISTS: harmless on a store that already has some of it (as for version 2).
+_POSTGRES_V3 = (
+    """ALTER TABLE {s}.materializations
+        ADD COLUMN IF NOT EXISTS pipeline text COLLATE "C" NOT NULL DEFAULT ''""",
+    """UPDATE {s}.materializations m SET pipeline = r.pipeline
+        FROM {s}.runs r WHERE r.run_id = m.run_id""",
+    "DROP INDEX IF EXISTS {s}.mat_by_key",
+    "DROP INDEX IF EXISTS {s}.mat_succeeded_by_key",
+    "DROP INDEX IF EXISTS {s}.mat_by_asset",
+    "DROP INDEX IF EXISTS {s}.mat_by_time",
+    """CREATE INDEX mat_by_key
+        ON {s}.materializations (pipeline, asset, pkey, event_at DESC, id DESC)""",
+    """CREATE INDEX mat_succeeded_by_key
+        ON {s}.materializations (pipeline, asset, pkey, event_at DESC, id DESC)
+        WHERE status = 'succeeded'""",
+    """CREATE INDEX mat_by_asset
+        ON {s}.materializations (pipeline, asset, event_at DESC, id DESC)""",
+    "CREATE INDEX mat_by_time ON {s}.materializations (pipeline, event_at DESC, id DESC)",
+    """CREATE INDEX IF NOT EXISTS runs_by_pipeline
+        ON {s}.runs (pipeline, started_at DESC, run_id DESC)""",
+    """ALTER TABLE {s}.asset_partitions
+        ADD COLUMN IF NOT EXISTS pipeline text COLLATE "C" NOT NULL DEFAULT ''""",
+    "DELETE FROM {s}.asset_partitions",
+    "ALTER TABLE {s}.asset_partitions DROP CONSTRAINT IF EXISTS asset_partitions_pkey",
+    "ALTER TABLE {s}.asset_partitions ADD PRIMARY KEY (pipeline, asset, pkey)",
+    _RECOMPUTE_PARTITIONS.replace("{t}", "{s}."),
+)
+
 _OPEN = "status IN ('pending', 'escalated')"
 _STATUSES = "('pending', 'escalated', 'approved', 'modified', 'rejected', 'expired')"
 _APPEND_ONLY = "approval_audit is append-only: UPDATE and DELETE are refused"
@@ -254,9 +339,10 @@ _SQLITE_V4 = (
         tenant           TEXT,
         UNIQUE (run_id, checkpoint, pkey)
     )""",
-    f"CREATE INDEX IF NOT EXISTS approvals_open ON approvals (requested_at, id) WHERE {_OPEN}",
+    f"""CREATE INDEX IF NOT EXISTS approvals_open
+        ON approvals (pipeline, requested_at, id) WHERE {_OPEN}""",
     f"""CREATE INDEX IF NOT EXISTS approvals_open_by_checkpoint
-        ON approvals (checkpoint, requested_at, id)
+        ON approvals (pipeline, checkpoint, requested_at, id)
         WHERE {_OPEN}""",
     f"CREATE INDEX IF NOT EXISTS approvals_due ON approvals (timeout_at, id) WHERE {_OPEN}",
     "CREATE INDEX IF NOT EXISTS approvals_by_gate ON approvals (checkpoint, pkey, requested_at)",
@@ -313,9 +399,9 @@ _POSTGRES_V4 = (
         UNIQUE (run_id, checkpoint, pkey)
     )""",
     f"""CREATE INDEX IF NOT EXISTS approvals_open
-        ON {{s}}.approvals (requested_at, id) WHERE {_OPEN}""",
+        ON {{s}}.approvals (pipeline, requested_at, id) WHERE {_OPEN}""",
     f"""CREATE INDEX IF NOT EXISTS approvals_open_by_checkpoint
-        ON {{s}}.approvals (checkpoint, requested_at, id) WHERE {_OPEN}""",
+        ON {{s}}.approvals (pipeline, checkpoint, requested_at, id) WHERE {_OPEN}""",
     f"CREATE INDEX IF NOT EXISTS approvals_due ON {{s}}.approvals (timeout_at, id) WHERE {_OPEN}",
     """CREATE INDEX IF NOT EXISTS approvals_by_gate
         ON {s}.approvals (checkpoint, pkey, requested_at)""",
@@ -367,6 +453,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, "a tenant column on runs, materializations, inputs, partitions", _SQLITE_V2, _POSTGRES_V2
     ),
+    Migration(3, "materializations and partitions per pipeline", _SQLITE_V3, _POSTGRES_V3),
     Migration(4, "checkpoint approvals and their append-only audit", _SQLITE_V4, _POSTGRES_V4),
 )
 

@@ -63,11 +63,12 @@ def test_the_second_decider_is_told_who_decided_and_when(rt: fs.Runtime) -> None
 def test_the_audit_report_shows_digests_of_the_stored_bytes_and_the_approval(
     rt: fs.Runtime, tmp_path: Path
 ) -> None:
-    rt.materialize("draft_report", DAY)
+    made = rt.materialize("draft_report", DAY).materializations[0]
     approval_id = _gate(rt, "run-1")
     rt.approvals.approve(approval_id, by="alice", reason="checked")
     report = rt.audit.report("draft_report", DAY)
-    stored = tmp_path / ".fs" / "storage" / "draft_report" / "2026-03-01.pkl"
+    stored = Path(made.metadata["path"])
+    assert stored.is_relative_to(tmp_path / ".fs" / "storage")
     expected = "sha256:" + hashlib.sha256(stored.read_bytes()).hexdigest()
     assert report["current"]["digest"] == expected
     assert [e["status"] for e in report["executions"]] == ["succeeded"]
@@ -100,3 +101,17 @@ def test_wait_returns_a_finished_runs_result_and_refuses_unknown_runs(rt: fs.Run
     assert [m.id for m in waited.materializations] == [m.id for m in run.materializations]
     with pytest.raises(fs.RunNotFound, match=r"^no run with id 'nope'"):
         rt.wait("nope")
+
+
+def test_pipelines_sharing_a_store_see_and_fire_only_their_own_gates(tmp_path: Path) -> None:
+    other = report_pipeline()
+    other.name = "other_reports"
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    with (
+        fs.Runtime(report_pipeline(), storage=storage, base_dir=tmp_path) as mine,
+        fs.Runtime(other, storage=storage, base_dir=tmp_path) as theirs,
+    ):
+        _gate(mine, "run-mine")
+        _gate(theirs, "run-theirs")
+        assert [a.run_id for a in mine.approvals.pending()] == ["run-mine"]
+        assert [a.run_id for a in theirs.approvals.pending()] == ["run-theirs"]

@@ -23,12 +23,16 @@ from tests.flowstone.storage.contract_lineage import (
     LineageContract,
     PruneContract,
 )
+from tests.flowstone.storage.contract_pipelines import PipelinesContract
+from tests.flowstone.storage.contract_values import ValuesContract
 from tests.flowstone.storage.records import T0, at, batch, ids, mat, run
 
 StorageFactory = Callable[[], Storage]
 
 
-class StorageContract(LineageContract, PruneContract, DynamicPartitionsContract):
+class StorageContract(
+    LineageContract, PruneContract, DynamicPartitionsContract, ValuesContract, PipelinesContract
+):
     """The behaviour every backend shares."""
 
     @pytest.fixture

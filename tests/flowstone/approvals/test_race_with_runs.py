@@ -81,3 +81,26 @@ async def test_approvals_racing_deadlines_leave_every_run_succeeded_once(
         for day in days:
             made = await rt.materializations("published", day)
             assert [m.status for m in made] == ["succeeded"]
+
+
+async def test_a_deadline_fired_by_the_runtimes_timer_decides_and_resumes_the_run(
+    tmp_path: Path, wall: SettableClock
+) -> None:
+    pipeline = report_pipeline(on_timeout="approve", escalate_to=None)
+    async with fs.AsyncRuntime(pipeline, storage="memory", base_dir=tmp_path) as rt:
+        run = await rt.materialize_all("published", dt.date(2026, 3, 1))
+        assert run.status == "waiting"
+        timer = rt.gates._timer
+        assert timer is not None
+        root = rt.engine.tree.root
+        assert root is not None
+        children = await root.which_children()
+        assert "approvals.deadlines" in [c.id for c in children]
+        assert await rt.gates.fire_deadlines() == 0  # not due yet
+        wall.value += dt.timedelta(hours=24)
+        # Fires now (unless the timer's own once-a-second tick got there first: same result).
+        await rt.gates.fire_deadlines()
+        await rt.gates.settle()
+        assert (await rt.wait(run.run_id, timeout=30)).status == "succeeded"
+        [approval] = await rt.gates.store.list_approvals(open_only=False)
+        assert (approval.status, approval.decided_by) == ("approved", "flowstone:deadline")

@@ -25,7 +25,13 @@ from flowstone.approvals._approval import approval_of
 from flowstone.approvals._decision import Approve, Modify, Reject
 from flowstone.approvals._notifier import Notifications
 from flowstone.approvals._protocol import GateRequest, Proceed, Wait
-from flowstone.approvals._values import checked_value, digest, json_view, restored_value
+from flowstone.approvals._values import (
+    bounded_view,
+    checked_value,
+    digest,
+    json_view,
+    restored_value,
+)
 from flowstone.definitions._checkpoint import CheckpointSpec
 from flowstone.errors import CheckpointRejected, ConfigurationError, InvalidDecision
 from flowstone.storage import ApprovalPolicy, ApprovalRecord, ApprovalStore, AuditEntry
@@ -66,7 +72,7 @@ class ApprovalGateKeeper:
         existing = await self._store.find(request.run_id, name, request.partition_key)
         if existing is not None:
             return await self._outcome(existing, request)
-        view = json_view(request.inputs if len(request.inputs) != 1 else _only(request.inputs))
+        view = bounded_view(request.inputs if len(request.inputs) != 1 else _only(request.inputs))
         if spec.condition is not None and not await _call(spec.condition, request):
             record = self._record(request, spec, view, "approved", CONDITION, "condition false")
             return await self._automatic(record, request, "condition_passed")

@@ -21,6 +21,9 @@ from flowstone.errors import InvalidDecision
 #: Longest text kept for a value JSON cannot hold as it is (shown as its repr).
 MAX_REPR = 2000
 
+#: Largest JSON view stored with a request; a larger input is summarised instead.
+MAX_VIEW = 64 * 1024
+
 
 def json_view(value: Any) -> Any:
     """Return a JSON-able view of ``value`` (models, dataclasses, dates, sets, frames...)."""
@@ -51,10 +54,32 @@ def json_view(value: Any) -> Any:
     return text if len(text) <= MAX_REPR else text[:MAX_REPR] + "..."
 
 
+def bounded_view(value: Any, limit: int = MAX_VIEW) -> Any:
+    """Return ``json_view(value)``, or a summary when its JSON exceeds ``limit`` bytes.
+
+    A gate's input may be a large table: reviewers get its type, size, digest and the
+    start of its text, and the approvals table stays small.
+    """
+    view = json_view(value)
+    text = _canonical(view)
+    if len(text) <= limit:
+        return view
+    return {
+        "truncated": True,
+        "type": type(value).__qualname__,
+        "json_bytes": len(text),
+        "digest": "sha256:" + hashlib.sha256(text.encode()).hexdigest(),
+        "head": text[:MAX_REPR],
+    }
+
+
+def _canonical(view: Any) -> str:
+    return json.dumps(view, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def digest(value: Any) -> str:
     """Return ``sha256:<hex>`` of the canonical JSON of ``value`` (sorted keys, compact)."""
-    text = json.dumps(json_view(value), sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(_canonical(json_view(value)).encode()).hexdigest()
 
 
 def type_name(value_type: Any) -> str:

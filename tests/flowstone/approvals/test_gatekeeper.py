@@ -184,3 +184,18 @@ async def test_auto_decide_returning_something_else_is_refused(
     wing = make_wing(pipeline)
     with pytest.raises(fs.InvalidDecision, match=r"must return fs.Approve\(\), .* got True$"):
         await wing.gatekeeper.reached(reach(pipeline, "run-1"))
+
+
+async def test_a_large_input_is_summarised_in_the_request_with_its_digest(
+    make_wing: Callable[..., ApprovalsWing],
+) -> None:
+    wing = make_wing()
+    big = {"title": "Report", "total": 1, "rows": list(range(50_000))}
+    outcome = await wing.gatekeeper.reached(reach(wing.pipeline, "run-1", value=big))
+    assert isinstance(outcome, Wait)
+    view = (await wing.approvals.get(outcome.approval_id)).value
+    assert view["truncated"] is True
+    assert view["type"] == "dict"
+    assert view["json_bytes"] > 64 * 1024
+    assert view["digest"].startswith("sha256:")
+    assert len(view["head"]) == 2000

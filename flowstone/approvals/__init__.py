@@ -9,7 +9,6 @@ change, and resumes the run. See docs/approvals.md.
 Module map:
     _decision.py      Approve, Modify, Reject: what auto_decide returns
     _approval.py      Approval: the public view of a stored approval
-    _protocol.py      GateRequest, Proceed, Wait: the engine's gate hook (stand-ins)
     _gatekeeper.py    ApprovalGateKeeper: what happens when a run reaches a gate
     _decider.py       Decider: decisions and deadline transitions, one conditional update each
     _timer.py         DeadlineTimer: the actor firing due deadlines each tick
@@ -38,9 +37,6 @@ from flowstone.approvals._notifier import Notification as Notification
 from flowstone.approvals._notifier import NotificationFailed as NotificationFailed
 from flowstone.approvals._notifier import Notifier as Notifier
 from flowstone.approvals._notifier import WebhookNotifier as WebhookNotifier
-from flowstone.approvals._protocol import GateRequest as GateRequest
-from flowstone.approvals._protocol import Proceed as Proceed
-from flowstone.approvals._protocol import Wait as Wait
 from flowstone.approvals._report import AsyncAudit as AsyncAudit
 from flowstone.approvals._wing import ApprovalsWing as ApprovalsWing
 
@@ -54,21 +50,18 @@ __all__ = (
     "AsyncAudit",
     "BulkDecision",
     "DrivenWallClock",
-    "GateRequest",
     "Modify",
     "Notification",
     "NotificationFailed",
     "Notifier",
-    "Proceed",
     "Reject",
-    "Wait",
     "WebhookNotifier",
     "app_role_grants_sql",
 )
 
 for _name in __all__:
     _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith(("flowstone.approvals._", "flowstone.engine._")):
+    if getattr(_obj, "__module__", "").startswith("flowstone.approvals._"):
         try:
             _obj.__module__ = "flowstone.approvals"
         except (AttributeError, TypeError):

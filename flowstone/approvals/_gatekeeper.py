@@ -24,7 +24,6 @@ from typing import Any
 from flowstone.approvals._approval import approval_of
 from flowstone.approvals._decision import Approve, Modify, Reject
 from flowstone.approvals._notifier import Notifications
-from flowstone.approvals._protocol import GateRequest, Proceed, Wait
 from flowstone.approvals._values import (
     bounded_view,
     checked_value,
@@ -33,6 +32,7 @@ from flowstone.approvals._values import (
     restored_value,
 )
 from flowstone.definitions._checkpoint import CheckpointSpec
+from flowstone.engine._gate import GateRequest, Proceed, Wait
 from flowstone.errors import CheckpointRejected, ConfigurationError, InvalidDecision
 from flowstone.storage import ApprovalPolicy, ApprovalRecord, ApprovalStore, AuditEntry
 from flowstone.tenancy import current_tenant

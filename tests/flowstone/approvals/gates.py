@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 
 import flowstone as fs
-from flowstone.approvals import GateRequest
 from flowstone.definitions._context import AssetContext
+from flowstone.engine._gate import GateRequest
 
 DAYS = fs.DailyPartitions(start="2026-01-01", end="2026-12-31")
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)

@@ -12,7 +12,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from flowstone.approvals import ApprovalsWing, Wait, app_role_grants_sql
+from flowstone.approvals import ApprovalsWing, app_role_grants_sql
+from flowstone.engine._gate import Wait
 from flowstone.storage import SQLiteStorage, Storage
 from tests.flowstone.approvals.gates import Clock, reach, report_pipeline
 from tests.pg import ADMIN_URL, database_of, fresh_database, url_for

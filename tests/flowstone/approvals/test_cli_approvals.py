@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 import flowstone as fs
-from flowstone.approvals import Wait
 from flowstone.cli import cli
+from flowstone.engine._gate import Wait
 from tests.flowstone.approvals.gates import reach
 
 MODULE = """

@@ -13,8 +13,9 @@ import pytest
 import actors
 import flowstone as fs
 from actors.testing import MockClock, use_clock
-from flowstone.approvals import ApprovalsWing, DrivenWallClock, Wait
+from flowstone.approvals import ApprovalsWing, DrivenWallClock
 from flowstone.approvals._timer import DeadlineTimer
+from flowstone.engine._gate import Wait
 from flowstone.storage import TERMINAL_STATUSES
 from tests.flowstone.approvals.gates import Clock, reach, report_pipeline
 

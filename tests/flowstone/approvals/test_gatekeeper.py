@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import flowstone as fs
-from flowstone.approvals import ApprovalsWing, Proceed, Wait
+from flowstone.approvals import ApprovalsWing
+from flowstone.engine._gate import Proceed, Wait
 from tests.flowstone.approvals.gates import Clock, Report, reach, report_pipeline
 
 

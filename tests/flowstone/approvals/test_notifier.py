@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 import flowstone as fs
-from flowstone.approvals import ApprovalsWing, Notification, Wait
+from flowstone.approvals import ApprovalsWing, Notification
+from flowstone.engine._gate import Wait
 from tests.flowstone.approvals.gates import Clock, reach
 
 

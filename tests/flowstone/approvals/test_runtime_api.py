@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import flowstone as fs
-from flowstone.approvals import Wait
+from flowstone.engine._gate import Wait
 from tests.flowstone.approvals.gates import reach, report_pipeline
 
 DAY = dt.date(2026, 3, 1)

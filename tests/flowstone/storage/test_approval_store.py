@@ -19,7 +19,7 @@ class TestMemoryApprovalStore(ApprovalStoreContract):
     @pytest.fixture
     def make_storage(self) -> Callable[[], Storage]:
         shared = MemoryStorage()
-        return lambda: shared
+        return lambda: shared.for_pipeline("")  # another view of the same dictionaries
 
 
 class TestSQLiteApprovalStore(ApprovalStoreContract):

@@ -50,11 +50,10 @@ async def test_a_tenant_role_sees_only_its_own_gates_and_audit_rows(pg: str) -> 
         ):
             await admin.execute(statement)
         url = url_for(database_of(pg), ADMIN_URL.replace("postgres@", f"{role}:app@"))
-        async with PostgresStorage(url) as confined:
-            async with tenant_scope("acme"):
-                assert [r.run_id for r in await confined.approvals.list_approvals()] == ["r1"]
-                assert await confined.approvals.get(globex.id) is None
-                assert [e.run_id for e in await confined.approvals.audit()] == ["r1"]
+        async with PostgresStorage(url) as confined, tenant_scope("acme"):
+            assert [r.run_id for r in await confined.approvals.list_approvals()] == ["r1"]
+            assert await confined.approvals.get(globex.id) is None
+            assert [e.run_id for e in await confined.approvals.audit()] == ["r1"]
         async with PostgresStorage(pg) as owner:
             assert len(await owner.approvals.list_approvals()) == 2
     finally:

@@ -16,6 +16,7 @@ from flowstone.cli._state import (
     errors_to_exit_codes,
     json_option,
     require_partition,
+    require_partitioned,
 )
 
 
@@ -78,6 +79,8 @@ def backfill(
     if partitions is None:
         raise click.UsageError("give partition KEYS or a range with --from and --to")
     show = sys.stderr.isatty() if progress is None else progress
+    with errors_to_exit_codes():
+        require_partitioned(state.pipeline(), asset)
     with errors_to_exit_codes(), state.runtime(read_only=False) as rt:
         result = _run_backfill(rt, asset, partitions, max_parallel, force, show and not state.json)
     if state.json:

@@ -3,6 +3,7 @@ built for the command's purpose; FlowStone errors turned into exit codes."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -159,10 +160,25 @@ def json_option(fn: F) -> F:
 
 
 def require_partition(pipeline: Any, asset: str, partition: str | None) -> None:
-    """Refuse a partitioned ``asset`` without ``-p``, naming the option."""
+    """Refuse a partitioned ``asset`` without ``-p`` (and an unpartitioned one with it),
+    in the command line's terms."""
     definition = pipeline.get(asset).partitions
     if definition is not None and partition is None:
         raise InvalidPartition(
             f"asset {asset!r} is partitioned ({definition.describe()}) and needs a partition "
-            f"key: pass -p/--partition, e.g. -p {definition.example()}"
+            f"key: pass -p/--partition, e.g. -p {shlex.quote(str(definition.example()))}"
+        )
+    if definition is None and partition is not None:
+        raise InvalidPartition(
+            f"asset {asset!r} is not partitioned, but -p/--partition {partition!r} was given; "
+            f"leave -p out"
+        )
+
+
+def require_partitioned(pipeline: Any, asset: str) -> None:
+    """Refuse a backfill of an unpartitioned ``asset``, naming the command to use."""
+    if pipeline.get(asset).partitions is None:
+        raise InvalidPartition(
+            f"asset {asset!r} is not partitioned, so there is nothing to backfill; "
+            f"materialize it with: flowstone materialize {shlex.quote(asset)}"
         )

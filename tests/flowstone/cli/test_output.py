@@ -112,3 +112,29 @@ def test_a_definition_problem_with_brackets_is_printed_whole(
         sys.modules.pop(module, None)
     assert code == 3
     assert "missing" in out
+
+
+def test_a_multi_partition_hint_quotes_the_example_for_the_shell(project: Path) -> None:
+    code, out = run("materialize", "sales")
+    assert code == 2
+    assert "-p 'region=eu|date=2025-01-15'" in out
+
+
+def test_a_partition_given_to_an_unpartitioned_asset_says_to_leave_it_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = write_project(
+        tmp_path,
+        "import flowstone as fs\npipeline = fs.Pipeline('flat')\n"
+        "@pipeline.asset\ndef totals(context):\n    return 1\n",
+    )
+    monkeypatch.chdir(tmp_path)
+    try:
+        code, out = run("materialize", "totals", "-p", "eu")
+        backfill_code, backfill_out = run("backfill", "totals", "eu")
+    finally:
+        sys.modules.pop(module, None)
+    assert code == 2
+    assert "-p/--partition 'eu' was given; leave -p out" in out
+    assert backfill_code == 2
+    assert "materialize it with: flowstone materialize totals" in backfill_out

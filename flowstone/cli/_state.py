@@ -93,9 +93,11 @@ class State:
         from flowstone.runtime._runtime import AsyncRuntime
 
         pipeline = self.pipeline()
-        # Construction validates (assets, I/O managers, resources, Ray); the store and the
-        # resources are only opened by start(), which is never called here.
-        AsyncRuntime(pipeline, storage="memory", base_dir=self.base_dir, **self.runtime_kwargs())
+        # Construction validates (assets, I/O managers, resources, Ray, the storage URL);
+        # the store and the resources are only opened by start(), never called here.
+        AsyncRuntime(
+            pipeline, storage=self.storage, base_dir=self.base_dir, **self.runtime_kwargs()
+        )
         return pipeline
 
     @contextmanager

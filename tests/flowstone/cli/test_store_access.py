@@ -74,6 +74,18 @@ def test_check_neither_opens_the_store_nor_sets_resources_up(resource_project: P
     assert not (resource_project / ".fs").exists()
 
 
+def test_check_creates_no_sqlite_store(project: Path) -> None:
+    code, out = run("check")
+    assert code == 0, out
+    assert not (project / ".fs").exists()
+
+
+def test_check_refuses_a_storage_url_flowstone_cannot_use(project: Path) -> None:
+    code, out = run("--storage", "mysql://db/flowstone", "check")
+    assert code == 4
+    assert "unknown scheme 'mysql'" in out
+
+
 def test_check_reports_a_resource_the_runtime_does_not_provide(
     resource_project: Path,
 ) -> None:

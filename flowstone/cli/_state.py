@@ -135,6 +135,9 @@ def errors_to_exit_codes() -> Iterator[None]:
         fail(str(exc), EXIT_FAILED)
     except (ConfigurationError, StorageError) as exc:
         fail(str(exc), EXIT_CONFIG)
+    except KeyboardInterrupt:
+        # Raised through the runtime's block, which cancelled what was in flight on exit.
+        fail("interrupted; work in flight was cancelled", EXIT_INTERRUPTED)
 
 
 def fail(message: str, code: int) -> None:

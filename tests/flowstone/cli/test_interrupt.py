@@ -73,7 +73,7 @@ def wait_for(paths: list[Path], process: subprocess.Popen[str]) -> None:
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             out, err = process.communicate()
-            pytest.fail(f"the backfill never reached days 4 and 5:\n{out}\n{err}")
+            pytest.fail(f"the command never created {[p.name for p in paths]}:\n{out}\n{err}")
         time.sleep(0.02)
 
 
@@ -115,3 +115,16 @@ def test_ctrl_c_cancels_the_backfill_reports_it_and_exits_130(held_project: Path
     assert resumed.returncode == 0, err
     result = json.loads(out)
     assert (len(result["succeeded"]), len(result["skipped"])) == (7, 3)
+
+
+def test_ctrl_c_during_materialize_cancels_the_run_and_exits_130(held_project: Path) -> None:
+    process = flowstone(held_project, "materialize", "slow", "-p", "2025-01-07")
+    wait_for([held_project / "started-7"], process)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "error: interrupted; work in flight was cancelled" in err
+    assert "Aborted!" not in err
+    runs = flowstone(held_project, "runs", "--json")
+    out, err = runs.communicate(timeout=60)
+    assert [(r["partition"], r["status"]) for r in json.loads(out)] == [("2025-01-07", "cancelled")]

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -105,3 +106,25 @@ def fmt_key(key: object) -> str:
 def label(asset: str, partition: object) -> str:
     """``asset`` or ``asset[partition]``, escaped for rich markup."""
     return esc(asset if partition is None else f"{asset}[{fmt_key(partition)}]")
+
+
+# What flowstone.engine._ray adds to an error raised in a Ray worker (a note, kept in the
+# recorded traceback), then Ray's own report: "ray::<task>() (pid=<pid>, ip=<ip>".
+_RAY_NOTE = "raised in a Ray worker:"
+_RAY_ORIGIN = re.compile(r"\(pid=(\d+), ip=([^,)\s]+)")
+
+
+def ray_origin(traceback: str | None) -> str | None:
+    """``Ray worker pid 4242 on 10.0.0.5`` when the recorded ``traceback`` is of an error
+    raised in a Ray worker, else None."""
+    if not traceback or _RAY_NOTE not in traceback:
+        return None
+    found = _RAY_ORIGIN.search(traceback, traceback.rindex(_RAY_NOTE))
+    return f"Ray worker pid {found[1]} on {found[2]}" if found else "a Ray worker"
+
+
+def describe_error(error: Any) -> str:
+    """``Type: message`` of a recorded error, with where it was raised if in a Ray worker."""
+    text = f"{error.type}: {error.message}"
+    where = ray_origin(getattr(error, "traceback", None))
+    return f"{text} (raised in {where})" if where else text

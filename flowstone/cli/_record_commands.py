@@ -10,6 +10,7 @@ import click
 
 from flowstone.cli._output import (
     console,
+    describe_error,
     emit_json,
     esc,
     fmt_duration,
@@ -155,7 +156,7 @@ def materializations(state: State, asset: str, partition: str | None, limit: int
             where = label(asset, m.partition_key)
             out.print(
                 f"  [red]✗[/red] {where} attempt {m.attempt} ({m.status}): "
-                f"{esc(m.error.type)}: {esc(m.error.message)}",
+                f"{esc(describe_error(m.error))}",
                 soft_wrap=True,
             )
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from flowstone.cli._config import Settings, import_object
-from flowstone.cli._output import err_console, esc
+from flowstone.cli._output import err_console, esc, ray_origin
 from flowstone.cli._store import check_store
 from flowstone.errors import (
     AssetNotFound,
@@ -132,12 +132,21 @@ def errors_to_exit_codes() -> Iterator[None]:
     except (AssetNotFound, InvalidPartition, MissingUpstream) as exc:
         fail(str(exc), EXIT_USAGE)
     except RunFailed as exc:
-        fail(str(exc), EXIT_FAILED)
+        fail(_with_ray_origin(exc), EXIT_FAILED)
     except (ConfigurationError, StorageError) as exc:
         fail(str(exc), EXIT_CONFIG)
     except KeyboardInterrupt:
         # Raised through the runtime's block, which cancelled what was in flight on exit.
         fail("interrupted; work in flight was cancelled", EXIT_INTERRUPTED)
+
+
+def _with_ray_origin(exc: RunFailed) -> str:
+    """The run's failure message, saying which Ray worker raised it if one did."""
+    for m in reversed(exc.materializations):
+        where = ray_origin(getattr(m.error, "traceback", None))
+        if where is not None:
+            return f"{exc} (raised in {where})"
+    return str(exc)
 
 
 def fail(message: str, code: int) -> None:

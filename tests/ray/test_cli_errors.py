@@ -4,7 +4,6 @@ and in `flowstone materializations`."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,7 @@ WHERE = re.compile(r"\(raised in Ray worker pid \d+ on [0-9.]+\)")
 
 
 @pytest.fixture
-def ray_project(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_cluster: LocalRay
-) -> Iterator[Path]:
+def ray_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_cluster: LocalRay) -> Path:
     """A project on the pipeline of ray_cli_pipeline.py; this process's Ray session is
     the module's local cluster, which the runtime then uses."""
     (tmp_path / "flowstone.toml").write_text(
@@ -31,7 +28,7 @@ def ray_project(
         'base_dir = ".flowstone"\n'
     )
     monkeypatch.chdir(tmp_path)
-    yield tmp_path
+    return tmp_path
 
 
 def run(*args: str) -> tuple[int, str]:

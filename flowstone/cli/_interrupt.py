@@ -1,83 +1,34 @@
-"""What a backfill had done when Ctrl-C stopped it, counted from the runtime's events."""
+"""What to tell after Ctrl-C stopped a backfill: done, cancelled, left, and how to resume."""
 
 from __future__ import annotations
 
 import shlex
 import sys
-import threading
-from dataclasses import dataclass
 
-from flowstone.engine._events import Event
-
-_FINISHED_RUN = ("run.succeeded", "run.failed", "run.cancelled")
+from flowstone.engine._results import BackfillResult
 
 
-@dataclass(frozen=True)
-class BackfillSummary:
-    """A backfill's partitions at the moment it was interrupted."""
+def interrupted_report(result: BackfillResult, asset: str) -> list[str]:
+    """Lines telling what the interrupted backfill did and how to resume it.
 
-    backfill_id: str | None
-    total: int | None
-    succeeded: int
-    failed: int
-    in_flight: int
-
-    @property
-    def not_started(self) -> int | None:
-        """Partitions never started here (unknown when the partitions were not counted)."""
-        if self.total is None:
-            return None
-        return max(self.total - self.succeeded - self.failed - self.in_flight, 0)
-
-
-class BackfillTally:
-    """An event subscriber counting a backfill's finished and running partitions.
-
-    Events are published on the runtime's loop thread and read on the main thread after
-    Ctrl-C, hence the lock.
+    ``result`` is the one ``BackfillInterrupted`` carries: the backfill was cancelled as a
+    whole before it was raised, so its counts are final.
     """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._backfill_id: str | None = None
-        self._total: int | None = None
-        self._succeeded = self._failed = 0
-        self._running: set[str] = set()
-
-    def __call__(self, event: Event) -> None:
-        """Count one event."""
-        with self._lock:
-            if event.kind == "backfill.started":
-                self._backfill_id = event.run_id
-                self._total = event.data.get("total")
-            elif event.kind == "backfill.progress":
-                self._succeeded = event.data.get("succeeded", self._succeeded)
-                self._failed = event.data.get("failed", self._failed)
-            elif event.kind == "run.started":
-                self._running.add(event.run_id)
-            elif event.kind in _FINISHED_RUN:
-                self._running.discard(event.run_id)
-
-    def summary(self) -> BackfillSummary:
-        """The counts as they are now."""
-        with self._lock:
-            return BackfillSummary(
-                self._backfill_id, self._total, self._succeeded, self._failed, len(self._running)
-            )
-
-
-def interrupted_report(summary: BackfillSummary, asset: str) -> list[str]:
-    """Lines telling what was done, what was cancelled, what is left and how to resume."""
-    left = summary.not_started
-    name = f"backfill {summary.backfill_id} of {asset}" if summary.backfill_id else asset
-    return [
-        f"interrupted: {name} stopped",
-        f"  done: {summary.succeeded + summary.failed} partitions "
-        f"({summary.succeeded} succeeded, {summary.failed} failed)",
-        f"  cancelled: {summary.in_flight} in flight, recorded as cancelled",
-        f"  left: {'unknown' if left is None else left} not started",
-        f"resume with the same command (partitions that succeeded are skipped): {resume_command()}",
+    done = len(result.succeeded) + len(result.failed)
+    left = "unknown" if result.not_started is None else str(result.not_started)
+    lines = [
+        f"interrupted: backfill {result.backfill_id} of {asset} stopped",
+        f"  done: {done} partitions ({len(result.succeeded)} succeeded, "
+        f"{len(result.failed)} failed)",
+        f"  cancelled: {len(result.cancelled)} in flight, recorded as cancelled",
+        f"  left: {left} not started",
     ]
+    if result.skipped:
+        lines.append(f"  skipped: {len(result.skipped)} that had already succeeded")
+    lines.append(
+        f"resume with the same command (partitions that succeeded are skipped): {resume_command()}"
+    )
+    return lines
 
 
 def resume_command() -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from flowstone.cli._interrupt import BackfillTally, interrupted_report
+from flowstone.cli._interrupt import interrupted_report
 from flowstone.cli._output import console, emit_json, err_console, esc, fmt_duration, label
 from flowstone.cli._state import (
     EXIT_FAILED,
@@ -18,6 +18,7 @@ from flowstone.cli._state import (
     require_partition,
     require_partitioned,
 )
+from flowstone.errors import BackfillInterrupted
 
 
 @click.command()
@@ -68,8 +69,9 @@ def backfill(
 ) -> None:
     """Backfill ASSET over KEYS or --from/--to; skips partitions that already succeeded.
 
-    Ctrl-C cancels the partitions in flight (recorded as cancelled), starts no new one,
-    prints what was done and left, and exits 130; the same command resumes.
+    Ctrl-C cancels the backfill as a whole (partitions in flight recorded as cancelled, no
+    new one started), prints what was done and left, and exits 130; the same command
+    resumes.
     """
     if keys and (first or last):
         raise click.UsageError("give partition KEYS or --from/--to, not both")
@@ -101,16 +103,11 @@ def _run_backfill(
     rt: Any, asset: str, partitions: Any, max_parallel: int, force: bool, progress: bool
 ) -> Any:
     """Run the backfill; on Ctrl-C report what was done and left, and exit 130."""
-    tally = BackfillTally()
-    unsubscribe = rt.events.subscribe(tally)
     try:
         return rt.backfill(asset, partitions, max_parallel, force=force, progress=progress)
-    except KeyboardInterrupt:
-        summary = tally.summary()
-        rt.close()  # cancels and records the runs in flight before anything is reported
+    except BackfillInterrupted as interrupted:
+        # The runtime cancelled the backfill as a whole before raising: the counts are final.
         err = err_console()
-        for line in interrupted_report(summary, asset):
+        for line in interrupted_report(interrupted.result, asset):
             err.print(esc(line), soft_wrap=True)
         sys.exit(EXIT_INTERRUPTED)
-    finally:
-        unsubscribe()

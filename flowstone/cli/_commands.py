@@ -4,7 +4,8 @@ commands (``check``, ``list``, ``graph``); runs and records are in ``_run_comman
 
 Exit codes: 0 success; 1 an asset failed (run failed, or a backfill with failed partitions);
 2 bad usage or input (unknown asset, invalid partition, missing upstream); 3 the pipeline
-definition is invalid; 4 configuration or storage cannot be used; 130 interrupted (Ctrl-C).
+definition is invalid; 4 configuration, storage or a resource cannot be used; 130
+interrupted (Ctrl-C). Any other FlowStone error exits 1.
 """
 
 from __future__ import annotations

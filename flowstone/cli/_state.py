@@ -19,8 +19,10 @@ from flowstone.errors import (
     AssetNotFound,
     ConfigurationError,
     DefinitionError,
+    FlowStoneError,
     InvalidPartition,
     MissingUpstream,
+    ResourceError,
     RunFailed,
     StorageError,
 )
@@ -133,8 +135,10 @@ def errors_to_exit_codes() -> Iterator[None]:
         fail(str(exc), EXIT_USAGE)
     except RunFailed as exc:
         fail(_with_ray_origin(exc), EXIT_FAILED)
-    except (ConfigurationError, StorageError) as exc:
+    except (ConfigurationError, StorageError, ResourceError) as exc:
         fail(str(exc), EXIT_CONFIG)
+    except FlowStoneError as exc:  # any other refusal of the runtime, said plainly
+        fail(str(exc), EXIT_FAILED)
     except KeyboardInterrupt:
         # Raised through the runtime's block, which cancelled what was in flight on exit.
         fail("interrupted; work in flight was cancelled", EXIT_INTERRUPTED)

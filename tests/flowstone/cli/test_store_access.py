@@ -151,3 +151,16 @@ def test_a_hung_postgresql_fails_the_command_after_a_short_connect_timeout(
     assert code == 4
     assert "cannot connect to PostgreSQL" in out
     assert "timed out" in out
+
+
+def test_a_resource_that_fails_to_set_up_exits_4_with_its_error(resource_project: Path) -> None:
+    module = resource_project / next(p.name for p in resource_project.glob("cli_pipeline_*.py"))
+    module.write_text(
+        module.read_text().replace(
+            'MARKER.write_text("set up")', 'raise ConnectionError("warehouse is down")'
+        )
+    )
+    code, out = run("materialize", "rows")
+    assert code == 4
+    assert "resource 'warehouse' failed to set up: ConnectionError: warehouse is down" in out
+    assert "Traceback" not in out

@@ -10,11 +10,12 @@ anywhere. Exit codes as for every command, plus: 1 the approval was already deci
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import getpass
 import json
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,15 @@ import click
 from flowstone.approvals import Approval
 from flowstone.approvals._report import audit_json
 from flowstone.approvals._report_format import to_csv, to_markdown
-from flowstone.cli._commands import (
+from flowstone.cli._output import console, emit_json, esc, fmt_time, label, table
+from flowstone.cli._state import (
     EXIT_FAILED,
     EXIT_USAGE,
     State,
-    _fail,
-    cli,
-    with_runtime,
+    errors_to_exit_codes,
+    fail,
+    json_option,
 )
-from flowstone.cli._output import console, emit_json, fmt_time, label, table
 from flowstone.errors import ApprovalAlreadyDecided, ApprovalNotFound, InvalidDecision
 
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -46,13 +47,32 @@ def default_actor() -> str:
 
 @contextmanager
 def decision_errors() -> Iterator[None]:
-    """Map decision errors to exit codes with a readable message."""
-    try:
-        yield
-    except ApprovalAlreadyDecided as exc:
-        _fail(str(exc), EXIT_FAILED)
-    except (ApprovalNotFound, InvalidDecision) as exc:
-        _fail(str(exc), EXIT_USAGE)
+    """Map decision errors to exit codes with a readable message (others as every command
+    does)."""
+    with errors_to_exit_codes():
+        try:
+            yield
+        except ApprovalAlreadyDecided as exc:
+            fail(str(exc), EXIT_FAILED)
+        except (ApprovalNotFound, InvalidDecision) as exc:
+            fail(str(exc), EXIT_USAGE)
+
+
+def with_runtime(*, read_only: bool) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Decorate a command body receiving (state, runtime, ...): the runtime is built for
+    the command (``read_only`` refuses a store that does not exist) and closed after it;
+    errors exit with the documented codes."""
+
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        @click.pass_obj
+        @functools.wraps(fn)
+        def command(state: State, *args: Any, **kwargs: Any) -> None:
+            with decision_errors(), state.runtime(read_only=read_only) as rt:
+                fn(state, rt, *args, **kwargs)
+
+        return command
+
+    return decorate
 
 
 def _age(text: str | None) -> dt.timedelta | None:
@@ -80,7 +100,7 @@ def _row(a: Approval) -> list[Any]:
 _COLUMNS = ["id", "gate", "status", "run", "requested", "deadline", "escalated to", "message"]
 
 
-@cli.group()
+@click.group()
 def approvals() -> None:
     """List and decide checkpoint approvals."""
 
@@ -92,7 +112,8 @@ def approvals() -> None:
 @click.option("--to", "last", help="Last partition of a range, inclusive.")
 @click.option("--older-than", help="Only requests at least this old: 30m, 2h, 1d.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
-@with_runtime
+@json_option
+@with_runtime(read_only=True)
 def list_approvals(
     state: State,
     rt: Any,
@@ -119,11 +140,11 @@ def list_approvals(
 
 @approvals.command()
 @click.argument("approval_id")
-@with_runtime
+@json_option
+@with_runtime(read_only=True)
 def show(state: State, rt: Any, approval_id: str) -> None:
     """Show one approval, the value under review and its audit trail."""
-    with decision_errors():
-        approval = rt.approvals.get(approval_id)
+    approval = rt.approvals.get(approval_id)
     trail = rt._call(rt.aio.gates.store.audit(approval_id=approval_id))
     data = {**approval.to_json(), "audit": [audit_json(e) for e in trail]}
     if state.json:
@@ -144,9 +165,10 @@ def show(state: State, rt: Any, approval_id: str) -> None:
         "escalated_to",
         "escalation_count",
     ):
-        console.print(f"[bold]{key}[/bold]: {data[key] if data[key] is not None else '-'}")
-    console.print("[bold]value[/bold]:")
-    console.print_json(json.dumps(data["value"], default=str))
+        shown = data[key] if data[key] is not None else "-"
+        console().print(f"[bold]{key}[/bold]: {esc(shown)}")
+    console().print("[bold]value[/bold]:")
+    console().print_json(json.dumps(data["value"], default=str))
     table(
         "audit trail",
         ["seq", "event", "actor", "at", "reason"],
@@ -162,9 +184,8 @@ def _after_decision(state: State, rt: Any, decided: list[Approval], wait: bool) 
         emit_json([a.to_json() for a in decided])
         return
     for a in decided:
-        console.print(
-            f"{a.status}: {label(a.checkpoint, a.partition_key)} ({a.id}, run {a.run_id})"
-        )
+        where = label(a.checkpoint, a.partition_key)
+        console().print(esc(f"{a.status}: {where} ({a.id}, run {a.run_id})"))
 
 
 _BY = click.option("--by", default=default_actor, show_default="user@host", help="Who decides.")
@@ -182,7 +203,8 @@ _WAIT = click.option(
 @_BY
 @click.option("--reason", help="Why (recorded in the audit trail).")
 @_WAIT
-@with_runtime
+@json_option
+@with_runtime(read_only=False)
 def approve(
     state: State,
     rt: Any,
@@ -200,20 +222,19 @@ def approve(
     if bool(approval_ids) == bool(checkpoint):
         raise click.UsageError("give approval ids, or --checkpoint for a bulk approval")
     decided: list[Approval] = []
-    with decision_errors():
-        if checkpoint:
-            bulk = rt.approvals.approve_all(
-                checkpoint,
-                by=by,
-                reason=reason,
-                partition_range=(first, last) if first or last else None,
-                older_than=_age(older_than),
-            )
-            decided = bulk.decided
-            for approval_id, why in bulk.skipped:
-                console.print(f"skipped {approval_id}: {why}")
-        else:
-            decided = [rt.approvals.approve(i, by=by, reason=reason) for i in approval_ids]
+    if checkpoint:
+        bulk = rt.approvals.approve_all(
+            checkpoint,
+            by=by,
+            reason=reason,
+            partition_range=(first, last) if first or last else None,
+            older_than=_age(older_than),
+        )
+        decided = bulk.decided
+        for approval_id, why in bulk.skipped:
+            console().print(esc(f"skipped {approval_id}: {why}"))
+    else:
+        decided = [rt.approvals.approve(i, by=by, reason=reason) for i in approval_ids]
     _after_decision(state, rt, decided, not no_wait)
 
 
@@ -223,7 +244,8 @@ def approve(
 @_BY
 @click.option("--reason", help="Why (recorded in the audit trail).")
 @_WAIT
-@with_runtime
+@json_option
+@with_runtime(read_only=False)
 def modify(
     state: State,
     rt: Any,
@@ -239,8 +261,7 @@ def modify(
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"--value is not valid JSON: {exc}") from None
-    with decision_errors():
-        decided = [rt.approvals.modify(approval_id, value, by=by, reason=reason)]
+    decided = [rt.approvals.modify(approval_id, value, by=by, reason=reason)]
     _after_decision(state, rt, decided, not no_wait)
 
 
@@ -249,21 +270,21 @@ def modify(
 @_BY
 @click.option("--reason", required=True, help="Why (required; recorded and shown in the run).")
 @_WAIT
-@with_runtime
+@json_option
+@with_runtime(read_only=False)
 def reject(state: State, rt: Any, approval_id: str, by: str, reason: str, no_wait: bool) -> None:
     """Reject APPROVAL_ID: its run fails with the reason."""
-    with decision_errors():
-        decided = [rt.approvals.reject(approval_id, by=by, reason=reason)]
+    decided = [rt.approvals.reject(approval_id, by=by, reason=reason)]
     _after_decision(state, rt, decided, not no_wait)
 
 
-@cli.command()
+@click.command()
 @click.argument("asset")
 @click.option("--partition", "-p", help="Partition key, e.g. 2025-01-15.")
 @click.option("--json", "fmt", flag_value="json", help="JSON (as the global --json).")
 @click.option("--markdown", "fmt", flag_value="markdown", help="A Markdown report (default).")
 @click.option("--csv", "fmt", flag_value="csv", help="CSV, one row per event.")
-@with_runtime
+@with_runtime(read_only=True)
 def audit(state: State, rt: Any, asset: str, partition: str | None, fmt: str | None) -> None:
     """Audit report of ASSET: executions, lineage, approvals, content digests."""
     report = rt.audit.report(asset, partition)

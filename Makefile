@@ -17,6 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 demo: $(STAMP)
 	cd examples && ../$(BIN)/python -m analytics_demo
+	cd examples && ../$(BIN)/flowstone lineage daily_report -p 2025-01-20
 
 services:
 	@./.ci/services.sh

@@ -4,20 +4,27 @@ Layering (enforced by tests/test_layering.py): ``flowstone`` uses only the publi
 ``supervisors`` and ``actors``.
 
 Wings (each a subpackage; tests/test_layering.py keeps them in order):
-    definitions/   what users declare: Pipeline, @asset, Dep, RetryPolicy, resources, graph
+    definitions/   what users declare: Pipeline, @asset, @checkpoint, Dep, RetryPolicy, graph
     partitions/    partition definitions, keys, sets and mappings
     storage/       the record store (memory, SQLite, PostgreSQL)
     io/            I/O managers (memory, fs, s3, parquet, postgres)
     engine/        planning, scheduling, materializers, executors (local, Ray), lineage writer
-    runtime/       AsyncRuntime, Runtime, backfills, lineage queries, module-level shortcuts
+    approvals/     checkpoint gates: gatekeeper, decisions, deadlines, audit, notifications
     telemetry/     OpenTelemetry traces and metrics, run-log capture (the engine's hook)
+    runtime/       AsyncRuntime, Runtime, backfills, lineage queries, module-level shortcuts
     cli/           the `flowstone` command line
     errors.py, tenancy.py, testing.py   the error hierarchy, tenant scopes, test helpers
 """
 
+from flowstone import approvals as approvals
 from flowstone import errors as errors
 from flowstone import io as io
 from flowstone import tenancy as tenancy
+from flowstone.approvals import Approval as Approval
+from flowstone.approvals import Approve as Approve
+from flowstone.approvals import Modify as Modify
+from flowstone.approvals import Reject as Reject
+from flowstone.approvals import WebhookNotifier as WebhookNotifier
 from flowstone.definitions._asset import AssetDefinition as AssetDefinition
 from flowstone.definitions._asset_info import AssetInfo as AssetInfo
 from flowstone.definitions._context import AssetContext as AssetContext
@@ -32,20 +39,30 @@ from flowstone.engine._events import EventBus as EventBus
 from flowstone.engine._results import BackfillResult as BackfillResult
 from flowstone.engine._results import Materialization as Materialization
 from flowstone.engine._results import RunResult as RunResult
+from flowstone.errors import ApprovalAlreadyDecided as ApprovalAlreadyDecided
+from flowstone.errors import ApprovalNotFound as ApprovalNotFound
+from flowstone.errors import AssetInterrupted as AssetInterrupted
 from flowstone.errors import AssetNotFound as AssetNotFound
 from flowstone.errors import AssetTimeout as AssetTimeout
+from flowstone.errors import BackfillInterrupted as BackfillInterrupted
+from flowstone.errors import CheckpointRejected as CheckpointRejected
 from flowstone.errors import ConfigurationError as ConfigurationError
 from flowstone.errors import DefinitionError as DefinitionError
 from flowstone.errors import DefinitionProblem as DefinitionProblem
 from flowstone.errors import FlowStoneError as FlowStoneError
+from flowstone.errors import InvalidDecision as InvalidDecision
 from flowstone.errors import InvalidPartition as InvalidPartition
 from flowstone.errors import IOManagerError as IOManagerError
 from flowstone.errors import MissingUpstream as MissingUpstream
 from flowstone.errors import ResourceError as ResourceError
 from flowstone.errors import ResourceNotDeclared as ResourceNotDeclared
 from flowstone.errors import RunFailed as RunFailed
+from flowstone.errors import RunNotFound as RunNotFound
+from flowstone.errors import RuntimeStopped as RuntimeStopped
 from flowstone.errors import StorageError as StorageError
+from flowstone.errors import StorageUnavailable as StorageUnavailable
 from flowstone.errors import TenantIsolationError as TenantIsolationError
+from flowstone.errors import WaitTimeout as WaitTimeout
 from flowstone.partitions import AllPartitionsMapping as AllPartitionsMapping
 from flowstone.partitions import CronPartitions as CronPartitions
 from flowstone.partitions import DailyPartitions as DailyPartitions
@@ -55,6 +72,7 @@ from flowstone.partitions import HourlyPartitions as HourlyPartitions
 from flowstone.partitions import IdentityMapping as IdentityMapping
 from flowstone.partitions import MonthlyPartitions as MonthlyPartitions
 from flowstone.partitions import MultiPartitions as MultiPartitions
+from flowstone.partitions import PartitionKey as PartitionKey
 from flowstone.partitions import PartitionMapping as PartitionMapping
 from flowstone.partitions import PartitionsDefinition as PartitionsDefinition
 from flowstone.partitions import PartitionSet as PartitionSet
@@ -76,14 +94,21 @@ from flowstone.tenancy import tenant_scope as tenant_scope
 
 __all__ = (
     "AllPartitionsMapping",
+    "Approval",
+    "ApprovalAlreadyDecided",
+    "ApprovalNotFound",
+    "Approve",
     "AssetContext",
     "AssetDefinition",
     "AssetGraph",
     "AssetInfo",
+    "AssetInterrupted",
     "AssetNotFound",
     "AssetTimeout",
     "AsyncRuntime",
+    "BackfillInterrupted",
     "BackfillResult",
+    "CheckpointRejected",
     "ConfigurationError",
     "CronPartitions",
     "DailyPartitions",
@@ -98,31 +123,41 @@ __all__ = (
     "HourlyPartitions",
     "IOManagerError",
     "IdentityMapping",
+    "InvalidDecision",
     "InvalidPartition",
     "Materialization",
     "MissingUpstream",
+    "Modify",
     "MonthlyPartitions",
     "MultiPartitions",
+    "PartitionKey",
     "PartitionMapping",
     "PartitionSet",
     "PartitionsDefinition",
     "Pipeline",
     "RayOptions",
+    "Reject",
     "ResourceDefinition",
     "ResourceError",
     "ResourceNotDeclared",
     "RetryPolicy",
     "RunFailed",
+    "RunNotFound",
     "RunResult",
     "Runtime",
+    "RuntimeStopped",
     "StaticPartitions",
     "StorageError",
+    "StorageUnavailable",
     "Telemetry",
     "TenantIsolationError",
     "TenantScope",
     "TimeWindowMapping",
     "TimeWindowPartitions",
+    "WaitTimeout",
+    "WebhookNotifier",
     "WeeklyPartitions",
+    "approvals",
     "backfill",
     "configure",
     "current_tenant",

@@ -19,7 +19,7 @@ from flowstone.errors import AssetTimeout
 from flowstone.storage import ErrorInfo, InputRef, MaterializationRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Callable
     from datetime import datetime
 
     from flowstone.definitions._asset import AssetDefinition
@@ -93,9 +93,16 @@ def describe(exc: BaseException) -> str:
 
 
 async def with_timeout(
-    awaitable: Awaitable[Any], timeout: float, asset: str, partition: str | None
+    awaitable: Awaitable[Any],
+    timeout: float,
+    asset: str,
+    partition: str | None,
+    may_expire: Callable[[], bool] | None = None,
 ) -> Any:
     """Await ``awaitable`` for at most ``timeout`` seconds of the runtime clock.
+
+    ``may_expire`` is asked when the time runs out; False lets the awaitable finish (a
+    worker-thread attempt whose store has begun, see ``StoreGuard``).
 
     Raises:
         AssetTimeout: the time ran out (the awaitable is cancelled).
@@ -105,7 +112,7 @@ async def with_timeout(
 
     def expire() -> None:
         nonlocal expired
-        if not task.done():
+        if not task.done() and (may_expire is None or may_expire()):
             expired = True
             task.cancel()
 

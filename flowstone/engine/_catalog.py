@@ -46,7 +46,12 @@ class PartitionCatalog:
         return None
 
     async def add(self, name: str, keys: Sequence[str]) -> list[str]:
-        """Persist new keys of a dynamic partitions set; return the new ones."""
+        """Persist new keys of a dynamic partitions set; return the new ones.
+
+        Raises:
+            InvalidPartition: a key is not a usable key, checked before any store sees it.
+        """
+        keys = DynamicPartitions(name).check_new_keys(keys)
         added = await self._storage.add_dynamic_partitions(name, keys)
         self._keys[name] = await self._storage.dynamic_partitions(name)
         return added

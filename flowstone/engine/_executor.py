@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from flowstone.engine._boundary import await_user, call_user
 from flowstone.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -69,10 +70,12 @@ class LocalExecutor(Executor):
     async def run(
         self, fn: Callable[..., Any], context: Any, inputs: Mapping[str, Any], asset: Any
     ) -> Any:
+        name = getattr(asset, "name", "?")
         if inspect.iscoroutinefunction(fn):
-            return await fn(context, **inputs)
+            return await await_user(name, fn(context, **inputs))
         loop = asyncio.get_running_loop()
-        call = functools.partial(contextvars.copy_context().run, fn, context, **inputs)
+        user_call = functools.partial(call_user, name, fn, context, **inputs)
+        call = functools.partial(contextvars.copy_context().run, user_call)
         return await loop.run_in_executor(self._threads(), call)
 
     async def aclose(self) -> None:

@@ -11,8 +11,10 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from flowstone.engine._boundary import Abandoned, StoreGuard, call_user
 from flowstone.engine._instrumentation import NO_INSTRUMENTATION, Instrumentation
-from flowstone.engine._node import Node, Upstream, shape, value_key
+from flowstone.engine._node import Node, Upstream, labels, shape, value_key
+from flowstone.errors import MissingUpstream
 from flowstone.io import IOManager
 from flowstone.io._manager import IOContext
 from flowstone.partitions import PartitionKey
@@ -81,14 +83,26 @@ class IOService:
             context = self.context(asset, node.partition, run_id)
             return await self._io(manager, manager.load, context)
 
-    async def load_upstream(self, up: Upstream, run_id: str) -> Any:
-        """Load one dependency's value(s) as the asset function receives them; many
-        partitions come as one table when the I/O manager can load a range at once."""
+    async def load_upstream(self, up: Upstream, run_id: str, reader: Node) -> Any:
+        """Load one dependency's value(s) as ``reader``'s function receives them; many
+        partitions come as one table when the I/O manager can load a range at once.
+
+        Raises:
+            MissingUpstream: a recorded upstream value cannot be loaded (lost or corrupt).
+        """
         if not up.single and len(up.nodes) > 1:
-            batch = await self._load_partitions(up.nodes, run_id)
+            try:
+                batch = await self._load_partitions(up.nodes, run_id)
+            except Exception as exc:
+                raise unreadable(reader, up.nodes, exc) from exc
             if batch is not None:
                 return batch
-        loaded = {value_key(n): await self.load(n, run_id) for n in up.nodes}
+        loaded = {}
+        for n in up.nodes:
+            try:
+                loaded[value_key(n)] = await self.load(n, run_id)
+            except Exception as exc:
+                raise unreadable(reader, [n], exc) from exc
         return shape(up, loaded)
 
     async def _load_partitions(self, nodes: Sequence[Node], run_id: str) -> Any:
@@ -130,10 +144,15 @@ class IOService:
         node: Node,
         upstreams: Sequence[Upstream],
         context: AssetContext,
-        call: Callable[[AssetContext, dict[str, Any]], Any],
+        guard: StoreGuard,
     ) -> dict[str, Any]:
-        """Load the inputs, ``call`` the function and store its value, all in this
-        (worker) thread; return the I/O metadata. See ``all_blocking``."""
+        """Load the inputs, call the function and store its value, all in this (worker)
+        thread; return the I/O metadata. See ``all_blocking``; ``guard`` says whether the
+        attempt may still store (it may have timed out or been cancelled meanwhile).
+
+        Raises:
+            Abandoned: the attempt was abandoned before its store: its value is discarded.
+        """
         io, run_id = self._instrumentation.io, context.run_id
         values: dict[str, Any] = {}
         for up in upstreams:
@@ -141,10 +160,17 @@ class IOService:
             for n in up.nodes:
                 up_asset = self._lookup(n.asset)
                 manager = self._managers[up_asset.io_manager]
-                with io("load", n.asset, n.encoded, run_id):
-                    loaded[value_key(n)] = manager.load(self.context(up_asset, n.partition, run_id))
+                try:
+                    with io("load", n.asset, n.encoded, run_id):
+                        loaded[value_key(n)] = manager.load(
+                            self.context(up_asset, n.partition, run_id)
+                        )
+                except Exception as exc:
+                    raise unreadable(node, [n], exc) from exc
             values[up.dep] = shape(up, loaded)
-        value = call(context, values)
+        value = call_user(asset.name, asset.fn, context, **values)
+        if not guard.begin_store():
+            raise Abandoned(f"{node.label()}: attempt abandoned before its store")
         manager = self._managers[asset.io_manager]
         with io("store", asset.name, node.encoded, run_id):
             meta = manager.store(self.context(asset, node.partition, run_id), value)
@@ -161,3 +187,16 @@ class IOService:
         """Release every I/O manager."""
         for manager in self._managers.values():
             await manager.aclose()
+
+
+def unreadable(reader: Node, nodes: Sequence[Node], exc: BaseException) -> MissingUpstream:
+    """The error for recorded upstream values that cannot be loaded."""
+    first = nodes[0]
+    part = f", partition={first.encoded!r}" if first.encoded is not None else ""
+    return MissingUpstream(
+        f"cannot materialize {reader.label()}: upstream {labels(nodes)} has a recorded "
+        f"materialization but its stored value cannot be loaded "
+        f"({type(exc).__name__}: {exc}); materialize it again with "
+        f"rt.materialize({first.asset!r}{part})",
+        [(n.asset, n.key) for n in nodes],
+    )

@@ -10,18 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import actors
-from flowstone.engine._lineage_writer import Flush, Record
-from flowstone.errors import FlowStoneError
+from flowstone.engine._lineage_writer import Flush, Record, raise_refused
+from flowstone.errors import FlowStoneError, RuntimeStopped
 from flowstone.storage import MaterializationRecord, RunRecord
 
 RECORD_TIMEOUT = 120.0
 """Seconds a record call may wait for its transaction (a database that is restarting)."""
 
 _ATTEMPTS = 12
-
-
-class RuntimeStopped(FlowStoneError):
-    """Raised when the runtime's supervision tree has given up and can no longer record."""
 
 
 class LineageClient:
@@ -38,7 +34,20 @@ class LineageClient:
         self._stopped = stopped
 
     async def record(self, record: MaterializationRecord | RunRecord) -> None:
-        """Write ``record``; return once it is durable."""
+        """Write ``record``; return once it is durable.
+
+        Raises:
+            StorageError: the store refused the record (``StorageUnavailable``: it could not
+                take writes then); the writer lives on.
+            RuntimeStopped: the runtime's supervision tree gave up.
+        """
+        ref = actors.whereis(self.name)
+        if ref is not None:
+            try:
+                raise_refused(await ref.call(Record(record), timeout=RECORD_TIMEOUT))
+                return
+            except actors.NoProc:
+                pass  # the writer crashed: retry below, against its replacement
         await self._call(Record(record), _describe(record))
 
     def record_nowait(self, record: RunRecord) -> None:
@@ -58,7 +67,7 @@ class LineageClient:
             ref = actors.whereis(self.name)
             if ref is not None:
                 try:
-                    await ref.call(message, timeout=RECORD_TIMEOUT)
+                    raise_refused(await ref.call(message, timeout=RECORD_TIMEOUT))
                     return
                 except actors.NoProc:
                     pass  # the writer crashed; its supervisor restarts it; retry (idempotent)

@@ -26,12 +26,13 @@ from flowstone.engine._attempt import (
     describe,
     with_timeout,
 )
+from flowstone.engine._boundary import StoreGuard
 from flowstone.engine._events import Event, EventBus
 from flowstone.engine._gate import GateKeeper, GateRequest, Wait, is_gate
 from flowstone.engine._instrumentation import NO_INSTRUMENTATION, Instrumentation, Scope
 from flowstone.engine._node import Node, NodeId, Upstream, missing_upstream, upstream_of
 from flowstone.engine._results import Materialization
-from flowstone.errors import CheckpointRejected
+from flowstone.errors import AssetInterrupted, CheckpointRejected, MissingUpstream, StorageError
 from flowstone.storage import InputRef, MaterializationRecord
 from flowstone.tenancy import tenant_scope
 
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
     from flowstone.definitions._asset import AssetDefinition
     from flowstone.engine._catalog import PartitionCatalog
-    from flowstone.engine._executor import Executors
+    from flowstone.engine._executor import Executor, Executors
     from flowstone.engine._io_service import IOService
     from flowstone.engine._registry import RunRegistry
 
@@ -131,6 +132,9 @@ class Job:
         self.attempts = order.attempts_before
         self._current_start: datetime | None = None
         self._task: asyncio.Future[Materialization] | None = None
+        self._guard: StoreGuard | None = None
+        self._recorded = 0
+        """The newest attempt number already recorded (a cancel records the next one)."""
         self.cancel_requested = False
         self.actor: actors.ActorRef | None = None
         """The materializer running this job (a new one after a restart)."""
@@ -161,7 +165,12 @@ class Job:
         return self._task
 
     def cancel(self) -> None:
-        """Cancel the job: the running attempt is interrupted and recorded as cancelled."""
+        """Cancel the job: the running attempt is interrupted and recorded as cancelled.
+
+        An attempt in a worker thread whose value is being stored is let finish (and
+        recorded as the success it is): its value and its record stay in step."""
+        if self._guard is not None and not self._guard.abandon():
+            return
         self.cancel_requested = True
         if self._task is not None and not self._task.done():
             self._task.cancel()
@@ -186,7 +195,7 @@ class Job:
             attempt = self.attempts
             with self._services.instrumentation.attempt(self, attempt) as observed:
                 made, failure = await self._attempt_once(attempt, observed)
-            if failure is None or isinstance(failure, CheckpointRejected):
+            if failure is None or isinstance(failure, _NOT_RETRIED):
                 return made
             if retry is None or not retry.should_retry(failure, attempt):
                 return made
@@ -212,13 +221,14 @@ class Job:
             observed.finish("waiting")
             return made, None
         except Exception as exc:
-            record = self._record("failed", attempt, started, inputs_used, {}, exc)
-            await self._services.lineage.record(record)
+            about = self._about(exc)
+            record = self._record("failed", attempt, started, inputs_used, about, exc)
+            await self._record_attempt(record)
             observed.finish("failed", exc)
             self._publish("materialization.failed", attempt, error=describe(exc))
             return self._result(record, upstreams if inputs_used else []), exc
         record = self._record("succeeded", attempt, started, inputs_used, metadata, None)
-        await self._services.lineage.record(record)
+        await self._record_attempt(record)
         observed.finish("succeeded")
         self._publish("materialization.succeeded", attempt)
         made = self._result(record, upstreams)
@@ -237,9 +247,25 @@ class Job:
         metadata = {"approval_id": waiting.approval_id}
         record = self._record("waiting", attempt, started, inputs, metadata, None)
         record = replace(record, finished_at=None)
-        await self._services.lineage.record(record)
+        await self._record_attempt(record)
         self._publish("materialization.waiting", attempt, approval_id=waiting.approval_id)
         return self._result(record, upstreams)
+
+    def _about(self, exc: BaseException) -> dict[str, Any]:
+        """Metadata a failed attempt keeps about its error: the missing pairs (encoded),
+        so the runtime can raise ``MissingUpstream`` again from the record."""
+        if not isinstance(exc, MissingUpstream):
+            return {}
+        pairs = []
+        for asset, key in exc.missing:
+            definition = self._services.lookup(asset).partitions
+            encoded = None if key is None or definition is None else definition.encode(key)
+            pairs.append([asset, encoded])
+        return {"missing": pairs}
+
+    async def _record_attempt(self, record: MaterializationRecord) -> None:
+        await self._services.lineage.record(record)
+        self._recorded = record.attempt
 
     def _result(self, record: MaterializationRecord, upstreams: list[Upstream]) -> Materialization:
         """The public form of this job's ``record``; the keys are this job's own (canonical)
@@ -304,22 +330,32 @@ class Job:
         if executor is services.executors.local and io.all_blocking(asset, upstreams):
             # Plain function and plain I/O managers: load, call and store in ONE trip to
             # the thread pool instead of one per step.
-            blocking = partial(
-                io.attempt_blocking, asset, self.node, upstreams, context, _call(asset)
-            )
-            metadata = await self._timed(services.executors.local.call_in_context(blocking))
+            guard = self._guard = StoreGuard()
+            blocking = partial(io.attempt_blocking, asset, self.node, upstreams, context, guard)
+            try:
+                work = services.executors.local.call_in_context(blocking)
+                metadata = await self._timed(work, may_expire=guard.abandon)
+            finally:
+                self._guard = None
             return {**metadata, **context.metadata}
+        # The timeout bounds the whole attempt: loads, the call and the store.
+        metadata = await self._timed(self._load_call_store(executor, upstreams, context))
+        return {**metadata, **context.metadata}
+
+    async def _load_call_store(
+        self, executor: Executor, upstreams: list[Upstream], context: AssetContext
+    ) -> dict[str, Any]:
+        io, asset = self._services.io, self.asset
         values: dict[str, Any] = {}
         for up in upstreams:
-            values[up.dep] = await io.load_upstream(up, self.run_id)
-        value = await self._timed(executor.run(asset.fn, context, values, asset))
-        metadata = await io.store(asset, self.node, self.run_id, value)
-        return {**metadata, **context.metadata}
+            values[up.dep] = await io.load_upstream(up, self.run_id, self.node)
+        value = await executor.run(asset.fn, context, values, asset)
+        return await io.store(asset, self.node, self.run_id, value)
 
     async def _pass_gate(self, upstreams: list[Upstream], context: AssetContext) -> dict[str, Any]:
         """Ask the gatekeeper; store what passes, or signal that the run waits."""
         io = self._services.io
-        values = {up.dep: await io.load_upstream(up, self.run_id) for up in upstreams}
+        values = {up.dep: await io.load_upstream(up, self.run_id, self.node) for up in upstreams}
         request = GateRequest(
             definition=self.asset,
             partition=self.node.key,
@@ -335,10 +371,11 @@ class Job:
         metadata = await io.store(self.asset, self.node, self.run_id, decision.value)
         return {**metadata, **dict(decision.metadata), **context.metadata}
 
-    async def _timed(self, awaitable: Any) -> Any:
+    async def _timed(self, awaitable: Any, may_expire: Callable[[], bool] | None = None) -> Any:
         if self.asset.timeout is None:
             return await awaitable
-        return await with_timeout(awaitable, self.asset.timeout, self.asset.name, self.node.encoded)
+        timeout, name, part = self.asset.timeout, self.asset.name, self.node.encoded
+        return await with_timeout(awaitable, timeout, name, part, may_expire)
 
     def _record(
         self,
@@ -366,10 +403,20 @@ class Job:
     async def record_cancelled(self) -> Materialization:
         """Record the interrupted attempt as cancelled and return it."""
         started = self._current_start or utcnow()
-        record = self._record("cancelled", max(self.attempts, 1), started, [], {}, None)
+        # Cancelled during a retry delay, the last attempt is recorded already: the
+        # cancellation is the attempt that would have come next, with a record of its own.
+        attempt = self._recorded + 1 if self._recorded >= self.attempts else self.attempts
+        record = self._record("cancelled", max(attempt, 1), started, [], {}, None)
         record = cancelled_error(record, self.run_id)
         await self._services.lineage.record(record)
         self._publish("materialization.cancelled", record.attempt)
+        return self._result(record, [])
+
+    def unrecorded(self, refused: StorageError) -> Materialization:
+        """The failed outcome of an attempt whose record the store refused."""
+        started = self._current_start or utcnow()
+        record = self._record("failed", max(self.attempts, 1), started, [], {}, refused)
+        self._publish("materialization.failed", record.attempt, error=describe(refused))
         return self._result(record, [])
 
     def _publish(self, kind: str, attempt: int, **data: Any) -> None:
@@ -389,13 +436,20 @@ class Job:
         )
 
 
-def _call(asset: AssetDefinition) -> Callable[[AssetContext, dict[str, Any]], Any]:
-    fn = asset.fn
+_NOT_RETRIED = (CheckpointRejected, AssetInterrupted, MissingUpstream)
+"""Failures a retry cannot fix: a decision, an interruption the code raised on purpose, an
+input that is not there."""
 
-    def call(context: AssetContext, values: dict[str, Any]) -> Any:
-        return fn(context, **values)
 
-    return call
+def _about(exc: BaseException) -> dict[str, Any]:
+    """Metadata a failed attempt keeps about its error (the missing pairs, for one)."""
+    if isinstance(exc, MissingUpstream):
+        return {
+            "missing": [
+                [asset, str(key) if key is not None else None] for asset, key in exc.missing
+            ]
+        }
+    return {}
 
 
 class Materializer(actors.Actor):
@@ -425,6 +479,10 @@ class Materializer(actors.Actor):
             if not job.cancel_requested:
                 raise  # the actor itself is being killed
             result = await job.record_cancelled()
+        except StorageError as refused:
+            # The store refused this attempt's record (issue 12): report the attempt failed,
+            # unrecorded, rather than crash and run it again.
+            result = job.unrecorded(refused)
         job.finish(result)
         self.stop("normal")
 

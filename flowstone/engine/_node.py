@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, final
 
 from flowstone.errors import InvalidPartition, MissingUpstream
 from flowstone.partitions import PartitionKey
@@ -20,27 +20,49 @@ NodeId = tuple[str, str | None]
 """A node's hashable identity: (asset, encoded partition key)."""
 
 
-@dataclass(frozen=True, slots=True)
+@final
 class Node:
-    """One asset partition to materialize."""
+    """One asset partition to materialize: an asset name and a ``PartitionKey``.
+
+    Immutable; ``key``, ``encoded`` and ``id`` are read on every step of the hot path, so
+    they are plain slots computed once rather than properties.
+    """
+
+    __slots__ = ("asset", "encoded", "id", "key", "partition")
 
     asset: str
     partition: PartitionKey
+    key: Any
+    """The decoded partition key (``None`` when unpartitioned)."""
+    encoded: str | None
+    """The partition key's canonical string (``None`` when unpartitioned)."""
+    id: NodeId
+    """A hashable identity: (asset, encoded partition)."""
 
-    @property
-    def key(self) -> Any:
-        """The decoded partition key (``None`` when unpartitioned)."""
-        return self.partition.value
+    def __init__(self, asset: str, partition: PartitionKey) -> None:
+        setter = object.__setattr__
+        setter(self, "asset", asset)
+        setter(self, "partition", partition)
+        setter(self, "key", partition.value)
+        setter(self, "encoded", partition.encoded)
+        setter(self, "id", (asset, partition.encoded))
 
-    @property
-    def encoded(self) -> str | None:
-        """The partition key's canonical string (``None`` when unpartitioned)."""
-        return self.partition.encoded
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Node is immutable (tried to set {name!r})")
 
-    @property
-    def id(self) -> NodeId:
-        """A hashable identity: (asset, encoded partition)."""
-        return (self.asset, self.partition.encoded)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Node):
+            return NotImplemented
+        return self.id == other.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"Node({self.asset!r}, {self.partition!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Node, (self.asset, self.partition))
 
     def label(self) -> str:
         """``asset`` or ``asset[partition]`` for messages."""

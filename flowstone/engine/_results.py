@@ -108,8 +108,13 @@ class BackfillResult:
     failed: list[Any] = field(default_factory=list)
     skipped: list[Any] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    cancelled: list[Any] = field(default_factory=list)
+    """Partitions whose run was cancelled (``rt.cancel(backfill_id)``, Ctrl-C)."""
+    not_started: int | None = 0
+    """Partitions a cancelled backfill never started (None when the set's size is unknown);
+    running the backfill again resumes with them."""
 
     @property
     def success(self) -> bool:
-        """True when no partition failed."""
-        return not self.failed
+        """True when no partition failed or was cancelled."""
+        return not self.failed and not self.cancelled and not self.not_started

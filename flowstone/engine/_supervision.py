@@ -19,6 +19,7 @@ import actors
 import supervisors
 from flowstone.engine._instrumentation import NO_INSTRUMENTATION, Instrumentation
 from flowstone.engine._lineage_writer import LineageWriter
+from flowstone.errors import RuntimeStopped
 from flowstone.storage import Storage
 
 
@@ -102,9 +103,19 @@ class EngineTree:
         return ref
 
     async def start_run(self, run_id: str) -> supervisors.DynamicSupervisorRef:
-        """Start the supervisor of one run (a temporary child of the runs supervisor)."""
+        """Start the supervisor of one run (a temporary child of the runs supervisor).
+
+        Raises:
+            RuntimeStopped: the tree gave up; no run can start any more.
+        """
         if self._runs is None:
             raise RuntimeError("start the engine tree before running")
+        reason = self.stopped()
+        if reason is not None:
+            raise RuntimeStopped(
+                f"cannot start run {run_id}: the runtime has stopped ({reason}); close it "
+                f"and create a new one"
+            )
 
         async def start() -> actors.ActorRef:
             ref = await supervisors.DynamicSupervisor.start(

@@ -15,12 +15,13 @@ from urllib.parse import quote
 
 from pydantic import field_validator
 
-from flowstone.definitions._naming import is_identifier
+from flowstone.definitions._naming import is_identifier, is_pipeline_name
 from flowstone.errors import IOManagerError
+from flowstone.io._digest import DIGEST_KEY, HashingWriter
 from flowstone.io._manager import IOContext, IOManager, IOOptions
 
 _EXTENSIONS = {"pickle": "pkl", "json": "json"}
-_PLACEHOLDERS = ("asset", "partition", "partition_key", "ext")
+_PLACEHOLDERS = ("asset", "partition", "partition_key", "pipeline", "ext")
 _JSON_HINT = " (use format='pickle', or return lists, dicts, strings, numbers, booleans or None)"
 # Partition keys may hold '/', ':' or '|' (multi keys); in a file name they are %-escaped.
 _SAFE_IN_NAME = "-_.=,+@"
@@ -32,11 +33,14 @@ class FilesystemOptions(IOOptions):
     Attributes:
         format: ``"pickle"`` (default; any picklable value) or ``"json"``.
         path: where the value goes, relative to the base directory: ``None`` for
-            ``<asset>/<partition key or __all__>.<pkl|json>``; a template such as
+            ``<pipeline>/<asset>/<partition key or __all__>.<pkl|json>`` (without the
+            pipeline directory when the context names none), so that pipelines sharing a
+            base directory never read each other's values; a template such as
             ``"reports/{partition:%Y/%m}/{partition_key}.{ext}"`` (placeholders ``asset``,
             ``partition`` (the key itself, so dates take format specs), ``partition_key``
-            (its file-safe string) and ``ext``); or a function of the partition key
-            returning the relative path.
+            (its file-safe string), ``pipeline`` and ``ext``); or a function of the
+            partition key returning the relative path. A given path is used as it is:
+            pipelines that give the same path share the file.
     """
 
     format: Literal["pickle", "json"] = "pickle"
@@ -84,7 +88,7 @@ class FilesystemIOManager(IOManager):
         return state
 
     def store(self, context: IOContext, value: Any) -> Mapping[str, Any]:
-        """Write ``value``; return ``{"path", "size", "format"}``.
+        """Write ``value``; return ``{"path", "size", "format", "sha256"}``.
 
         Raises:
             IOManagerError: when the value cannot be serialized or written (cause chained).
@@ -92,12 +96,12 @@ class FilesystemIOManager(IOManager):
         options = self._options(context)
         path = self._file(context, options)
         try:
-            size = self._write_atomically(path, value, options.format)
+            size, sha256 = self._write_atomically(path, value, options.format)
         except Exception as error:
             hint = _JSON_HINT if options.format == "json" and _is_encoding_error(error) else ""
             message = f"cannot store {_describe(context)} as {options.format} at {path}{hint}"
             raise _error(context, message, error) from error
-        return {"path": path, "size": size, "format": options.format}
+        return {"path": path, "size": size, "format": options.format, DIGEST_KEY: sha256}
 
     def load(self, context: IOContext) -> Any:
         """Read the value back.
@@ -138,11 +142,13 @@ class FilesystemIOManager(IOManager):
         return Path(self._file(context, self._options(context)))
 
     def _file(self, context: IOContext, options: FilesystemOptions) -> str:
-        if options.path is None and is_identifier(context.asset):
-            # The default layout cannot leave base_dir: an identifier, then a %-escaped key.
+        if options.path is None and is_identifier(context.asset) and _plain(context.pipeline):
+            # The default layout cannot leave base_dir: a pipeline name and an identifier,
+            # then a %-escaped key.
             key = context.partition_key
             name = "__all__" if key is None else quote(key, safe=_SAFE_IN_NAME)
-            return f"{self._base}/{context.asset}/{name}.{_EXTENSIONS[options.format]}"
+            folder = f"{context.pipeline}/{context.asset}" if context.pipeline else context.asset
+            return f"{self._base}/{folder}/{name}.{_EXTENSIONS[options.format]}"
         relative = self._relative_path(context, options)
         if not isinstance(relative, str) or not relative:
             raise _error(
@@ -172,10 +178,15 @@ class FilesystemIOManager(IOManager):
         key = context.partition_key
         key = "__all__" if key is None else quote(key, safe=_SAFE_IN_NAME)
         if options.path is None:
-            return f"{context.asset}/{key}.{ext}"
+            folder = f"{context.pipeline}/{context.asset}" if context.pipeline else context.asset
+            return f"{folder}/{key}.{ext}"
         try:
             if isinstance(options.path, str):
-                fields = {"asset": context.asset, "partition": context.partition}
+                fields = {
+                    "asset": context.asset,
+                    "partition": context.partition,
+                    "pipeline": context.pipeline,
+                }
                 return options.path.format(**fields, partition_key=key, ext=ext)
             return options.path(context.partition)
         except Exception as error:
@@ -190,7 +201,7 @@ class FilesystemIOManager(IOManager):
         except Exception as error:
             raise _error(context, f"invalid io_options for {_describe(context)}", error) from error
 
-    def _write_atomically(self, path: str, value: Any, fmt: str) -> int:
+    def _write_atomically(self, path: str, value: Any, fmt: str) -> tuple[int, str]:
         directory, name = os.path.split(path)
         if directory not in self._made:
             os.makedirs(directory, exist_ok=True)
@@ -199,7 +210,8 @@ class FilesystemIOManager(IOManager):
         temporary = f"{directory}/.{name}.{secrets.token_hex(6)}.tmp"
         try:
             with _create(temporary, directory) as file:
-                _serialize(file, value, fmt)
+                hashing = HashingWriter(file)
+                _serialize(hashing, value, fmt)  # type: ignore[arg-type]
                 file.flush()
                 if self.fsync:
                     os.fsync(file.fileno())
@@ -211,10 +223,17 @@ class FilesystemIOManager(IOManager):
             raise
         if self.fsync:
             _fsync_directory(directory)
-        return size
+        return size, hashing.hexdigest()
 
     def __repr__(self) -> str:
         return f"<FilesystemIOManager base_dir={str(self.base_dir)!r}>"
+
+
+def _plain(pipeline: str) -> bool:
+    """Whether a pipeline name can be a directory name as it is (pipeline names are checked
+    when defined; a context built by hand may hold anything, and then takes the checked
+    path)."""
+    return pipeline == "" or is_pipeline_name(pipeline)
 
 
 def _create(path: str, directory: str) -> BinaryIO:

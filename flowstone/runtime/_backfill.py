@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from flowstone.clock import utcnow
@@ -19,7 +20,8 @@ from flowstone.engine._node import Node, NodeId, make_node
 from flowstone.engine._planning import RunSpec
 from flowstone.engine._results import BackfillResult, RunResult
 from flowstone.engine._runner import new_run_id
-from flowstone.errors import ConfigurationError, InvalidPartition
+from flowstone.errors import ConfigurationError, InvalidPartition, RuntimeStopped
+from flowstone.storage import RunStatus
 from flowstone.tenancy import current_tenant
 
 if TYPE_CHECKING:
@@ -70,8 +72,16 @@ def _chunks(keys: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+@dataclass
+class _Active:
+    """A backfill in flight: whether it was cancelled, and its runs in flight."""
+
+    cancelled: bool = False
+    runs: set[str] = field(default_factory=set)
+
+
 class Backfill:
-    """Runs backfills with the engine's planner and runner."""
+    """Runs backfills with the engine's planner and runner; cancels them as a whole."""
 
     def __init__(
         self,
@@ -80,12 +90,30 @@ class Backfill:
         catalog: PartitionCatalog,
         reader: RecordReader,
         events: EventBus,
+        cancel_run: Callable[[str], bool],
     ) -> None:
         self._planner = planner
         self._runner = runner
         self._catalog = catalog
         self._reader = reader
         self._events = events
+        self._cancel_run = cancel_run
+        self._active: dict[str, _Active] = {}
+
+    def cancel(self, backfill_id: str) -> bool:
+        """Cancel a backfill in flight: its running partitions are cancelled (and recorded
+        so), none starts any more. Return False when no such backfill runs here."""
+        active = self._active.get(backfill_id)
+        if active is None:
+            return False
+        active.cancelled = True
+        for run_id in list(active.runs):
+            self._cancel_run(run_id)
+        return True
+
+    def running(self) -> list[str]:
+        """The ids of the backfills in flight."""
+        return list(self._active)
 
     async def run(
         self,
@@ -109,14 +137,32 @@ class Backfill:
         total = len(keys) if isinstance(keys, Sized) else None
         self._publish("backfill.started", backfill_id, asset.name, total=total)
         slots = asyncio.Semaphore(max_parallel)
-        async with asyncio.TaskGroup() as group:
-            for chunk in _chunks(keys, CHUNK):
-                nodes = await self._to_run(asset, chunk, force, result)
-                # One query per upstream asset for the whole chunk instead of one per partition.
-                checked = await self._planner.prefetch(nodes) if nodes else {}
-                for node in nodes:
-                    await slots.acquire()
-                    group.create_task(self._one(node, backfill_id, who, result, slots, checked))
+        active = self._active[backfill_id] = _Active()
+        started = 0
+        try:
+            async with asyncio.TaskGroup() as group:
+                for chunk in _chunks(keys, CHUNK):
+                    nodes = await self._to_run(asset, chunk, force, result)
+                    # One query per upstream asset for the whole chunk, not per partition.
+                    checked = await self._planner.prefetch(nodes) if nodes else {}
+                    for node in nodes:
+                        await slots.acquire()
+                        if active.cancelled:
+                            slots.release()
+                            break
+                        started += 1
+                        task = self._one(node, backfill_id, who, result, slots, checked, active)
+                        group.create_task(task)
+                    if active.cancelled:
+                        break
+        except* RuntimeStopped as stopped:
+            # Not a partition's failure: nothing can run any more (issue 12).
+            raise stopped.exceptions[0] from None
+        finally:
+            del self._active[backfill_id]
+        if active.cancelled:
+            done = started + len(result.skipped)
+            result = replace(result, not_started=total - done if total is not None else None)
         self._publish(
             "backfill.finished",
             backfill_id,
@@ -147,11 +193,14 @@ class Backfill:
         result: BackfillResult,
         slots: asyncio.Semaphore,
         checked: Mapping[NodeId, bool],
+        active: _Active,
     ) -> None:
+        run_id = new_run_id()
+        active.runs.add(run_id)
         try:
             plan = await self._planner.closure([node], only_missing=True, checked=checked)
             spec = RunSpec(
-                run_id=new_run_id(),
+                run_id=run_id,
                 kind="backfill",
                 targets=(node.asset,),
                 plan=plan,
@@ -164,13 +213,18 @@ class Backfill:
             run = await self._runner.execute(spec)
             if run.success:
                 result.succeeded.append(node.key)
+            elif run.status == RunStatus.CANCELLED:
+                result.cancelled.append(node.key)
             else:
                 result.failed.append(node.key)
                 result.errors[str(node.encoded)] = _first_error(run)
+        except RuntimeStopped:
+            raise
         except Exception as exc:
             result.failed.append(node.key)
             result.errors[str(node.encoded)] = f"{type(exc).__name__}: {exc}"
         finally:
+            active.runs.discard(run_id)
             slots.release()
             self._publish(
                 "backfill.progress",

@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowstone.approvals import ApprovalsWing, Notifier
+from flowstone.approvals._wait import wait_for_run
 from flowstone.definitions._resources import ResourceManager
 from flowstone.engine._assembly import EngineAssembly, EngineSettings
 from flowstone.engine._node import Node, make_node
 from flowstone.engine._planning import Plan, RunSpec
 from flowstone.engine._results import BackfillResult, Materialization, RunResult
 from flowstone.engine._runner import new_run_id
-from flowstone.errors import DefinitionError, DefinitionProblem, FlowStoneError, RunFailed
+from flowstone.errors import (
+    DefinitionError,
+    DefinitionProblem,
+    FlowStoneError,
+    MissingUpstream,
+    RunFailed,
+    RuntimeStopped,
+)
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
 from flowstone.runtime._backfill import Backfill
 from flowstone.runtime._lineage import AsyncLineage
@@ -52,7 +61,8 @@ class AsyncRuntime:
         base_dir: where the embedded defaults keep their files.
         max_workers: size of the thread pool that runs plain (non-async) asset functions.
         user: who the records say ran the work (default: the OS user).
-        gatekeeper: decides at checkpoint gates (the approvals wing provides it).
+        gatekeeper: decides at checkpoint gates (default: the approvals wing's).
+        notifiers: told when a checkpoint gate is requested, escalated or decided.
         telemetry: where traces and metrics go (``fs.Telemetry``); None follows the standard
             ``OTEL_*`` environment (off unless it configures an exporter). Run logs are
             captured either way (docs/observability.md).
@@ -70,6 +80,7 @@ class AsyncRuntime:
         max_workers: int | None = None,
         user: str | None = None,
         gatekeeper: GateKeeper | None = None,
+        notifiers: Sequence[Notifier] = (),
         telemetry: Telemetry | None = None,
     ) -> None:
         self.pipeline = pipeline
@@ -83,8 +94,14 @@ class AsyncRuntime:
         self.graph = pipeline.validate(io_managers=managers, resources=resources or {})
         _check_ray_assets(pipeline, managers)
         options = {name: self.graph.io_options(name) for name in pipeline.assets}
-        self.storage = open_storage(storage, base_dir=self.base_dir)
+        self.storage = open_storage(storage, base_dir=self.base_dir, pipeline=pipeline.name)
         self._resources = ResourceManager(resources or {})
+        # Checkpoint gates (flowstone/approvals): the gatekeeper, rt.approvals, rt.audit;
+        # a decision made through this runtime resumes its run here.
+        self.gates = ApprovalsWing(pipeline, self.storage, notifiers=notifiers, ready=self.start)
+        self.gates.resume = self.resume
+        self.approvals, self.audit = self.gates.approvals, self.gates.audit
+        gatekeeper = gatekeeper if gatekeeper is not None else self.gates.gatekeeper
         self._owns_telemetry = telemetry is None
         self.telemetry = Telemetry.from_environment() if telemetry is None else telemetry
         self._instrumentation = self.telemetry.instrument(self.storage)
@@ -112,9 +129,11 @@ class AsyncRuntime:
             self._engine.catalog,
             self._engine.reader,
             self.events,
+            self._engine.registry.cancel,
         )
         self._started = False
         self._closed = False
+        self._start_failure: str | None = None
         self._lock: asyncio.Lock | None = None
 
     @property
@@ -126,10 +145,16 @@ class AsyncRuntime:
     # -- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store, set up resources and start the supervision tree (idempotent)."""
+        """Open the store, set up resources and start the supervision tree (idempotent).
+
+        Raises:
+            RuntimeStopped: the runtime could not start, or was closed after a failed start.
+        """
         if self._started:
             return
         if self._closed:
+            if self._start_failure is not None:
+                raise RuntimeStopped(self._start_failure)
             raise FlowStoneError("this runtime is closed; create a new one")
         if self._lock is None:
             self._lock = asyncio.Lock()
@@ -143,12 +168,21 @@ class AsyncRuntime:
             self._started = True
 
     async def _start_services(self) -> None:
-        await self._engine.start()
-        await self._resources.start()
-        await self._start_wings()
+        try:
+            await self._engine.start()
+            await self._resources.start()
+            await self._start_wings()
+        except BaseException as exc:
+            # Release the store (its threads and files) and the tree (issue 12, item 13).
+            self._closed = True
+            self._start_failure = f"this runtime could not start: {type(exc).__name__}: {exc}"
+            await self._engine.close()
+            await self._resources.close()
+            raise
 
     async def _start_wings(self) -> None:
         """Start the long-lived actors of other wings (see ``start_service``)."""
+        await self.gates.start(self.start_service)
 
     async def start_service(self, spec: supervisors.ChildSpec) -> ActorRef:
         """Start a long-lived actor under this runtime's root supervisor."""
@@ -160,6 +194,7 @@ class AsyncRuntime:
             return
         self._closed = True
         if self._started:
+            await self.gates.close()
             await self._engine.close()
             await self._resources.close()
         self._instrumentation.close()
@@ -213,8 +248,24 @@ class AsyncRuntime:
         )
         result = await engine.runner.execute(spec)
         if result.status in (RunStatus.FAILED, RunStatus.CANCELLED):
-            raise RunFailed(_failure_message(result), result)
+            failed = RunFailed(_failure_message(result), result)
+            missing = self._missing_upstream(result)
+            if missing is not None:
+                raise missing from failed
+            raise failed
         return result
+
+    def _missing_upstream(self, result: RunResult) -> MissingUpstream | None:
+        """``MissingUpstream`` again, when that is why the run failed (an input recorded
+        but unreadable), from what its failed attempt recorded."""
+        for made in reversed(result.materializations):
+            if made.error is None or made.error.type != "MissingUpstream":
+                continue
+            pairs = made.metadata.get("missing") or []
+            decode = self._engine.catalog.decode
+            missing = [(asset, decode(asset, key).value) for asset, key in pairs]
+            return MissingUpstream(made.error.message, missing)
+        return None
 
     async def backfill(
         self,
@@ -288,9 +339,29 @@ class AsyncRuntime:
                 plan.done[nid] = reader.to_materialization(made)
         return plan
 
+    async def wait(self, run_id: str, timeout: float | None = None) -> RunResult:
+        """Wait until run ``run_id`` is neither running nor waiting at a gate (another
+        process may be the one continuing it) and return its result.
+
+        Raises:
+            RunNotFound: no such run. WaitTimeout: ``timeout`` seconds passed first.
+        """
+        await self.start()
+        convert = self._engine.reader.to_materialization
+        return await wait_for_run(self.storage, run_id, convert, timeout=timeout)
+
     async def cancel(self, run_id: str) -> bool:
-        """Cancel a run in flight; return False when it is not running here."""
-        return self._engine.registry.cancel(run_id)
+        """Cancel a run, or a whole backfill by its id, in flight here: running attempts
+        are interrupted and recorded as cancelled, nothing else of it starts (re-running a
+        backfill resumes it). Return False when nothing with that id runs here."""
+        return self._engine.registry.cancel(run_id) or self._backfill.cancel(run_id)
+
+    async def cancel_backfills(self) -> list[str]:
+        """Cancel every backfill in flight here; return their ids."""
+        ids = self._backfill.running()
+        for backfill_id in ids:
+            self._backfill.cancel(backfill_id)
+        return ids
 
     # -- records ----------------------------------------------------------------------------
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from flowstone.approvals import Approvals, Notifier
 from flowstone.engine._results import BackfillResult, Materialization, RunResult
+from flowstone.errors import BackfillInterrupted
 from flowstone.runtime._runtime import AsyncRuntime
 from flowstone.tenancy import current_tenant, tenant_scope
 
@@ -91,6 +94,21 @@ class Lineage:
         """Materializations made stale by newer upstream data or code versions."""
         return self._rt._call(self._rt.aio.lineage.stale(asset))
 
+    def at(self, asset: str, partition: Any, timestamp: datetime) -> Materialization | None:
+        """The materialization of ``asset`` current at ``timestamp``, with its inputs."""
+        return self._rt._call(self._rt.aio.lineage.at(asset, partition, timestamp))
+
+
+class Audit:
+    """``rt.audit`` of a blocking ``Runtime`` (see ``flowstone.approvals.AsyncAudit``)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+
+    def report(self, asset: str, partition: Any = None) -> dict[str, Any]:
+        """Executions, lineage, approvals and content digests of one asset partition."""
+        return self._rt._call(self._rt.aio.audit.report(asset, partition))
+
 
 class Runtime:
     """Materialize assets of a pipeline and query what was recorded (blocking API).
@@ -111,6 +129,7 @@ class Runtime:
         max_workers: int | None = None,
         user: str | None = None,
         gatekeeper: GateKeeper | None = None,
+        notifiers: Sequence[Notifier] = (),
         telemetry: Telemetry | None = None,
     ) -> None:
         self.aio = AsyncRuntime(
@@ -123,6 +142,7 @@ class Runtime:
             max_workers=max_workers,
             user=user,
             gatekeeper=gatekeeper,
+            notifiers=notifiers,
             telemetry=telemetry,
         )
         self.pipeline = pipeline
@@ -130,6 +150,8 @@ class Runtime:
         self.events = self.aio.events
         self._loop = _LoopThread(f"flowstone-{pipeline.name}")
         self.lineage = Lineage(self)
+        self.approvals = Approvals(self.aio.approvals, self._call)
+        self.audit = Audit(self)
         self._closed = False
         try:
             self._call(self.aio.start())
@@ -165,13 +187,31 @@ class Runtime:
         force: bool = False,
         progress: bool = False,
     ) -> BackfillResult:
-        """See ``AsyncRuntime.backfill``; ``progress=True`` shows a progress bar."""
+        """See ``AsyncRuntime.backfill``; ``progress=True`` shows a progress bar.
+
+        Raises:
+            BackfillInterrupted: Ctrl-C (``KeyboardInterrupt``) arrived while it ran: the
+                backfill was cancelled as a whole first; ``.result`` says what it did.
+        """
+        run = self.aio.backfill(asset, partitions, max_parallel, force=force)
         if not progress:
-            return self._call(self.aio.backfill(asset, partitions, max_parallel, force=force))
+            return self._interruptible(run)
         from flowstone.runtime._progress import BackfillProgress
 
         with BackfillProgress(self.events, asset):
-            return self._call(self.aio.backfill(asset, partitions, max_parallel, force=force))
+            return self._interruptible(run)
+
+    def _interruptible(self, backfill: Coroutine[Any, Any, BackfillResult]) -> BackfillResult:
+        if self._closed:
+            backfill.close()
+            raise RuntimeError("this Runtime is closed; create a new one")
+        tenant = current_tenant()
+        future = self._loop.submit(_in_tenant_scope(tenant, backfill) if tenant else backfill)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            self._loop.run(self.aio.cancel_backfills())
+            raise BackfillInterrupted(future.result()) from None
 
     def cancel(self, run_id: str) -> bool:
         """See ``AsyncRuntime.cancel``."""
@@ -180,6 +220,10 @@ class Runtime:
     def resume(self, run_id: str) -> RunResult:
         """See ``AsyncRuntime.resume``."""
         return self._call(self.aio.resume(run_id))
+
+    def wait(self, run_id: str, timeout: float | None = None) -> RunResult:
+        """See ``AsyncRuntime.wait``."""
+        return self._call(self.aio.wait(run_id, timeout))
 
     def load_value(self, asset: str, partition: Any = None) -> Any:
         """See ``AsyncRuntime.load_value``."""

@@ -221,11 +221,242 @@ _POSTGRES_V2 = (
         ON {s}.materializations (tenant, event_at DESC, id DESC)""",
 )
 
+# Version 3: materializations and partition pointers belong to a pipeline, so that several
+# pipelines can share one store (issue 12). Existing materializations take the pipeline of
+# their run ("" when the run is unknown); the pointers are recomputed per (pipeline, asset,
+# partition), since one old row may have stood for records of two pipelines. Every index that
+# starts from an asset, or lists materializations by time, now starts from the pipeline.
+_RECOMPUTE_PARTITIONS = """
+INSERT INTO {t}asset_partitions (pipeline, asset, pkey, partition, latest_id, latest_status,
+    latest_at, succeeded_id, succeeded_at, tenant)
+SELECT l.pipeline, l.asset, l.pkey, l.partition, l.id, l.status, l.event_at, s.id, s.event_at,
+    l.tenant
+FROM (SELECT m.pipeline, m.asset, m.pkey, m.partition, m.id, m.status, m.event_at, m.tenant,
+        row_number() OVER (PARTITION BY m.pipeline, m.asset, m.pkey
+                           ORDER BY m.event_at DESC, m.id DESC) AS n
+      FROM {t}materializations m) l
+LEFT JOIN (SELECT m.pipeline, m.asset, m.pkey, m.id, m.event_at,
+        row_number() OVER (PARTITION BY m.pipeline, m.asset, m.pkey
+                           ORDER BY m.event_at DESC, m.id DESC) AS n
+      FROM {t}materializations m WHERE m.status = 'succeeded') s
+  ON s.pipeline = l.pipeline AND s.asset = l.asset AND s.pkey = l.pkey AND s.n = 1
+WHERE l.n = 1"""
+
+_SQLITE_V3 = (
+    "ALTER TABLE materializations ADD COLUMN pipeline TEXT NOT NULL DEFAULT ''",
+    """UPDATE materializations SET pipeline = coalesce(
+        (SELECT r.pipeline FROM runs r WHERE r.run_id = materializations.run_id), '')""",
+    "DROP INDEX mat_by_key",
+    "DROP INDEX mat_succeeded_by_key",
+    "DROP INDEX mat_by_asset",
+    "DROP INDEX mat_by_time",
+    """CREATE INDEX mat_by_key
+        ON materializations (pipeline, asset, pkey, event_at DESC, id DESC)""",
+    """CREATE INDEX mat_succeeded_by_key
+        ON materializations (pipeline, asset, pkey, event_at DESC, id DESC)
+        WHERE status = 'succeeded'""",
+    "CREATE INDEX mat_by_asset ON materializations (pipeline, asset, event_at DESC, id DESC)",
+    "CREATE INDEX mat_by_time ON materializations (pipeline, event_at DESC, id DESC)",
+    "CREATE INDEX runs_by_pipeline ON runs (pipeline, started_at DESC, run_id DESC)",
+    # SQLite cannot change a primary key: rebuild the pointer table.
+    "DROP TABLE asset_partitions",
+    """CREATE TABLE asset_partitions (
+        pipeline      TEXT NOT NULL,
+        asset         TEXT NOT NULL,
+        pkey          TEXT NOT NULL,
+        partition     TEXT,
+        latest_id     TEXT NOT NULL,
+        latest_status TEXT NOT NULL,
+        latest_at     INTEGER NOT NULL,
+        succeeded_id  TEXT,
+        succeeded_at  INTEGER,
+        tenant        TEXT,
+        PRIMARY KEY (pipeline, asset, pkey)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX asset_partitions_by_succeeded ON asset_partitions (succeeded_id)",
+    "CREATE INDEX asset_partitions_by_latest ON asset_partitions (latest_id)",
+    _RECOMPUTE_PARTITIONS.replace("{t}", ""),
+)
+
+# IF [NOT] EXISTS: harmless on a store that already has some of it (as for version 2).
+_POSTGRES_V3 = (
+    """ALTER TABLE {s}.materializations
+        ADD COLUMN IF NOT EXISTS pipeline text COLLATE "C" NOT NULL DEFAULT ''""",
+    """UPDATE {s}.materializations m SET pipeline = r.pipeline
+        FROM {s}.runs r WHERE r.run_id = m.run_id""",
+    "DROP INDEX IF EXISTS {s}.mat_by_key",
+    "DROP INDEX IF EXISTS {s}.mat_succeeded_by_key",
+    "DROP INDEX IF EXISTS {s}.mat_by_asset",
+    "DROP INDEX IF EXISTS {s}.mat_by_time",
+    """CREATE INDEX mat_by_key
+        ON {s}.materializations (pipeline, asset, pkey, event_at DESC, id DESC)""",
+    """CREATE INDEX mat_succeeded_by_key
+        ON {s}.materializations (pipeline, asset, pkey, event_at DESC, id DESC)
+        WHERE status = 'succeeded'""",
+    """CREATE INDEX mat_by_asset
+        ON {s}.materializations (pipeline, asset, event_at DESC, id DESC)""",
+    "CREATE INDEX mat_by_time ON {s}.materializations (pipeline, event_at DESC, id DESC)",
+    """CREATE INDEX IF NOT EXISTS runs_by_pipeline
+        ON {s}.runs (pipeline, started_at DESC, run_id DESC)""",
+    """ALTER TABLE {s}.asset_partitions
+        ADD COLUMN IF NOT EXISTS pipeline text COLLATE "C" NOT NULL DEFAULT ''""",
+    "DELETE FROM {s}.asset_partitions",
+    "ALTER TABLE {s}.asset_partitions DROP CONSTRAINT IF EXISTS asset_partitions_pkey",
+    "ALTER TABLE {s}.asset_partitions ADD PRIMARY KEY (pipeline, asset, pkey)",
+    _RECOMPUTE_PARTITIONS.replace("{t}", "{s}."),
+)
+
+_OPEN = "status IN ('pending', 'escalated')"
+_STATUSES = "('pending', 'escalated', 'approved', 'modified', 'rejected', 'expired')"
+_APPEND_ONLY = "approval_audit is append-only: UPDATE and DELETE are refused"
+_FINAL = "a decided approval is final: it cannot be changed"
+
+# Checkpoint approvals and their audit trail (docs/approvals.md). The audit table is
+# append-only by the database's own rules, not by convention: triggers refuse UPDATE and
+# DELETE (and TRUNCATE on PostgreSQL) whoever connects, and a decided approval cannot be
+# changed either. The partial indexes keep the open gates (the queue, the deadlines) a
+# small index however many decided ones accumulate. Every statement is idempotent (IF NOT
+# EXISTS, OR REPLACE), as version 2's are, so a store re-migrated from an older recorded
+# version keeps its approvals.
+_SQLITE_V4 = (
+    f"""CREATE TABLE IF NOT EXISTS approvals (
+        id               TEXT PRIMARY KEY,
+        run_id           TEXT NOT NULL,
+        checkpoint       TEXT NOT NULL,
+        partition        TEXT,
+        pkey             TEXT NOT NULL,
+        pipeline         TEXT NOT NULL,
+        status           TEXT NOT NULL CHECK (status IN {_STATUSES}),
+        message          TEXT,
+        view             TEXT,
+        requested_at     INTEGER NOT NULL,
+        timeout_at       INTEGER,
+        decided_by       TEXT,
+        decided_at       INTEGER,
+        reason           TEXT,
+        modified_value   TEXT,
+        escalated_to     TEXT,
+        escalation_count INTEGER NOT NULL DEFAULT 0,
+        policy           TEXT NOT NULL,
+        tenant           TEXT,
+        UNIQUE (run_id, checkpoint, pkey)
+    )""",
+    f"""CREATE INDEX IF NOT EXISTS approvals_open
+        ON approvals (pipeline, requested_at, id) WHERE {_OPEN}""",
+    f"""CREATE INDEX IF NOT EXISTS approvals_open_by_checkpoint
+        ON approvals (pipeline, checkpoint, requested_at, id)
+        WHERE {_OPEN}""",
+    f"CREATE INDEX IF NOT EXISTS approvals_due ON approvals (timeout_at, id) WHERE {_OPEN}",
+    "CREATE INDEX IF NOT EXISTS approvals_by_gate ON approvals (checkpoint, pkey, requested_at)",
+    f"""CREATE TRIGGER IF NOT EXISTS approvals_final BEFORE UPDATE ON approvals
+        WHEN OLD.status NOT IN ('pending', 'escalated')
+        BEGIN SELECT RAISE(ABORT, '{_FINAL}'); END""",
+    """CREATE TABLE IF NOT EXISTS approval_audit (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        id            TEXT NOT NULL UNIQUE,
+        approval_id   TEXT,
+        event         TEXT NOT NULL,
+        actor         TEXT NOT NULL,
+        reason        TEXT,
+        before_digest TEXT,
+        after_digest  TEXT,
+        at            INTEGER NOT NULL,
+        run_id        TEXT,
+        asset         TEXT NOT NULL,
+        partition     TEXT,
+        pkey          TEXT NOT NULL,
+        detail        TEXT NOT NULL,
+        tenant        TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS audit_by_approval ON approval_audit (approval_id, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_by_key ON approval_audit (asset, pkey, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_by_run ON approval_audit (run_id, seq)",
+    f"""CREATE TRIGGER IF NOT EXISTS approval_audit_no_update BEFORE UPDATE ON approval_audit
+        BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS approval_audit_no_delete BEFORE DELETE ON approval_audit
+        BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END""",
+)
+
+_POSTGRES_V4 = (
+    f"""CREATE TABLE IF NOT EXISTS {{s}}.approvals (
+        id               text COLLATE "C" PRIMARY KEY,
+        run_id           text COLLATE "C" NOT NULL,
+        checkpoint       text COLLATE "C" NOT NULL,
+        partition        text,
+        pkey             text COLLATE "C" NOT NULL,
+        pipeline         text NOT NULL,
+        status           text NOT NULL CHECK (status IN {_STATUSES}),
+        message          text,
+        view             jsonb,
+        requested_at     timestamptz NOT NULL,
+        timeout_at       timestamptz,
+        decided_by       text,
+        decided_at       timestamptz,
+        reason           text,
+        modified_value   jsonb,
+        escalated_to     text,
+        escalation_count integer NOT NULL DEFAULT 0,
+        policy           jsonb NOT NULL,
+        tenant           text COLLATE "C",
+        UNIQUE (run_id, checkpoint, pkey)
+    )""",
+    f"""CREATE INDEX IF NOT EXISTS approvals_open
+        ON {{s}}.approvals (pipeline, requested_at, id) WHERE {_OPEN}""",
+    f"""CREATE INDEX IF NOT EXISTS approvals_open_by_checkpoint
+        ON {{s}}.approvals (pipeline, checkpoint, requested_at, id) WHERE {_OPEN}""",
+    f"CREATE INDEX IF NOT EXISTS approvals_due ON {{s}}.approvals (timeout_at, id) WHERE {_OPEN}",
+    """CREATE INDEX IF NOT EXISTS approvals_by_gate
+        ON {s}.approvals (checkpoint, pkey, requested_at)""",
+    f"""CREATE OR REPLACE FUNCTION {{s}}.approvals_final() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.status NOT IN ('pending', 'escalated') THEN
+                RAISE EXCEPTION '{_FINAL}' USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            RETURN NEW;
+        END $$""",
+    """CREATE OR REPLACE TRIGGER approvals_final BEFORE UPDATE ON {s}.approvals
+        FOR EACH ROW EXECUTE FUNCTION {s}.approvals_final()""",
+    """CREATE TABLE IF NOT EXISTS {s}.approval_audit (
+        seq           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id            text COLLATE "C" NOT NULL UNIQUE,
+        approval_id   text COLLATE "C",
+        event         text NOT NULL,
+        actor         text NOT NULL,
+        reason        text,
+        before_digest text,
+        after_digest  text,
+        at            timestamptz NOT NULL,
+        run_id        text COLLATE "C",
+        asset         text COLLATE "C" NOT NULL,
+        partition     text,
+        pkey          text COLLATE "C" NOT NULL,
+        detail        jsonb NOT NULL,
+        tenant        text COLLATE "C"
+    )""",
+    "CREATE INDEX IF NOT EXISTS audit_by_approval ON {s}.approval_audit (approval_id, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_by_key ON {s}.approval_audit (asset, pkey, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_by_run ON {s}.approval_audit (run_id, seq)",
+    f"""CREATE OR REPLACE FUNCTION {{s}}.approval_audit_append_only()
+        RETURNS trigger LANGUAGE plpgsql
+        AS $$
+        BEGIN
+            RAISE EXCEPTION '{_APPEND_ONLY} (% refused)', TG_OP
+                USING ERRCODE = 'integrity_constraint_violation';
+        END $$""",
+    """CREATE OR REPLACE TRIGGER approval_audit_append_only
+        BEFORE UPDATE OR DELETE ON {s}.approval_audit
+        FOR EACH ROW EXECUTE FUNCTION {s}.approval_audit_append_only()""",
+    """CREATE OR REPLACE TRIGGER approval_audit_no_truncate BEFORE TRUNCATE ON {s}.approval_audit
+        FOR EACH STATEMENT EXECUTE FUNCTION {s}.approval_audit_append_only()""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, materializations, lineage inputs, partitions", _SQLITE_V1, _POSTGRES_V1),
     Migration(
         2, "a tenant column on runs, materializations, inputs, partitions", _SQLITE_V2, _POSTGRES_V2
     ),
+    Migration(3, "materializations and partitions per pipeline", _SQLITE_V3, _POSTGRES_V3),
+    Migration(4, "checkpoint approvals and their append-only audit", _SQLITE_V4, _POSTGRES_V4),
     Migration(7, "run logs", SQLITE_V7, POSTGRES_V7),
 )
 

@@ -27,10 +27,11 @@ from typing import TypeVar
 import asyncpg
 
 import actors
-from flowstone.errors import StorageError
+from flowstone.errors import StorageError, StorageUnavailable
 from flowstone.storage import _postgres_queries as q
 from flowstone.storage import _sql
-from flowstone.storage._codec import check_as_of, prepare_batch
+from flowstone.storage._approval_postgres import PostgresApprovalStore
+from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -58,7 +59,7 @@ _TRANSIENT_SERVER_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,  # 57P01, e.g. pg_terminate_backend or a fast shutdown
     asyncpg.CrashShutdownError,  # 57P02
     asyncpg.CannotConnectNowError,  # 57P03, the server is starting up
-    asyncpg.TooManyConnectionsError,  # 53300
+    asyncpg.InsufficientResourcesError,  # class 53: disk full, out of memory, connections
     asyncpg.SerializationError,  # 40001
     asyncpg.DeadlockDetectedError,  # 40P01
 )
@@ -109,6 +110,7 @@ class PostgresStorage(Storage):
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         sleep: Sleep | None = None,
         connect_timeout: float = 10.0,
+        pipeline: str = "",
     ) -> None:
         if not _IDENTIFIER.match(schema):
             raise StorageError(
@@ -122,10 +124,25 @@ class PostgresStorage(Storage):
         self._retry_delays = tuple(retry_delays)
         self._sleep: Sleep = sleep if sleep is not None else actors.sleep
         self._connect_timeout = connect_timeout
-        self._st = q.Statements(f'"{schema}"')
+        self.pipeline = pipeline
+        self._st = q.Statements(f'"{schema}"', pipeline)
         self._pool: asyncpg.Pool | None = None
         self._lock_key = lock_key(schema)
         self._statistics = AnalyzePolicy(self.refresh_statistics)
+        self.approvals = PostgresApprovalStore(self)
+
+    def for_pipeline(self, pipeline: str) -> PostgresStorage:
+        """Return a store on the same database for ``pipeline``'s records (not yet opened)."""
+        return PostgresStorage(
+            self._dsn,
+            schema=self.schema,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            retry_delays=self._retry_delays,
+            sleep=self._sleep,
+            connect_timeout=self._connect_timeout,
+            pipeline=pipeline,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -238,7 +255,7 @@ class PostgresStorage(Storage):
 
     def _gave_up(self, what: str, failures: list[str]) -> StorageError:
         waited = sum(self._retry_delays)
-        return StorageError(
+        return StorageUnavailable(
             f"cannot reach PostgreSQL at {self.url} ({what}): {len(failures)} attempt(s) "
             f"over {waited:g} s of backoff all failed; last error: {failures[-1]}. Check that "
             f"the server is running and accepts connections at that address; a write can be "
@@ -249,7 +266,7 @@ class PostgresStorage(Storage):
 
     async def write(self, batch: WriteBatch) -> None:
         """Commit the batch in one transaction (see ``Storage.write``); replays are safe."""
-        runs, mats = prepare_batch(batch)
+        runs, mats = prepare_batch(batch, self.pipeline)
         if runs or mats:
             tenant = batch_tenant(runs, mats, current_tenant())
             await self._run("write", lambda c: q.write(c, self._st, runs, mats), tenant=tenant)
@@ -351,7 +368,7 @@ class PostgresStorage(Storage):
 
     async def add_dynamic_partitions(self, name: str, keys: Iterable[str]) -> list[str]:
         """Add keys to a dynamic partitions set; return the keys that were new."""
-        wanted = list(keys)
+        wanted = check_dynamic_keys(name, keys)
         return await self._run(
             "add_dynamic_partitions",
             lambda c: q.add_dynamic_partitions(c, self._st, name, wanted),

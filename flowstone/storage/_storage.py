@@ -13,6 +13,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from flowstone.storage._approval_store import ApprovalStore
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -37,11 +38,19 @@ class Storage(ABC):
     - Metadata is stored as JSON: it comes back as plain dicts and lists; a value JSON
       cannot hold is stored as its ``str()``.
     - ``url`` never shows a password.
+    - A store serves one pipeline, ``pipeline`` (``""`` when opened without one): it writes
+      materializations as that pipeline's and reads only that pipeline's materializations,
+      partition statuses and lineage, and only its runs (a store opened without a pipeline
+      lists every pipeline's runs). Several pipelines can so share one database. Dynamic
+      partition sets are shared by name. ``for_pipeline`` opens another pipeline's view.
 
     Use as ``async with storage: ...`` to open and close it.
     """
 
     url: str = ""
+    pipeline: str = ""
+    #: The checkpoint approvals and their audit trail, in the same database.
+    approvals: ApprovalStore
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -54,6 +63,10 @@ class Storage(ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    @abstractmethod
+    def for_pipeline(self, pipeline: str) -> Storage:
+        """Return a store on the same database for ``pipeline``'s records, not yet opened."""
 
     @abstractmethod
     async def open(self) -> None:

@@ -108,10 +108,9 @@ class Telemetry:
 
     def instrument(self, storage: Storage) -> TelemetryInstrumentation:
         """Internal: the engine hook of one runtime (its logs go to ``storage``)."""
-        from flowstone import __version__
         from flowstone.telemetry._instrumentation import TelemetryInstrumentation
 
-        return TelemetryInstrumentation(self, storage, __version__)
+        return TelemetryInstrumentation(self, storage, _version())
 
     def shutdown(self, timeout: float = SHUTDOWN_SECONDS) -> None:
         """Send what is queued and stop the providers ``from_environment`` built.
@@ -149,3 +148,13 @@ def _shutdown(providers: list[Any], timeout: float) -> None:
             provider.shutdown()
         except Exception:  # the exporter's own failure: nothing more to send
             logging.getLogger("flowstone.telemetry").debug("shutdown failed", exc_info=True)
+
+
+def _version() -> str:
+    """FlowStone's version, as the tracer and meter name it ("" when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("flowstone")
+    except PackageNotFoundError:
+        return ""

@@ -23,13 +23,22 @@ from tests.flowstone.storage.contract_lineage import (
     LineageContract,
     PruneContract,
 )
+from tests.flowstone.storage.contract_pipelines import PipelinesContract
 from tests.flowstone.storage.contract_run_log import RunLogContract
+from tests.flowstone.storage.contract_values import ValuesContract
 from tests.flowstone.storage.records import T0, at, batch, ids, mat, run
 
 StorageFactory = Callable[[], Storage]
 
 
-class StorageContract(LineageContract, PruneContract, DynamicPartitionsContract, RunLogContract):
+class StorageContract(
+    LineageContract,
+    PruneContract,
+    DynamicPartitionsContract,
+    ValuesContract,
+    PipelinesContract,
+    RunLogContract,
+):
     """The behaviour every backend shares."""
 
     @pytest.fixture

@@ -16,6 +16,7 @@ from flowstone.errors import AssetNotFound, DefinitionError
 from flowstone.partitions import PartitionMapping, PartitionsDefinition, default_mapping
 
 if TYPE_CHECKING:
+    from flowstone.definitions._automation_policy import Automation
     from flowstone.definitions._pipeline import Pipeline
 
 
@@ -45,6 +46,8 @@ class AssetDefinition:
         is_async: whether ``fn`` is a coroutine function.
         file, line: where the function is defined (the line of its ``def``).
         pipeline: the pipeline the asset belongs to.
+        pool: the named concurrency pool its queued runs occupy (limits hold across daemons).
+        automation: an ``fs.Automation`` policy the daemon evaluates, or None.
     """
 
     name: str
@@ -68,6 +71,8 @@ class AssetDefinition:
     file: str
     line: int
     pipeline: Pipeline | None = field(default=None, repr=False)
+    pool: str | None = None
+    automation: Automation | None = field(default=None, repr=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the decorated function (for tests and notebooks)."""

@@ -14,11 +14,13 @@ Wings (each a subpackage; tests/test_layering.py keeps them in order):
     errors.py, tenancy.py, testing.py   the error hierarchy, tenant scopes, test helpers
 """
 
+from flowstone import automation as automation
 from flowstone import errors as errors
 from flowstone import io as io
 from flowstone import tenancy as tenancy
 from flowstone.definitions._asset import AssetDefinition as AssetDefinition
 from flowstone.definitions._asset_info import AssetInfo as AssetInfo
+from flowstone.definitions._automation_policy import Automation as Automation
 from flowstone.definitions._context import AssetContext as AssetContext
 from flowstone.definitions._dependency import Dep as Dep
 from flowstone.definitions._graph import AssetGraph as AssetGraph
@@ -26,12 +28,18 @@ from flowstone.definitions._pipeline import Pipeline as Pipeline
 from flowstone.definitions._ray_options import RayOptions as RayOptions
 from flowstone.definitions._resources import ResourceDefinition as ResourceDefinition
 from flowstone.definitions._retry import RetryPolicy as RetryPolicy
+from flowstone.definitions._schedule import ScheduleDefinition as ScheduleDefinition
+from flowstone.definitions._sensor import RunRequest as RunRequest
+from flowstone.definitions._sensor import SensorContext as SensorContext
+from flowstone.definitions._sensor import SensorDefinition as SensorDefinition
+from flowstone.definitions._sensor import SensorResult as SensorResult
 from flowstone.engine._events import Event as Event
 from flowstone.engine._events import EventBus as EventBus
 from flowstone.engine._materializer import AssetTimeout as AssetTimeout
 from flowstone.engine._results import BackfillResult as BackfillResult
 from flowstone.engine._results import Materialization as Materialization
 from flowstone.engine._results import RunResult as RunResult
+from flowstone.automation import DaemonConfig as DaemonConfig
 from flowstone.errors import AssetNotFound as AssetNotFound
 from flowstone.errors import ConfigurationError as ConfigurationError
 from flowstone.errors import DefinitionError as DefinitionError
@@ -66,6 +74,7 @@ from flowstone.runtime._default import configure as configure
 from flowstone.runtime._default import lineage as lineage
 from flowstone.runtime._default import materialize as materialize
 from flowstone.runtime._default import materialize_all as materialize_all
+from flowstone.runtime._daemon import Daemon as Daemon
 from flowstone.runtime._runtime import AsyncRuntime as AsyncRuntime
 from flowstone.runtime._sync_runtime import Runtime as Runtime
 from flowstone.tenancy import TenantScope as TenantScope
@@ -81,9 +90,12 @@ __all__ = (
     "AssetNotFound",
     "AssetTimeout",
     "AsyncRuntime",
+    "Automation",
     "BackfillResult",
     "ConfigurationError",
     "CronPartitions",
+    "Daemon",
+    "DaemonConfig",
     "DailyPartitions",
     "DefinitionError",
     "DefinitionProblem",
@@ -110,9 +122,14 @@ __all__ = (
     "ResourceError",
     "ResourceNotDeclared",
     "RetryPolicy",
+    "RunRequest",
     "RunFailed",
     "RunResult",
     "Runtime",
+    "ScheduleDefinition",
+    "SensorContext",
+    "SensorDefinition",
+    "SensorResult",
     "StaticPartitions",
     "StorageError",
     "TenantIsolationError",
@@ -120,6 +137,7 @@ __all__ = (
     "TimeWindowMapping",
     "TimeWindowPartitions",
     "WeeklyPartitions",
+    "automation",
     "backfill",
     "configure",
     "current_tenant",

@@ -26,7 +26,8 @@ from flowstone.automation._records import (
     TickRecord,
 )
 from flowstone.automation._tx import Tx, in_list
-from flowstone.storage._codec import encode_pkey, run_values
+from flowstone.storage import ErrorInfo
+from flowstone.storage._codec import dump_error, encode_pkey, run_values
 from flowstone.storage._sql import RUN_COLUMNS
 
 
@@ -79,7 +80,12 @@ _READY = "(state = 'queued' OR (state = 'claimed' AND lease_until < :now))"
 
 
 async def claim(
-    tx: Tx, owner: str, now: datetime, lease_until: datetime, limits: Limits
+    tx: Tx,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limits: Limits,
+    code_version: str | None = None,
 ) -> list[Claim]:
     """Claim up to ``limits.free`` runs: expired leases first (take-overs), then queued runs
     by priority and age, within the cluster and pool limits."""
@@ -106,8 +112,10 @@ async def claim(
             continue
         updated = await tx.fetch(
             f"UPDATE {{t}}run_queue SET state = 'claimed', owner = :owner, "
-            f"lease_until = :lease, claims = claims + 1 "
+            f"lease_until = :lease, claims = claims + 1, "
+            f"code_version = COALESCE(:code_version, code_version) "
             f"WHERE run_id = :run_id AND {_READY} RETURNING claims",
+            code_version=code_version,
             owner=owner,
             lease=tx.time(lease_until),
             run_id=run_id,
@@ -200,6 +208,21 @@ async def finish(tx: Tx, owner: str, run_id: str) -> bool:
             owner=owner,
         )
     )
+
+
+async def abandon(tx: Tx, owner: str, run_id: str, now: datetime, reason: str) -> bool:
+    """Mark a claimed run done and its record failed with ``reason``; False if not owned."""
+    if not await finish(tx, owner, run_id):
+        return False
+    cast = "::jsonb" if tx.engine == "postgres" else ""
+    await tx.execute(
+        f"UPDATE {{t}}runs SET status = 'failed', finished_at = :now, error = :error{cast} "
+        f"WHERE run_id = :run_id AND status NOT IN ('succeeded', 'failed', 'cancelled')",
+        now=tx.time(now),
+        error=dump_error(ErrorInfo("RunAbandoned", reason)),
+        run_id=run_id,
+    )
+    return True
 
 
 async def release(tx: Tx, owner: str, run_id: str) -> bool:

@@ -63,10 +63,16 @@ class AutomationStore:
         return await self._run(p.enqueue_all, list(runs), now)
 
     async def claim(
-        self, owner: str, now: datetime, lease_until: datetime, limits: Limits
+        self,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limits: Limits,
+        code_version: str | None = None,
     ) -> list[Claim]:
-        """Claim runs for ``owner`` under a lease (see ``_programs.claim``)."""
-        return await self._run(p.claim, owner, now, lease_until, limits)
+        """Claim runs for ``owner`` under a lease (see ``_programs.claim``); the claim
+        records the code version the daemon will run them with."""
+        return await self._run(p.claim, owner, now, lease_until, limits, code_version)
 
     async def renew(
         self, owner: str, run_ids: Sequence[str], now: datetime, lease_until: datetime
@@ -77,6 +83,10 @@ class AutomationStore:
     async def finish(self, owner: str, run_id: str) -> bool:
         """Mark a claimed run done; False when the lease was lost."""
         return await self._run(p.finish, owner, run_id)
+
+    async def abandon(self, owner: str, run_id: str, now: datetime, reason: str) -> bool:
+        """Fail a claimed run that cannot be executed (recorded with ``reason``)."""
+        return await self._run(p.abandon, owner, run_id, now, reason)
 
     async def release(self, owner: str, run_id: str) -> bool:
         """Hand a claimed run back to the queue."""

@@ -53,12 +53,15 @@ class SensorContext:
         cursor: the cursor stored by the last successful evaluation, or None.
         resources: the runtime's resources by name.
         tick_time: the (UTC) time of the evaluation slot.
+        records: the record store (``flowstone.storage.Storage``), read by built-in sensors
+            such as the asset sensor.
     """
 
     name: str
     cursor: str | None
     resources: Mapping[str, Any]
     tick_time: Any = None
+    records: Any = field(default=None, repr=False)
 
 
 SensorFunction = Callable[[SensorContext], "SensorResult | Sequence[RunRequest] | None"]

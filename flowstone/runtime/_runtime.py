@@ -21,11 +21,12 @@ from flowstone.errors import DefinitionError, DefinitionProblem, RunFailed
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
 from flowstone.runtime._backfill import run_backfill
 from flowstone.runtime._lineage import AsyncLineage
+from flowstone.runtime._queue_methods import QueueMethods
 from flowstone.storage import open_storage
 from flowstone.tenancy import current_tenant, without_tenant
 
 
-class AsyncRuntime:
+class AsyncRuntime(QueueMethods):
     """Materialize assets of ``pipeline`` and query what was recorded (async API).
 
     Args:
@@ -119,6 +120,7 @@ class AsyncRuntime:
             return
         self._closed = True
         if self._started:
+            await self._close_queue()
             await self.engine.close()
             await self._resources.close()
 
@@ -196,8 +198,9 @@ class AsyncRuntime:
         )
 
     async def cancel(self, run_id: str) -> bool:
-        """Cancel a run in flight; return False when it is not running here."""
-        return await self.engine.cancel(run_id)
+        """Cancel a run: in flight here, queued, or running in a daemon (which sees the
+        request at its next heartbeat); return False when there is nothing to cancel."""
+        return await self.engine.cancel(run_id) or await self._cancel_queued(run_id)
 
     # -- records ----------------------------------------------------------------------------
 

@@ -97,6 +97,8 @@ class Daemon:
         config: an ``fs.DaemonConfig`` (limits, lease, intervals); keyword arguments of
             ``DaemonConfig`` may also be given directly (``max_runs=8``).
         reload: watch the pipeline's modules and reload changed definitions.
+        reload_interval: seconds between looks at the modules' files.
+        spec: ``"module:attribute"`` of the pipeline, for reload (found when omitted).
         runtime_kwargs: the other ``fs.Runtime`` arguments (io_managers, resources, ...).
     """
 
@@ -108,6 +110,7 @@ class Daemon:
         config: DaemonConfig | None = None,
         reload: bool = False,
         reload_interval: float = 1.0,
+        spec: str | None = None,
         **kwargs: Any,
     ) -> None:
         config_fields = set(DaemonConfig.__dataclass_fields__)
@@ -116,7 +119,7 @@ class Daemon:
         self.config = DaemonConfig(**{**vars(base), **overrides}) if overrides else base
         self.spec = pipeline if isinstance(pipeline, str) else None
         self.pipeline = import_spec(pipeline) if isinstance(pipeline, str) else pipeline
-        self.spec = self.spec or locate(self.pipeline)
+        self.spec = spec or self.spec or locate(self.pipeline)
         self.storage_url = storage
         self.runtime_kwargs: Mapping[str, Any] = kwargs
         self.reload = reload

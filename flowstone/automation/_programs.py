@@ -442,6 +442,14 @@ async def _new_run_key(tx: Tx, origin: str, key: str, run: QueuedRun, now: datet
     )
 
 
+async def run_keys(tx: Tx, origin: str) -> dict[str, str]:
+    """Return every run key of ``origin`` with the run it created."""
+    rows = await tx.fetch(
+        "SELECT run_key, run_id FROM {t}run_keys WHERE origin = :origin", origin=origin
+    )
+    return {r[0]: r[1] for r in rows}
+
+
 _TICK_COLUMNS = "origin, tick_at, status, owner, updated_at, run_ids, cursor, error, info"
 
 

@@ -134,6 +134,10 @@ class AutomationStore:
         """Ticks, newest first."""
         return await self._run(p.ticks, origin, limit)
 
+    async def run_keys(self, origin: str) -> dict[str, str]:
+        """Every run key ``origin`` used, with the run it created."""
+        return await self._run(p.run_keys, origin)
+
     async def tick_anchor(self, origin: str) -> tuple[datetime | None, list[datetime]]:
         """The newest tick time and the unfinished ticks of ``origin``."""
         return await self._run(p.tick_anchor, origin)

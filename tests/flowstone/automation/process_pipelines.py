@@ -68,7 +68,7 @@ def daily(context: Any) -> int:
 pools = fs.Pipeline("pools")
 
 
-@pools.asset(pool="db")
+@pools.asset(pool="db", partitioned_by=fs.StaticPartitions([f"p{i}" for i in range(10)]))
 def heavy(context: Any) -> None:
     start = time.time()
     time.sleep(0.3)

@@ -4,13 +4,12 @@ dead daemon's runs are finished by another, and pool limits hold across daemons.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
@@ -167,7 +166,7 @@ def test_a_daemon_killed_in_a_queued_200_partition_backfill_is_finished_by_anoth
 @pytest.mark.timeout(90)
 def test_a_pool_limit_of_two_holds_across_three_daemons(pg_url: str, tmp_path: Path) -> None:
     with fs.Runtime(pools, storage=pg_url, base_dir=tmp_path / "base") as rt:
-        heavy = [rt.submit("heavy") for _ in range(10)]
+        heavy = [rt.submit("heavy", f"p{i}") for i in range(10)]
         light = [rt.submit("light") for _ in range(4)]
     with daemons("pools", pg_url, tmp_path) as group:
         for _ in range(3):
@@ -190,4 +189,3 @@ def test_submit_refuses_the_memory_store_with_a_clear_error(tmp_path: Path) -> N
     with fs.Runtime(cron, storage="memory", base_dir=tmp_path) as rt:
         with pytest.raises(fs.StorageError, match="the run queue needs a record store other processes can reach"):
             rt.submit("heartbeat_report")
-    del asyncio, Any

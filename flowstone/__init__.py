@@ -35,12 +35,12 @@ from flowstone.definitions._sensor import SensorDefinition as SensorDefinition
 from flowstone.definitions._sensor import SensorResult as SensorResult
 from flowstone.engine._events import Event as Event
 from flowstone.engine._events import EventBus as EventBus
-from flowstone.engine._materializer import AssetTimeout as AssetTimeout
 from flowstone.engine._results import BackfillResult as BackfillResult
 from flowstone.engine._results import Materialization as Materialization
 from flowstone.engine._results import RunResult as RunResult
 from flowstone.automation import DaemonConfig as DaemonConfig
 from flowstone.errors import AssetNotFound as AssetNotFound
+from flowstone.errors import AssetTimeout as AssetTimeout
 from flowstone.errors import ConfigurationError as ConfigurationError
 from flowstone.errors import DefinitionError as DefinitionError
 from flowstone.errors import DefinitionProblem as DefinitionProblem

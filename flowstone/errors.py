@@ -74,6 +74,9 @@ class MissingUpstream(FlowStoneError):
         super().__init__(message)
         self.missing = list(missing)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.missing))
+
 
 class RunFailed(FlowStoneError):
     """Raised by ``materialize`` / ``materialize_all`` when the run failed; ``.result`` is
@@ -82,6 +85,14 @@ class RunFailed(FlowStoneError):
     def __init__(self, message: str, result: Any = None) -> None:
         super().__init__(message)
         self.result = result
+
+    @property
+    def run_id(self) -> str | None:
+        """The id of the failed run."""
+        return getattr(self.result, "run_id", None)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.result))
 
     @property
     def materializations(self) -> list[Any]:
@@ -145,19 +156,40 @@ class ResourceNotDeclared(ResourceError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class AssetExecutionError(FlowStoneError):
-    """Wraps an exception raised by user asset code, with the asset, partition and run."""
+class AssetTimeout(FlowStoneError, TimeoutError):
+    """Raised (and recorded as the attempt's error) when an attempt exceeds the asset's
+    ``timeout``; the attempt's value, if any arrives later, is discarded."""
 
-    def __init__(self, message: str, *, asset: str, partition: Any, run_id: str) -> None:
-        super().__init__(message)
+    def __init__(self, asset: str, partition: str | None, timeout: float) -> None:
         self.asset = asset
         self.partition = partition
-        self.run_id = run_id
+        self.timeout = timeout
+        where = f"asset {asset!r}" if partition is None else f"asset {asset!r} [{partition}]"
+        super().__init__(f"{where} did not finish within its timeout of {timeout:g} s")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.asset, self.partition, self.timeout))
+
+
+class CheckpointRejected(FlowStoneError):
+    """Raised (and recorded as the gate's failed attempt) when a checkpoint gate is
+    rejected; ``reason`` says why, ``decided_by`` who decided. Never retried."""
+
+    def __init__(self, checkpoint: str, reason: str, decided_by: str | None = None) -> None:
+        self.checkpoint = checkpoint
+        self.reason = reason
+        self.decided_by = decided_by
+        who = f" by {decided_by}" if decided_by else ""
+        super().__init__(f"checkpoint {checkpoint!r} was rejected{who}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.checkpoint, self.reason, self.decided_by))
 
 
 __all__ = (
-    "AssetExecutionError",
     "AssetNotFound",
+    "AssetTimeout",
+    "CheckpointRejected",
     "ConfigurationError",
     "DefinitionError",
     "DefinitionProblem",

@@ -1,9 +1,10 @@
-"""Wall time for ticks, leases and heartbeats, read from the actors clock.
+"""Wall time for ticks, leases and heartbeats.
 
-Internal. With the real clock (``actors.MonotonicClock``) this is ``datetime.now(UTC)``;
-with any other clock (``actors.testing.MockClock`` in tests) the clock's seconds are read as
-a Unix timestamp, so ``MockClock(start=datetime(...).timestamp())`` puts a test at a chosen
-instant and ``await clock.advance(s)`` moves ticks, leases and heartbeats forward together.
+Internal. ``flowstone.clock.utcnow()`` when a wall clock is installed there; otherwise,
+with the real actors clock, the system time; with any other actors clock
+(``actors.testing.MockClock`` in tests) the clock's seconds are read as a Unix timestamp, so
+``MockClock(start=datetime(...).timestamp())`` puts a test at a chosen instant and
+``await clock.advance(s)`` moves ticks, leases, heartbeats and timers forward together.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import actors
+from flowstone.clock import SystemWallClock, get_wall_clock
 
 
 def wall_now() -> datetime:
-    """Return the current time (UTC) as the installed clock sees it."""
+    """Return the current time (UTC) as the installed clocks see it."""
+    wall = get_wall_clock()
     clock = actors.get_clock()
-    if isinstance(clock, actors.MonotonicClock):
-        return datetime.now(UTC)
+    if not isinstance(wall, SystemWallClock) or isinstance(clock, actors.MonotonicClock):
+        return wall.now()
     return datetime.fromtimestamp(clock.now(), UTC)

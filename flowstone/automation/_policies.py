@@ -17,7 +17,7 @@ from flowstone.definitions._automation_policy import Automation
 from flowstone.definitions._schedule import fire_times
 from flowstone.engine._node import Node, upstream_of
 from flowstone.errors import InvalidPartition
-from flowstone.partitions import TimeWindowPartitions
+from flowstone.partitions import PartitionKey, TimeWindowPartitions
 from flowstone.storage import Storage
 
 
@@ -51,7 +51,7 @@ async def evaluate(
 def _candidates(definition: Any, policy: Automation, now: datetime) -> list[Node]:
     partitions = definition.partitions
     if partitions is None:
-        return [Node(definition.name, None, None)]
+        return [Node(definition.name, PartitionKey.NONE)]
     if not isinstance(partitions, TimeWindowPartitions):
         return []  # static and dynamic partitions: request them with sensors instead
     try:
@@ -61,7 +61,7 @@ def _candidates(definition: Any, policy: Automation, now: datetime) -> list[Node
     count = policy.lookback if policy.kind == "on_missing" else 1
     nodes = []
     for _ in range(count):
-        nodes.append(Node(definition.name, key, partitions.encode(key)))
+        nodes.append(Node(definition.name, PartitionKey(key, partitions.encode(key))))
         try:
             key = partitions.shift(key, -1)
         except InvalidPartition:
@@ -80,7 +80,7 @@ async def _decide(
 ) -> Verdict:
     label = node.label()
     mine = latest.get(node.encoded)
-    missing_up, newest_up = await _upstream_state(pipeline, storage, definition, node)
+    missing_up, newest_up = await _upstream_state(pipeline, storage, definition, node, now)
 
     def verdict(requested: bool, reason: str, key: str | None = None) -> Verdict:
         return Verdict(node.asset, node.key, node.encoded, requested, reason, key)
@@ -120,13 +120,13 @@ def _on_cron(policy: Automation, node: Node, mine: Any, newest_up: list[Any], no
 
 
 async def _upstream_state(
-    pipeline: Any, storage: Storage, definition: Any, node: Node
+    pipeline: Any, storage: Storage, definition: Any, node: Node, now: datetime
 ) -> tuple[list[str], list[Any]]:
     """Upstream nodes without a succeeded materialization, and the newest succeeded
     materialization of each upstream asset the node reads."""
     missing: list[str] = []
     newest: list[Any] = []
-    for upstream in upstream_of(definition, node, pipeline.get):
+    for upstream in upstream_of(definition, node, pipeline.get, now=now):
         found = await storage.latest(upstream.dep, [n.encoded for n in upstream.nodes])
         missing.extend(n.label() for n in upstream.nodes if n.encoded not in found)
         if found:

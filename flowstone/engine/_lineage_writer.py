@@ -79,11 +79,16 @@ class LineageWriter(actors.Actor):
         storage: Storage,
         in_flight: Callable[[], int] | None = None,
         commit_delay: float = COMMIT_DELAY,
+        timer: actors.Clock | None = None,
     ) -> None:
+        """Args: ``storage`` to write to; ``in_flight`` counts the materializations in
+        flight (None: never wait); ``commit_delay`` in seconds; ``timer`` schedules the
+        delayed commit (default: the loop's real time, see ``_queue_flush``)."""
         self.storage = storage
         self._in_flight = in_flight
         self._commit_delay = commit_delay
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer_clock = timer
+        self._timer: asyncio.TimerHandle | actors.TimerHandle | None = None
         self._runs: list[RunRecord] = []
         self._mats: list[MaterializationRecord] = []
         self._waiting: list[actors.Caller] = []
@@ -137,10 +142,14 @@ class LineageWriter(actors.Actor):
             return
         self._flush_queued = True
         if self._commit_delay > 0 and len(self._waiting) < self._expected():
-            # Real time, not the runtime's clock: this only groups writes, and a test's
-            # frozen clock must not hold records back.
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self._commit_delay, self._send_flush)
+            # By default real time, not the runtime's clock: this only groups writes, and a
+            # test's frozen clock must not hold a runtime's records back. The writer's own
+            # tests pass a mock clock as ``timer``.
+            if self._timer_clock is not None:
+                self._timer = self._timer_clock.call_later(self._commit_delay, self._send_flush)
+            else:
+                loop = asyncio.get_running_loop()
+                self._timer = loop.call_later(self._commit_delay, self._send_flush)
         else:
             # The flush message goes to the back of the mailbox, so every record already
             # queued behind this one joins the same transaction.

@@ -34,7 +34,6 @@ from flowstone.automation._reload import (
 )
 from flowstone.automation._store import AutomationStore, open_automation_store
 from flowstone.automation._tree import executor_name, start_tree, sync_automation
-from flowstone.runtime._resume import resume_recorded_run
 from flowstone.runtime._runtime import AsyncRuntime
 
 log = logging.getLogger("flowstone.automation")
@@ -53,10 +52,8 @@ class RuntimeLauncher:
         runtime = self.current
         self.inflight[run_id] = runtime
         try:
-            if hasattr(runtime, "resume"):
-                result = await runtime.resume(run_id)
-                return str(result.status)
-            return await resume_recorded_run(runtime, run_id)
+            result = await runtime.resume(run_id)
+            return str(result.status)
         finally:
             del self.inflight[run_id]
             await self._close_idle()
@@ -64,7 +61,7 @@ class RuntimeLauncher:
     async def cancel(self, run_id: str) -> bool:
         """Cancel a run executing here."""
         runtime = self.inflight.get(run_id)
-        return bool(runtime is not None and await runtime.engine.cancel(run_id))
+        return bool(runtime is not None and runtime.engine.registry.cancel(run_id))
 
     async def swap(self, runtime: AsyncRuntime) -> None:
         """Use ``runtime`` for new runs; the old one closes when its runs are done."""

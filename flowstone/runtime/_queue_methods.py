@@ -15,7 +15,7 @@ from flowstone.engine._results import RunResult
 from flowstone.errors import StorageError
 
 if TYPE_CHECKING:
-    from flowstone.engine._engine import Engine
+    from flowstone.engine._assembly import EngineAssembly
     from flowstone.storage import Storage
 
 
@@ -24,7 +24,7 @@ class QueueMethods:
 
     pipeline: Any
     storage: Storage
-    engine: Engine
+    _engine: EngineAssembly
     _run_queue: RunQueue | None = None
 
     async def start(self) -> None:  # provided by AsyncRuntime
@@ -34,7 +34,7 @@ class QueueMethods:
     def queue(self) -> RunQueue:
         """The durable run queue in this runtime's record store."""
         if self._run_queue is None:
-            user = f"{self.engine.user}@{self.engine.host}"
+            user = f"{self._engine.user}@{self._engine.host}"
             self._run_queue = RunQueue(self.pipeline, self.storage, user=user)
         return self._run_queue
 
@@ -64,7 +64,8 @@ class QueueMethods:
         await self.start()
         record = await self.queue.wait(run_id, timeout)
         records = await self.storage.materializations(run_id=run_id)
-        materializations = [self.engine.to_materialization(r) for r in reversed(records)]
+        reader = self._engine.reader
+        materializations = [reader.to_materialization(r) for r in reversed(records)]
         error = RuntimeError(record.error.message) if record.error is not None else None
         return RunResult(record.run_id, record.status, materializations, error)
 

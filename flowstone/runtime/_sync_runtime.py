@@ -6,14 +6,21 @@ run a loop in the main thread) and the CLI alike."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flowstone.engine._results import BackfillResult, Materialization, RunResult
 from flowstone.runtime._runtime import AsyncRuntime
 from flowstone.tenancy import current_tenant, tenant_scope
+
+if TYPE_CHECKING:
+    from flowstone.definitions._pipeline import Pipeline
+    from flowstone.engine._gate import GateKeeper
+    from flowstone.io import IOManager
+    from flowstone.storage import RunRecord
 
 T = TypeVar("T")
 
@@ -91,8 +98,30 @@ class Runtime:
     ``close()``.
     """
 
-    def __init__(self, pipeline: Any, *args: Any, **kwargs: Any) -> None:
-        self.aio = AsyncRuntime(pipeline, *args, **kwargs)
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        storage: str | None = None,
+        io_managers: Mapping[str, IOManager] | None = None,
+        resources: Mapping[str, Any] | None = None,
+        ray_address: str | None = None,
+        *,
+        base_dir: str | os.PathLike[str] = ".flowstone",
+        max_workers: int | None = None,
+        user: str | None = None,
+        gatekeeper: GateKeeper | None = None,
+    ) -> None:
+        self.aio = AsyncRuntime(
+            pipeline,
+            storage,
+            io_managers,
+            resources,
+            ray_address,
+            base_dir=base_dir,
+            max_workers=max_workers,
+            user=user,
+            gatekeeper=gatekeeper,
+        )
         self.pipeline = pipeline
         self.graph = self.aio.graph
         self.events = self.aio.events
@@ -157,13 +186,21 @@ class Runtime:
         """See ``AsyncRuntime.wait``."""
         return self._call(self.aio.wait(run_id, timeout))
 
+    def resume(self, run_id: str) -> RunResult:
+        """See ``AsyncRuntime.resume``."""
+        return self._call(self.aio.resume(run_id))
+
+    def load_value(self, asset: str, partition: Any = None) -> Any:
+        """See ``AsyncRuntime.load_value``."""
+        return self._call(self.aio.load_value(asset, partition))
+
     def materializations(
         self, asset: str, partition: Any = None, **kw: Any
     ) -> list[Materialization]:
         """See ``AsyncRuntime.materializations``."""
         return self._call(self.aio.materializations(asset, partition, **kw))
 
-    def runs(self, limit: int = 50, status: str | None = None) -> list[Any]:
+    def runs(self, limit: int = 50, status: str | None = None) -> list[RunRecord]:
         """See ``AsyncRuntime.runs``."""
         return self._call(self.aio.runs(limit, status))
 

@@ -90,11 +90,11 @@ def test_three_daemons_one_killed_and_restarted_twice_run_each_tick_exactly_once
     with daemons("cron", pg_url, tmp_path) as group:
         procs = [group.start() for _ in range(3)]
         for victim in (0, 1):
-            time.sleep(3.0)
+            time.sleep(2.5)
             group.kill(procs[victim])
-            time.sleep(1.0)
+            time.sleep(0.5)
             procs[victim] = group.start()
-        time.sleep(3.0)
+        time.sleep(2.5)
         until = datetime.now(UTC) - timedelta(seconds=1)
         settle(pg_url, "schedule:every_second")
         check_every_tick_ran_once(pg_url, until)
@@ -165,24 +165,25 @@ def test_a_daemon_killed_in_a_queued_200_partition_backfill_is_finished_by_anoth
 @pytest.mark.postgres
 @pytest.mark.timeout(90)
 def test_a_pool_limit_of_two_holds_across_three_daemons(pg_url: str, tmp_path: Path) -> None:
-    with fs.Runtime(pools, storage=pg_url, base_dir=tmp_path / "base") as rt:
-        heavy = [rt.submit("heavy", f"p{i}") for i in range(10)]
-        light = [rt.submit("light") for _ in range(4)]
+    """Each daemon runs one run at a time, so two at once means two daemons at once."""
     with daemons("pools", pg_url, tmp_path) as group:
         for _ in range(3):
-            group.start("max_runs=3", "pool=db:2")
-        settle(pg_url, rt.aio.queue.user)
+            group.start("max_runs=1", "pool=db:2")
+        with fs.Runtime(pools, storage=pg_url, base_dir=tmp_path / "base") as rt:
+            for i in range(10):
+                rt.submit("heavy", f"p{i}")
+            rt.submit("light")
+            user = rt.aio.queue.user
+        settle(pg_url, user)
     lines = (tmp_path / "out" / "pools.log").read_text().splitlines()
     intervals = [tuple(map(float, line.split()[:2])) for line in lines]
-    assert len(intervals) == len(heavy) == 10 and light
+    assert len(intervals) == 10
     events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
     running = peak = 0
     for _, delta in events:
         running += delta
         peak = max(peak, running)
     assert peak == 2
-    pids = {line.split()[2] for line in lines}
-    assert len(pids) >= 2  # the limit was shared, not one daemon doing everything
 
 
 def test_submit_refuses_the_memory_store_with_a_clear_error(tmp_path: Path) -> None:

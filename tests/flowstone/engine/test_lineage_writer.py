@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import actors
+from actors.testing import MockClock, wait_all_idle
 from flowstone.engine._lineage_writer import (
     COMMIT_SIBLINGS,
     GetStatistics,
@@ -59,9 +60,12 @@ async def storage() -> AsyncIterator[CountingStorage]:
 
 
 async def start_writer(
-    storage: CountingStorage, in_flight: Callable[[], int] | None, delay: float
+    storage: CountingStorage,
+    in_flight: Callable[[], int] | None,
+    delay: float,
+    timer: actors.Clock | None = None,
 ) -> actors.ActorRef:
-    return await actors.spawn(LineageWriter, storage, in_flight, delay)
+    return await actors.spawn(LineageWriter, storage, in_flight, delay, timer)
 
 
 async def write(writer: actors.ActorRef, index: int) -> None:
@@ -77,7 +81,7 @@ async def test_records_arriving_one_by_one_share_a_transaction_while_many_are_in
     calls = []
     for index in range(COMMIT_SIBLINGS):
         calls.append(asyncio.ensure_future(write(writer, index)))
-        await asyncio.sleep(0.001)  # arrive separately, not in one mailbox batch
+        await wait_all_idle()  # arrive separately, not in one mailbox batch
     await asyncio.wait_for(asyncio.gather(*calls), timeout=10.0)
     assert storage.transactions == [COMMIT_SIBLINGS]
     assert len(await storage.materializations()) == COMMIT_SIBLINGS
@@ -87,8 +91,14 @@ async def test_records_arriving_one_by_one_share_a_transaction_while_many_are_in
 async def test_a_record_waits_at_most_the_commit_delay_for_siblings(
     storage: CountingStorage,
 ) -> None:
-    writer = await start_writer(storage, lambda: 100, delay=0.01)
-    await asyncio.wait_for(write(writer, 1), timeout=10.0)
+    clock = MockClock()
+    writer = await start_writer(storage, lambda: 100, delay=0.01, timer=clock)
+    call = asyncio.ensure_future(write(writer, 1))
+    await clock.advance(0.005)
+    assert not call.done()
+    assert storage.transactions == []
+    await clock.advance(0.005)
+    await asyncio.wait_for(call, timeout=10.0)
     assert storage.transactions == [1]
     await writer.stop()
 
@@ -126,6 +136,6 @@ async def test_an_orderly_stop_writes_what_is_waiting_for_its_delay(
 ) -> None:
     writer = await start_writer(storage, lambda: 100, delay=3600.0)
     writer.cast(Record(record(7)))
-    await asyncio.sleep(0)
+    await wait_all_idle()
     await writer.stop()
     assert [m.id for m in await storage.materializations()] == ["m7"]

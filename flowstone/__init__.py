@@ -18,6 +18,7 @@ from flowstone import automation as automation
 from flowstone import errors as errors
 from flowstone import io as io
 from flowstone import tenancy as tenancy
+from flowstone.automation import DaemonConfig as DaemonConfig
 from flowstone.definitions._asset import AssetDefinition as AssetDefinition
 from flowstone.definitions._asset_info import AssetInfo as AssetInfo
 from flowstone.definitions._automation_policy import Automation as Automation
@@ -38,7 +39,6 @@ from flowstone.engine._events import EventBus as EventBus
 from flowstone.engine._results import BackfillResult as BackfillResult
 from flowstone.engine._results import Materialization as Materialization
 from flowstone.engine._results import RunResult as RunResult
-from flowstone.automation import DaemonConfig as DaemonConfig
 from flowstone.errors import AssetNotFound as AssetNotFound
 from flowstone.errors import AssetTimeout as AssetTimeout
 from flowstone.errors import ConfigurationError as ConfigurationError
@@ -69,12 +69,12 @@ from flowstone.partitions import StaticPartitions as StaticPartitions
 from flowstone.partitions import TimeWindowMapping as TimeWindowMapping
 from flowstone.partitions import TimeWindowPartitions as TimeWindowPartitions
 from flowstone.partitions import WeeklyPartitions as WeeklyPartitions
+from flowstone.runtime._daemon import Daemon as Daemon
 from flowstone.runtime._default import backfill as backfill
 from flowstone.runtime._default import configure as configure
 from flowstone.runtime._default import lineage as lineage
 from flowstone.runtime._default import materialize as materialize
 from flowstone.runtime._default import materialize_all as materialize_all
-from flowstone.runtime._daemon import Daemon as Daemon
 from flowstone.runtime._runtime import AsyncRuntime as AsyncRuntime
 from flowstone.runtime._sync_runtime import Runtime as Runtime
 from flowstone.tenancy import TenantScope as TenantScope
@@ -122,8 +122,8 @@ __all__ = (
     "ResourceError",
     "ResourceNotDeclared",
     "RetryPolicy",
-    "RunRequest",
     "RunFailed",
+    "RunRequest",
     "RunResult",
     "Runtime",
     "ScheduleDefinition",

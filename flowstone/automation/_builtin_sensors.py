@@ -39,7 +39,9 @@ def asset_sensor(
         if not fresh:
             return SensorResult()
         newest = max((r.finished_at or r.started_at) for r in fresh)
-        requests = [RunRequest(request, partition=r.partition, run_key=r.id) for r in reversed(fresh)]
+        requests = [
+            RunRequest(request, partition=r.partition, run_key=r.id) for r in reversed(fresh)
+        ]
         return SensorResult(run_requests=requests, cursor=newest.isoformat())
 
     return pipeline.sensor(interval=interval, name=name)(evaluate)  # type: ignore[no-any-return]
@@ -111,7 +113,9 @@ def sql_sensor(
         if value == context.cursor:
             return SensorResult()
         key = partition(value) if partition else None
-        return SensorResult(run_requests=[RunRequest(asset, partition=key, run_key=value)], cursor=value)
+        return SensorResult(
+            run_requests=[RunRequest(asset, partition=key, run_key=value)], cursor=value
+        )
 
     return pipeline.sensor(interval=interval, name=name)(evaluate)  # type: ignore[no-any-return]
 
@@ -136,4 +140,6 @@ async def _query_value(url: str, query: str) -> str:
         return await asyncio.to_thread(read)
     from flowstone.errors import ConfigurationError
 
-    raise ConfigurationError(f"sql_sensor url must be postgresql://... or sqlite:///PATH, got {url!r}")
+    raise ConfigurationError(
+        f"sql_sensor url must be postgresql://... or sqlite:///PATH, got {url!r}"
+    )

@@ -11,8 +11,7 @@ class RunNotFound(FlowStoneError, LookupError):
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         super().__init__(
-            f"no run {run_id!r} in the record store; list runs with `flowstone runs` "
-            f"or rt.runs()"
+            f"no run {run_id!r} in the record store; list runs with `flowstone runs` or rt.runs()"
         )
 
 

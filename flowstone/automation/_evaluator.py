@@ -63,7 +63,9 @@ class AutomationEvaluator(actors.Actor):
         try:
             for name, asset in pipeline.assets.items():
                 if asset.automation is not None:
-                    verdicts += await evaluate(pipeline, self.ctx.storage, name, asset.automation, now)
+                    verdicts += await evaluate(
+                        pipeline, self.ctx.storage, name, asset.automation, now
+                    )
         except Exception:
             outcome = TickOutcome(TickStatus.FAILED, error=traceback.format_exc())
             await self._complete(slot, outcome)
@@ -80,14 +82,26 @@ class AutomationEvaluator(actors.Actor):
                 )  # fmt: skip
                 runs.append((run, v.run_key))
             policy = pipeline.get(v.asset).automation.describe()
-            decisions.append(Decision(v.asset, v.encoded, now, policy, v.requested, v.reason, run_id if v.requested else None))
+            decisions.append(
+                Decision(
+                    v.asset,
+                    v.encoded,
+                    now,
+                    policy,
+                    v.requested,
+                    v.reason,
+                    run_id if v.requested else None,
+                )
+            )
         status = TickStatus.REQUESTED if runs else TickStatus.SKIPPED
         if await self._complete(slot, TickOutcome(status, runs=tuple(runs))):
             await self.ctx.store.record_decisions(decisions)
 
     async def _complete(self, slot: datetime, outcome: TickOutcome) -> bool:
         try:
-            await self.ctx.store.complete_tick(ORIGIN, slot, self.ctx.config.daemon_id, wall_now(), outcome)
+            await self.ctx.store.complete_tick(
+                ORIGIN, slot, self.ctx.config.daemon_id, wall_now(), outcome
+            )
         except LostLease:
             log.warning("automation: slot %s was taken over by another daemon", slot)
             return False

@@ -102,8 +102,12 @@ class RunExecutor(actors.Actor):
             self.ctx.launcher.resume(claim.run_id), name=f"flowstone-run-{claim.run_id}"
         )
         self.tasks[claim.run_id] = task
-        ref = self.ref
-        task.add_done_callback(lambda t, r=claim.run_id: ref.send(_Finished(r, t)))
+        ref, run_id = self.ref, claim.run_id
+
+        def finished(done: asyncio.Task[str]) -> None:
+            ref.send(_Finished(run_id, done))
+
+        task.add_done_callback(finished)
 
     async def _give_up(self, claim: Claim) -> None:
         # A run whose daemons keep dying (it exhausts memory, say) must not take every

@@ -8,8 +8,9 @@ repeated by another daemon, or after a crash, never requests the same run twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flowstone.automation._schedule_actor import closed_window
@@ -103,20 +104,34 @@ async def _decide(
     return _on_cron(policy, node, mine, newest_up, now, verdict)
 
 
-def _on_cron(policy: Automation, node: Node, mine: Any, newest_up: list[Any], now: datetime, verdict: Any) -> Verdict:
+def _on_cron(
+    policy: Automation,
+    node: Node,
+    mine: Any,
+    newest_up: list[Any],
+    now: datetime,
+    verdict: Callable[..., Verdict],
+) -> Verdict:
     assert policy.trigger is not None  # on_cron always has one
-    from datetime import timedelta
 
     ticks = fire_times(policy.trigger, now - timedelta(days=31), now, limit=100_000)
     if not ticks:
         return verdict(False, f"no tick of {policy.cron!r} in the last 31 days")
     tick = ticks[-1]
     if mine is not None and _instant(mine) >= tick:
-        return verdict(False, f"{node.label()} was materialized since the tick at {tick.isoformat()}")
+        return verdict(
+            False, f"{node.label()} was materialized since the tick at {tick.isoformat()}"
+        )
     stale = [u.asset for u in newest_up if _instant(u) < tick]
     if stale:
-        return verdict(False, f"waiting for {', '.join(stale)} to be materialized after {tick.isoformat()}")
-    return verdict(True, f"cron tick {tick.isoformat()} passed and upstream is fresh", f"on_cron:{node.label()}:{tick.isoformat()}")
+        return verdict(
+            False, f"waiting for {', '.join(stale)} to be materialized after {tick.isoformat()}"
+        )
+    return verdict(
+        True,
+        f"cron tick {tick.isoformat()} passed and upstream is fresh",
+        f"on_cron:{node.label()}:{tick.isoformat()}",
+    )
 
 
 async def _upstream_state(

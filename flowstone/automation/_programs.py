@@ -131,7 +131,9 @@ async def claim(
 class _Budget:
     """Free cluster and pool slots, counted once per claim transaction."""
 
-    def __init__(self, limits: Limits, total: int, used: dict[str, int], pools: dict[str, set[str]]):
+    def __init__(
+        self, limits: Limits, total: int, used: dict[str, int], pools: dict[str, set[str]]
+    ):
         self.limits, self.total, self.used, self.pools = limits, total, used, pools
 
     @classmethod
@@ -189,8 +191,7 @@ async def renew(
         **params,
     )
     rows = await tx.fetch(
-        f"SELECT run_id, owner, state, cancel_requested FROM {{t}}run_queue "
-        f"WHERE run_id IN {ids}",
+        f"SELECT run_id, owner, state, cancel_requested FROM {{t}}run_queue WHERE run_id IN {ids}",
         **params,
     )
     mine = {r[0] for r in rows if r[1] == owner and r[2] == "claimed"}
@@ -258,9 +259,7 @@ async def request_cancel(tx: Tx, run_id: str, now: datetime) -> str:
         )
         return "cancelled"
     if state == "claimed":
-        await tx.execute(
-            "UPDATE {t}run_queue SET cancel_requested = 1 WHERE run_id = :r", r=run_id
-        )
+        await tx.execute("UPDATE {t}run_queue SET cancel_requested = 1 WHERE run_id = :r", r=run_id)
         return "requested"
     return "finished"
 
@@ -284,10 +283,17 @@ async def entries(tx: Tx, states: Sequence[str], limit: int) -> list[QueueEntry]
         pools.setdefault(run_id, []).append(pool)
     return [
         QueueEntry(
-            r[0], r[1], int(r[2]), tx.from_time(r[3]), r[4],
-            None if r[5] is None else tx.from_time(r[5]), int(r[6]), bool(r[7]), r[8],
+            r[0],
+            r[1],
+            int(r[2]),
+            tx.from_time(r[3]),
+            r[4],
+            None if r[5] is None else tx.from_time(r[5]),
+            int(r[6]),
+            bool(r[7]),
+            r[8],
             tuple(pools.get(r[0], ())),
-        )  # fmt: skip
+        )
         for r in rows
     ]
 
@@ -335,9 +341,15 @@ async def daemons(tx: Tx) -> list[DaemonRecord]:
         held.setdefault(owner, []).append(run_id)
     return [
         DaemonRecord(
-            r[0], r[1], int(r[2]), tx.from_time(r[3]), tx.from_time(r[4]), r[5],
-            json.loads(r[6]), tuple(held.get(r[0], ())),
-        )  # fmt: skip
+            r[0],
+            r[1],
+            int(r[2]),
+            tx.from_time(r[3]),
+            tx.from_time(r[4]),
+            r[5],
+            json.loads(r[6]),
+            tuple(held.get(r[0], ())),
+        )
         for r in rows
     ]
 
@@ -560,6 +572,4 @@ async def decisions(tx: Tx, asset: str, partition: str | None, every: bool) -> l
         asset=asset,
         pkey=encode_pkey(partition),
     )
-    return [
-        Decision(r[0], r[1], tx.from_time(r[2]), r[3], bool(r[4]), r[5], r[6]) for r in rows
-    ]
+    return [Decision(r[0], r[1], tx.from_time(r[2]), r[3], bool(r[4]), r[5], r[6]) for r in rows]

@@ -83,7 +83,9 @@ def queued_run(
 ) -> QueuedRun:
     """Build the queued run of one request (its record has status ``queued``)."""
     encoded = encode_partition(pipeline, asset, partition)
-    kind = "backfill" if backfill_id is not None else "materialize_all" if upstream else "materialize"
+    kind = (
+        "backfill" if backfill_id is not None else "materialize_all" if upstream else "materialize"
+    )
     record = RunRecord(
         run_id=run_id or new_run_id(),
         pipeline=pipeline.name,

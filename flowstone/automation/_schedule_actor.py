@@ -117,7 +117,9 @@ class ScheduleActor(actors.Actor):
     async def tick(self) -> float:
         """Run every due tick; return the seconds until the next look."""
         interval = self.ctx.config.tick_interval
-        schedule = self.ctx.definitions.current.pipeline.schedules.get(self.name)
+        schedule: ScheduleDefinition | None = self.ctx.definitions.current.pipeline.schedules.get(
+            self.name
+        )
         if schedule is None:
             return interval  # removed by a reload; the tree stops this actor
         now = wall_now()
@@ -135,7 +137,9 @@ class ScheduleActor(actors.Actor):
             return interval
         return min(interval, max(0.001, (upcoming[0] - wall_now()).total_seconds()))
 
-    async def _run_tick(self, schedule: ScheduleDefinition, tick: datetime, skip: str | None) -> None:
+    async def _run_tick(
+        self, schedule: ScheduleDefinition, tick: datetime, skip: str | None
+    ) -> None:
         store, owner = self.ctx.store, self.ctx.config.daemon_id
         now = wall_now()
         lease_until = now + timedelta(seconds=self.ctx.config.lease)
@@ -168,7 +172,10 @@ class ScheduleActor(actors.Actor):
                 triggered_by=self.origin,
                 trigger="schedule",
                 run_id=stable_run_id(self.origin, tick.isoformat()),
-                metadata={"scheduled_time": tick.isoformat(), "code_version": definitions.code_version},
+                metadata={
+                    "scheduled_time": tick.isoformat(),
+                    "code_version": definitions.code_version,
+                },
             )
         except InvalidPartition as exc:
             return TickOutcome(TickStatus.SKIPPED, info={"reason": str(exc)})

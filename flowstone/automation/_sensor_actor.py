@@ -105,7 +105,9 @@ class SensorActor(actors.Actor):
             await self._evaluate_slot(sensor, slot, state.cursor)
         return wait + 0.001
 
-    async def _evaluate_slot(self, sensor: SensorDefinition, slot: datetime, cursor: str | None) -> None:
+    async def _evaluate_slot(
+        self, sensor: SensorDefinition, slot: datetime, cursor: str | None
+    ) -> None:
         store, owner = self.ctx.store, self.ctx.config.daemon_id
         now = wall_now()
         until = now + timedelta(seconds=max(self.ctx.config.lease, sensor.timeout * 2))
@@ -123,7 +125,9 @@ class SensorActor(actors.Actor):
         if created:
             log.info("sensor %s: %d run(s) requested", self.name, len(created))
 
-    async def _outcome(self, sensor: SensorDefinition, slot: datetime, cursor: str | None) -> TickOutcome:
+    async def _outcome(
+        self, sensor: SensorDefinition, slot: datetime, cursor: str | None
+    ) -> TickOutcome:
         definitions = self.ctx.definitions.current
         resources = {k: v for k, v in definitions.resources.items() if k in sensor.resources}
         context = SensorContext(sensor.name, cursor, resources, slot, self.ctx.storage)
@@ -165,4 +169,3 @@ async def _call(sensor: SensorDefinition, context: SensorContext) -> object:
         return await sensor.fn(context)
     # A blocking sensor (an HTTP or SQL call) must not stall the daemon's other actors.
     return await asyncio.to_thread(sensor.fn, context)
-

@@ -89,10 +89,10 @@ async def start_tree(ctx: DaemonContext) -> supervisors.SupervisorRef:
 async def sync_automation(ctx: DaemonContext) -> None:
     """Add and remove schedule / sensor actors to match ``ctx.definitions.current``."""
     sup = supervisors.whereis(child_name(ctx, "automation-supervisor"))
-    if sup is None:
+    if not isinstance(sup, supervisors.SupervisorRef):
         return
-    wanted = {spec.id: spec for spec in automation_specs(ctx)}
-    present = {child.id for child in await sup.which_children()}
+    wanted = {str(spec.id): spec for spec in automation_specs(ctx)}
+    present = {str(child.id) for child in await sup.which_children()}
     for child_id in present - set(wanted):
         await sup.terminate_child(child_id)
         await sup.delete_child(child_id)

@@ -204,13 +204,19 @@ def _origins_group(kind: str, names: Callable[[Any], dict[str, Any]]) -> click.G
         states = _store(rt, lambda s: s.states(origins, _now()))
         rows = []
         for st in states:
-            ticks = _store(rt, lambda s, o=st.origin: s.ticks(o, 1))
+            ticks = _store(rt, _ticks_of(st.origin))
             last = ticks[0] if ticks else None
+            name = st.origin.split(":", 1)[1]
             rows.append(
-                {"name": st.origin.split(":", 1)[1], "enabled": st.enabled, "cursor": st.cursor,
-                 "last_tick": last.tick_at if last else None, "last_status": last.status if last else None,
-                 "detail": _describe(defined[st.origin.split(":", 1)[1]])}
-            )  # fmt: skip
+                {
+                    "name": name,
+                    "enabled": st.enabled,
+                    "cursor": st.cursor,
+                    "last_tick": last.tick_at if last else None,
+                    "last_status": last.status if last else None,
+                    "detail": _describe(defined[name]),
+                }
+            )
         if state.json:
             emit_json(rows)
             return
@@ -226,22 +232,35 @@ def _origins_group(kind: str, names: Callable[[Any], dict[str, Any]]) -> click.G
     return group
 
 
-def _toggle(group: click.Group, kind: str, names: Callable[[Any], dict[str, Any]], on: bool) -> None:
+def _toggle(
+    group: click.Group, kind: str, names: Callable[[Any], dict[str, Any]], on: bool
+) -> None:
     @group.command(name="on" if on else "off")
     @click.argument("name")
     @with_runtime
     def toggle(state: State, rt: Any, name: str) -> None:
         if name not in names(rt.pipeline):
-            raise click.BadParameter(f"no {kind} {name!r}; known: {', '.join(sorted(names(rt.pipeline))) or '(none)'}")
+            raise click.BadParameter(
+                f"no {kind} {name!r}; known: {', '.join(sorted(names(rt.pipeline))) or '(none)'}"
+            )
         _store(rt, lambda s: s.set_enabled(f"{kind}:{name}", on, _now()))
         console.print(f"{kind} {name} {'on' if on else 'off'}")
 
     toggle.__doc__ = f"Turn a {kind} {'on' if on else 'off'} (persists across restarts)."
 
 
+def _ticks_of(origin: str) -> Callable[[Any], Coroutine[Any, Any, Any]]:
+    def fetch(store: Any) -> Coroutine[Any, Any, Any]:
+        return store.ticks(origin, 1)  # type: ignore[no-any-return]
+
+    return fetch
+
+
 def _describe(definition: Any) -> str:
     if hasattr(definition, "cron"):
-        return f"{definition.asset} @ {definition.cron} {definition.timezone} ({definition.catch_up})"
+        return (
+            f"{definition.asset} @ {definition.cron} {definition.timezone} ({definition.catch_up})"
+        )
     return f"every {definition.interval:g}s"
 
 
@@ -261,7 +280,9 @@ def run_now(state: State, rt: Any, name: str) -> None:
         raise click.BadParameter(f"no schedule {name!r}")
     with errors_to_exit_codes():
         partition = tick_partition(schedule, rt.pipeline, _now())
-        run_id = rt._call(rt.aio.queue.submit(schedule.asset, partition, triggered_by=f"schedule:{name}"))
+        run_id = rt._call(
+            rt.aio.queue.submit(schedule.asset, partition, triggered_by=f"schedule:{name}")
+        )
     emit_json({"run_id": run_id}) if state.json else console.print(run_id)
 
 
@@ -315,7 +336,10 @@ def why(state: State, rt: Any, asset: str, partition: str | None) -> None:
     for d in found:
         verb = "requested" if d.requested else "not requested"
         run = f" (run {d.run_id})" if d.run_id else ""
-        console.print(f"{label(d.asset, d.partition)}: {verb}{run} at {fmt_time(d.evaluated_at)} by {d.policy}: {d.reason}")
+        when = fmt_time(d.evaluated_at)
+        console.print(
+            f"{label(d.asset, d.partition)}: {verb}{run} at {when} by {d.policy}: {d.reason}"
+        )
 
 
 COMMANDS = (daemon, daemons, submit, wait, cancel, queue, schedules, sensors, automation)

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, final, overload
 from flowstone.definitions._asset import AssetDefinition
 from flowstone.definitions._asset_builder import build_asset
 from flowstone.definitions._automation_policy import Automation
+from flowstone.definitions._naming import is_pipeline_name
 from flowstone.definitions._schedule import ScheduleDefinition, build_schedule
 from flowstone.definitions._sensor import SensorDefinition, build_sensor
-from flowstone.definitions._naming import is_pipeline_name
 from flowstone.errors import AssetNotFound, DefinitionError, DefinitionProblem
 
 if TYPE_CHECKING:

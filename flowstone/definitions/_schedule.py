@@ -49,7 +49,9 @@ def cron_trigger(cron: str, timezone: str, who: str) -> CronTrigger:
         ) from None
 
 
-def fire_times(trigger: CronTrigger, after: datetime, until: datetime, limit: int) -> list[datetime]:
+def fire_times(
+    trigger: CronTrigger, after: datetime, until: datetime, limit: int
+) -> list[datetime]:
     """Return the fire times strictly after ``after`` and at or before ``until`` (UTC), at
     most ``limit`` of them, oldest first."""
     found: list[datetime] = []

@@ -144,8 +144,12 @@ class Daemon:
         store = open_automation_store(runtime.storage)
         await store.open()
         launcher = RuntimeLauncher(runtime)
-        definitions = Definitions(self.pipeline, code_version_of(self.pipeline), _resources_of(runtime))
-        self.ctx = ctx = DaemonContext(self.config, store, runtime.storage, DefinitionsHolder(definitions), launcher)
+        definitions = Definitions(
+            self.pipeline, code_version_of(self.pipeline), _resources_of(runtime)
+        )
+        self.ctx = ctx = DaemonContext(
+            self.config, store, runtime.storage, DefinitionsHolder(definitions), launcher
+        )
         tree = await start_tree(ctx)
         log.info("daemon %s started (code %s)", self.config.daemon_id, definitions.code_version)
         watcher = asyncio.create_task(self._watch(ctx, launcher)) if self.reload else None
@@ -167,7 +171,11 @@ class Daemon:
             log.error("daemon %s: its supervision tree exited", self.config.daemon_id)
 
     async def _shutdown(
-        self, ctx: DaemonContext, store: AutomationStore, tree: actors.ActorRef, launcher: RuntimeLauncher
+        self,
+        ctx: DaemonContext,
+        store: AutomationStore,
+        tree: actors.ActorRef,
+        launcher: RuntimeLauncher,
     ) -> None:
         with contextlib.suppress(Exception):
             await store.set_daemon_status(self.config.daemon_id, "draining", wall_now())
@@ -199,7 +207,9 @@ class Daemon:
             if watcher.changed():
                 await self.reload_now(ctx, launcher, watcher.modules)
 
-    async def reload_now(self, ctx: DaemonContext, launcher: RuntimeLauncher, modules: list[str]) -> bool:
+    async def reload_now(
+        self, ctx: DaemonContext, launcher: RuntimeLauncher, modules: list[str]
+    ) -> bool:
         """Load the definitions again; keep the previous ones if that fails."""
         assert self.spec is not None
         try:
@@ -208,10 +218,14 @@ class Daemon:
             await runtime.start()
         except Exception as exc:  # a syntax error is an Exception too
             ctx.definitions.reload_error = f"{type(exc).__name__}: {exc}"
-            log.error("reload failed, keeping the previous definitions: %s", ctx.definitions.reload_error)
+            log.error(
+                "reload failed, keeping the previous definitions: %s", ctx.definitions.reload_error
+            )
             return False
         ctx.definitions.reload_error = None
-        ctx.definitions.current = Definitions(pipeline, code_version_of(pipeline), _resources_of(runtime))
+        ctx.definitions.current = Definitions(
+            pipeline, code_version_of(pipeline), _resources_of(runtime)
+        )
         await launcher.swap(runtime)
         await sync_automation(ctx)
         log.info("reloaded definitions (code %s)", ctx.definitions.current.code_version)

@@ -43,7 +43,7 @@ def main() -> None:
 
     async def serve() -> None:
         task = asyncio.create_task(daemon.serve(handle_signals=True))
-        while daemon.ctx is None and not task.done():
+        while daemon.ctx is None and not task.done():  # noqa: ASYNC110 - started by serve()
             await asyncio.sleep(0.01)
         print("READY", flush=True)
         await task

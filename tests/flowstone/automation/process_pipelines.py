@@ -78,4 +78,3 @@ def heavy(context: Any) -> None:
 @pools.asset
 def light(context: Any) -> None:
     return None
-

@@ -25,7 +25,9 @@ class Daemons:
         self.pipeline, self.storage, self.base_dir, self.out = pipeline, storage, base_dir, out
         self.procs: list[subprocess.Popen[str]] = []
 
-    def start(self, *options: str, env: dict[str, str] | None = None, ready: bool = True) -> subprocess.Popen[str]:
+    def start(
+        self, *options: str, env: dict[str, str] | None = None, ready: bool = True
+    ) -> subprocess.Popen[str]:
         environment = {
             **os.environ,
             "PYTHONPATH": f"{ROOT}{os.pathsep}{HERE}",

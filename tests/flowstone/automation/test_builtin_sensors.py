@@ -42,7 +42,9 @@ def daily_pair() -> fs.Pipeline:
     return p
 
 
-async def evaluate(pipeline: fs.Pipeline, name: str, store: AutomationStore, storage: Storage, clock: MockClock) -> None:
+async def evaluate(
+    pipeline: fs.Pipeline, name: str, store: AutomationStore, storage: Storage, clock: MockClock
+) -> None:
     ref = await actors.spawn(SensorActor, make_context(pipeline, store, storage, "d1"), name)
     try:
         await ref.call("tick")
@@ -84,12 +86,18 @@ async def test_the_sql_sensor_requests_a_run_when_the_value_changes(
         conn.execute("INSERT INTO loads VALUES (7)")
     await evaluate(p, "loads", store, storage, clock)
     (run,) = await storage.list_runs(status="queued")
-    assert run.partition == "2025-01-07" and run.triggered_by == "sensor:loads"
+    assert run.partition == "2025-01-07"
+    assert run.triggered_by == "sensor:loads"
 
 
 @pytest.mark.s3
 async def test_the_s3_sensor_requests_one_run_per_new_object(
-    clock: MockClock, store: AutomationStore, storage: Storage, s3_server: Any, s3_bucket: str, s3_endpoint: str  # noqa: F811
+    clock: MockClock,
+    store: AutomationStore,
+    storage: Storage,
+    s3_server: Any,  # noqa: F811
+    s3_bucket: str,  # noqa: F811
+    s3_endpoint: str,  # noqa: F811
 ) -> None:
     client = s3_server.client()
     p = daily_pair()

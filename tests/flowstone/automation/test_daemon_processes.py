@@ -4,6 +4,7 @@ dead daemon's runs are finished by another, and pool limits hold across daemons.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -19,8 +20,8 @@ from flowstone.automation._store import AutomationStore, open_automation_store
 from flowstone.storage import Storage, open_storage
 from tests.pg import run_sync
 
+from .process_pipelines import backfill, cron, pools
 from .processes import daemons, poll_until
-from .process_pipelines import backfill, cron, pools, sensors
 
 T = TypeVar("T")
 
@@ -44,7 +45,11 @@ def query(url: str, fn: Callable[[Storage, AutomationStore], Awaitable[T]]) -> T
 
 def runs_by(url: str, triggered_by: str) -> dict[str, str]:
     async def fetch(storage: Storage, store: AutomationStore) -> dict[str, str]:
-        return {r.run_id: r.status for r in await storage.list_runs(limit=100_000) if r.triggered_by == triggered_by}
+        return {
+            r.run_id: r.status
+            for r in await storage.list_runs(limit=100_000)
+            if r.triggered_by == triggered_by
+        }
 
     return query(url, fetch)
 
@@ -53,7 +58,7 @@ def check_every_tick_ran_once(url: str, until: datetime) -> None:
     ticks = query(url, lambda s, a: a.ticks("schedule:every_second", 100_000))
     ticks = sorted((t for t in ticks if t.tick_at <= until), key=lambda t: t.tick_at)
     assert len(ticks) >= 3
-    gaps = [b.tick_at - a.tick_at for a, b in zip(ticks, ticks[1:], strict=False)]
+    gaps = [b.tick_at - a.tick_at for a, b in itertools.pairwise(ticks)]
     assert set(gaps) == {timedelta(seconds=1)}, "a tick was missed"
     assert all(t.status == "requested" and len(t.run_ids) == 1 for t in ticks)
     run_ids = [t.run_ids[0] for t in ticks]
@@ -151,13 +156,16 @@ def test_a_daemon_killed_in_a_queued_200_partition_backfill_is_finished_by_anoth
     log = tmp_path / "out" / "backfill.log"
     with daemons("backfill", pg_url, tmp_path) as group:
         victim = group.start("max_runs=4")
-        poll_until(lambda: log.exists() and len(log.read_text().splitlines()) >= 40, 60, "40 partitions")
+        poll_until(
+            lambda: log.exists() and len(log.read_text().splitlines()) >= 40, 60, "40 partitions"
+        )
         group.kill(victim)
         group.start("max_runs=4")
         statuses = settle(pg_url, f"backfill:{backfill_id}", timeout=90)
     assert len(statuses) == 200
     per_run = materializations_per_run(pg_url, "daily")
-    assert sorted(per_run) == sorted(run_ids) and set(per_run.values()) == {1}
+    assert sorted(per_run) == sorted(run_ids)
+    assert set(per_run.values()) == {1}
     partitions = query(pg_url, lambda s, a: s.materializations(asset="daily", status="succeeded"))
     assert sorted(Counter(m.partition for m in partitions).values()) == [1] * 200
 
@@ -187,6 +195,10 @@ def test_a_pool_limit_of_two_holds_across_three_daemons(pg_url: str, tmp_path: P
 
 
 def test_submit_refuses_the_memory_store_with_a_clear_error(tmp_path: Path) -> None:
-    with fs.Runtime(cron, storage="memory", base_dir=tmp_path) as rt:
-        with pytest.raises(fs.StorageError, match="the run queue needs a record store other processes can reach"):
-            rt.submit("heartbeat_report")
+    with (
+        fs.Runtime(cron, storage="memory", base_dir=tmp_path) as rt,
+        pytest.raises(
+            fs.StorageError, match="the run queue needs a record store other processes can reach"
+        ),
+    ):
+        rt.submit("heartbeat_report")

@@ -94,7 +94,8 @@ async def test_a_killed_daemons_run_is_taken_over_once_its_lease_expires(
     await asyncio.sleep(0)
     await alive.call("held")  # after the run's completion message
     (entry,) = await store.entries(("done",))
-    assert entry.owner == "d2" and entry.claims == 2
+    assert entry.owner == "d2"
+    assert entry.claims == 2
 
 
 async def test_a_daemon_that_lost_its_lease_stops_its_copy_of_the_run(

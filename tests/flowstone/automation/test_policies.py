@@ -32,7 +32,9 @@ def automated() -> fs.Pipeline:
     def raw(context: Any) -> int:
         return 1
 
-    @p.asset(partitioned_by=days, depends_on=["raw"], automation=fs.Automation.on_missing(lookback=3))
+    @p.asset(
+        partitioned_by=days, depends_on=["raw"], automation=fs.Automation.on_missing(lookback=3)
+    )
     def clean(context: Any, raw: int) -> int:
         return raw
 
@@ -72,17 +74,20 @@ async def test_on_missing_and_eager_request_each_run_once_and_explain_why(
             assert not waiting.requested
             assert waiting.reason == "waiting for upstream raw[2025-01-12]"
             (requested,) = await store.decisions("clean", "2025-01-14")
-            assert requested.requested and requested.policy == "on_missing()"
+            assert requested.requested
+            assert requested.policy == "on_missing()"
             assert requested.reason == "clean[2025-01-14] is missing and its upstream is there"
             assert requested.run_id in {r.run_id for r in queued}
 
             await rt.materialize("follower")
             await evaluate(ref, clock)
             (quiet,) = await store.decisions("follower")
-            assert not quiet.requested and quiet.reason.startswith("no upstream changed since")
+            assert not quiet.requested
+            assert quiet.reason.startswith("no upstream changed since")
             await rt.materialize("source")
             await evaluate(ref, clock)
             (again,) = await store.decisions("follower")
-            assert again.requested and again.reason.startswith("upstream source was materialized after follower")
+            assert again.requested
+            assert again.reason.startswith("upstream source was materialized after follower")
         finally:
             await ref.stop()

@@ -40,25 +40,35 @@ async def runtime(tmp_path: Path) -> AsyncIterator[fs.AsyncRuntime]:
 
 
 async def test_bad_submissions_fail_at_once_and_queue_nothing(runtime: fs.AsyncRuntime) -> None:
-    with pytest.raises(fs.InvalidPartition, match=r"asset 'raw' is partitioned .* needs a partition key"):
+    with pytest.raises(
+        fs.InvalidPartition, match=r"asset 'raw' is partitioned .* needs a partition key"
+    ):
         await runtime.submit("raw")
     with pytest.raises(fs.AssetNotFound, match="did you mean 'raw'"):
         await runtime.submit("rwa", "2025-01-02")
     assert await runtime.runs(status="queued") == []
 
 
-async def test_a_queued_run_is_cancelled_at_once_and_wait_reports_it(runtime: fs.AsyncRuntime) -> None:
+async def test_a_queued_run_is_cancelled_at_once_and_wait_reports_it(
+    runtime: fs.AsyncRuntime,
+) -> None:
     run_id = await runtime.submit("raw", "2025-01-02")
     (queued,) = await runtime.runs(status="queued")
-    assert queued.run_id == run_id and queued.partition == "2025-01-02"
+    assert queued.run_id == run_id
+    assert queued.partition == "2025-01-02"
     assert await runtime.cancel(run_id)
     result = await runtime.wait(run_id, timeout=1)
-    assert result.status == "cancelled" and result.materializations == []
+    assert result.status == "cancelled"
+    assert result.materializations == []
 
 
-async def test_wait_names_the_run_when_it_times_out_or_does_not_exist(runtime: fs.AsyncRuntime) -> None:
+async def test_wait_names_the_run_when_it_times_out_or_does_not_exist(
+    runtime: fs.AsyncRuntime,
+) -> None:
     run_id = await runtime.submit("raw", "2025-01-02")
-    with pytest.raises(WaitTimeout, match=rf"^run '{run_id}' is still queued after 0.05 s; .*flowstone daemons"):
+    with pytest.raises(
+        WaitTimeout, match=rf"^run '{run_id}' is still queued after 0.05 s; .*flowstone daemons"
+    ):
         await runtime.wait(run_id, timeout=0.05)
     with pytest.raises(RunNotFound, match="no run 'nope' in the record store"):
         await runtime.wait("nope")
@@ -78,10 +88,12 @@ async def test_a_daemon_runs_what_is_submitted_and_cancels_on_request(
         done = await runtime.submit("raw", "2025-01-03")
         result = await runtime.wait(done, timeout=20)
         assert result.status == "succeeded"
-        assert [(m.asset, m.partition_key) for m in result.materializations] == [("raw", "2025-01-03")]
+        assert [(m.asset, m.partition_key) for m in result.materializations] == [
+            ("raw", "2025-01-03")
+        ]
         slow = await runtime.submit("slow")
         for _ in range(400):
-            if (await runtime.runs(status="running")):
+            if await runtime.runs(status="running"):
                 break
             await asyncio.sleep(0.05)
         assert await runtime.cancel(slow)

@@ -15,7 +15,7 @@ import pytest
 
 import flowstone as fs
 
-MODULE = '''
+MODULE = """
 import time
 from pathlib import Path
 import flowstone as fs
@@ -34,7 +34,7 @@ def versioned(context):
     with open(OUT / "log", "a") as handle:
         handle.write(f"{version} {{context.run_id}}\\n")
     return {version!r}
-'''
+"""
 
 
 def write(path: Path, text: str) -> None:

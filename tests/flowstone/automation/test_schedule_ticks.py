@@ -38,7 +38,7 @@ async def spawn_schedulers(
     refs: list[actors.ActorRef] = []
 
     async def spawn(pipeline: fs.Pipeline, count: int = 1) -> list[actors.ActorRef]:
-        for i in range(count):
+        for _i in range(count):
             ctx = make_context(pipeline, store, storage, f"d{len(refs)}")
             refs.append(await actors.spawn(ScheduleActor, ctx, "nightly"))
         return refs[-count:]
@@ -66,7 +66,8 @@ async def test_a_tick_creates_one_run_whatever_the_number_of_daemons(
         ("schedule:nightly", "schedule", "2025-01-14", "queued")
     ]
     (tick,) = await store.ticks("schedule:nightly")
-    assert tick.status == "requested" and tick.run_ids == (runs[0].run_id,)
+    assert tick.status == "requested"
+    assert tick.run_ids == (runs[0].run_id,)
     assert tick.tick_at.isoformat() == "2025-01-15T02:00:00+00:00"
 
 
@@ -87,7 +88,8 @@ async def test_ticks_missed_while_no_daemon_ran_follow_catch_up(
     assert sorted(r.partition for r in runs) == partitions
     if catch_up == "skip":
         (tick,) = await store.ticks("schedule:nightly")
-        assert tick.status == "skipped" and tick.run_ids == ()
+        assert tick.status == "skipped"
+        assert tick.run_ids == ()
 
 
 async def test_a_tick_claimed_by_a_daemon_that_died_is_taken_over_after_its_lease(
@@ -98,7 +100,9 @@ async def test_a_tick_claimed_by_a_daemon_that_died_is_taken_over_after_its_leas
     clock.jump(60)  # 02:00:00: a daemon claims the tick, then is killed
     tick_time = START.replace(hour=2, minute=0)
     now = tick_time
-    assert await store.claim_tick("schedule:nightly", tick_time, "dead", now, now.replace(second=10))
+    assert await store.claim_tick(
+        "schedule:nightly", tick_time, "dead", now, now.replace(second=10)
+    )
     clock.jump(5)
     await ref.call("tick")
     assert await storage.list_runs() == []

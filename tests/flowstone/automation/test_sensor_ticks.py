@@ -84,7 +84,8 @@ async def test_an_evaluation_error_is_recorded_on_the_tick_with_its_traceback(
     (tick,) = await store.ticks("sensor:broken")
     assert tick.status == "failed"
     assert tick.error is not None
-    assert tick.error.startswith("Traceback") and "ValueError: the bucket is on fire" in tick.error
+    assert tick.error.startswith("Traceback")
+    assert "ValueError: the bucket is on fire" in tick.error
     assert ref.alive  # the sensor keeps evaluating at its next slot
     clock.jump(30)
     await ref.call("tick")
@@ -98,7 +99,8 @@ async def test_a_disabled_sensor_is_not_evaluated(
     (ref,) = await spawn_sensors(files_pipeline(seen, [["a"]]), "new_files")
     await store.set_enabled("sensor:new_files", False, START)
     await ref.call("tick")
-    assert seen == [] and await store.ticks("sensor:new_files") == []
+    assert seen == []
+    assert await store.ticks("sensor:new_files") == []
 
 
 async def test_a_request_for_an_invalid_partition_fails_the_tick_and_creates_nothing(
@@ -107,12 +109,15 @@ async def test_a_request_for_an_invalid_partition_fails_the_tick_and_creates_not
     (ref,) = await spawn_sensors(files_pipeline([], [["zz"]]), "new_files")
     await ref.call("tick")
     (tick,) = await store.ticks("sensor:new_files")
-    assert tick.status == "failed" and "InvalidPartition" in (tick.error or "")
+    assert tick.status == "failed"
+    assert "InvalidPartition" in (tick.error or "")
     assert await storage.list_runs() == []
 
 
 def test_slots_are_spread_by_a_fixed_offset_below_the_jitter() -> None:
     offsets = {slot_offset(f"s{i}", 30.0, 0.1) for i in range(50)}
-    assert len(offsets) == 50 and all(0 <= o < 3.0 for o in offsets)
+    assert len(offsets) == 50
+    assert all(0 <= o < 3.0 for o in offsets)
     start, wait = current_slot(START, 30.0, 1.5)
-    assert start.timestamp() % 30 == 1.5 and 0 < wait <= 30
+    assert start.timestamp() % 30 == 1.5
+    assert 0 < wait <= 30

@@ -37,7 +37,8 @@ async def test_a_submitted_run_is_recorded_queued_and_enqueueing_it_again_change
     assert await store.enqueue([run("r1")], T0) == ["r1"]
     assert await store.enqueue([run("r1")], T0) == []
     record = await storage.get_run("r1")
-    assert record is not None and record.status == "queued"
+    assert record is not None
+    assert record.status == "queued"
     assert [r.run_id for r in await storage.list_runs(status="queued")] == ["r1"]
 
 
@@ -71,17 +72,21 @@ async def test_renewing_keeps_the_lease_and_reports_cancel_requests(store: Autom
     assert await store.request_cancel("r2", at(1)) == "cancelled"
     assert await store.request_cancel("r1", at(1)) == "requested"
     renewal = await store.renew("d1", ["r1"], at(8), at(18))
-    assert renewal.lost == set() and renewal.cancel == {"r1"}
+    assert renewal.lost == set()
+    assert renewal.cancel == {"r1"}
     assert await claim(store, "d2", 12) == []  # renewed until 18
     assert await store.request_cancel("nope", at(1)) == "unknown"
 
 
-async def test_a_cancelled_queued_run_is_never_claimed(store: AutomationStore, storage: Storage) -> None:
+async def test_a_cancelled_queued_run_is_never_claimed(
+    store: AutomationStore, storage: Storage
+) -> None:
     await store.enqueue([run("r1")], T0)
     assert await store.request_cancel("r1", at(1)) == "cancelled"
     assert await claim(store, "d1", 2) == []
     record = await storage.get_run("r1")
-    assert record is not None and record.status == "cancelled"
+    assert record is not None
+    assert record.status == "cancelled"
 
 
 async def test_pool_and_cluster_limits_count_the_claims_of_every_daemon(
@@ -111,8 +116,10 @@ async def test_abandoning_a_run_fails_its_record_with_the_reason(
     await claim(store, "d1", 0)
     assert await store.abandon("d1", "r1", at(1), "claimed 6 times")
     record = await storage.get_run("r1")
-    assert record is not None and record.status == "failed"
-    assert record.error is not None and record.error.message == "claimed 6 times"
+    assert record is not None
+    assert record.status == "failed"
+    assert record.error is not None
+    assert record.error.message == "claimed 6 times"
 
 
 async def test_a_tick_is_claimed_once_and_its_expired_claim_is_taken_over(
@@ -122,7 +129,9 @@ async def test_a_tick_is_claimed_once_and_its_expired_claim_is_taken_over(
     assert not await store.claim_tick("schedule:s", T0, "d2", at(5), at(15))
     assert await store.claim_tick("schedule:s", T0, "d2", at(11), at(21))
     with pytest.raises(LostLease, match="no longer owned by d1"):
-        await store.complete_tick("schedule:s", T0, "d1", at(12), TickOutcome("requested", ((run("x"), None),)))
+        await store.complete_tick(
+            "schedule:s", T0, "d1", at(12), TickOutcome("requested", ((run("x"), None),))
+        )
     created = await store.complete_tick(
         "schedule:s", T0, "d2", at(12), TickOutcome("requested", ((run("y"), None),))
     )
@@ -130,7 +139,8 @@ async def test_a_tick_is_claimed_once_and_its_expired_claim_is_taken_over(
     assert [e.run_id for e in await store.entries()] == ["y"]  # "x" was rolled back
     assert not await store.claim_tick("schedule:s", T0, "d3", at(100), at(110))
     newest, unfinished = await store.tick_anchor("schedule:s")
-    assert newest == T0 and unfinished == []
+    assert newest == T0
+    assert unfinished == []
 
 
 async def test_a_run_key_creates_one_run_per_origin_ever_and_the_cursor_commits_with_it(
@@ -155,11 +165,14 @@ async def test_enabling_again_restarts_since_so_ticks_missed_while_off_are_not_c
     store: AutomationStore,
 ) -> None:
     (state,) = await store.states(["schedule:s"], at(0))
-    assert state.enabled and state.since == at(0)
+    assert state.enabled
+    assert state.since == at(0)
     await store.set_enabled("schedule:s", False, at(10))
     await store.set_enabled("schedule:s", False, at(20))
     (state,) = await store.states(["schedule:s"], at(30))
-    assert not state.enabled and state.since == at(0)
+    assert not state.enabled
+    assert state.since == at(0)
     await store.set_enabled("schedule:s", True, at(40))
     (state,) = await store.states(["schedule:s"], at(50))
-    assert state.enabled and state.since == at(40)
+    assert state.enabled
+    assert state.since == at(40)

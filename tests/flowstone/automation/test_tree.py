@@ -44,15 +44,20 @@ async def test_a_crashing_sensor_is_restarted_alone(
     try:
         first = actors.whereis(child_name(ctx, "sensor:first"))
         second = actors.whereis(child_name(ctx, "sensor:second"))
-        assert first is not None and second is not None
+        assert first is not None
+        assert second is not None
         with pytest.raises(actors.NoProc):
             await first.call("crash")
         await clock.advance(0)
         restarted = actors.whereis(child_name(ctx, "sensor:first"))
-        assert restarted is not None and restarted != first and restarted.alive
-        assert actors.whereis(child_name(ctx, "sensor:second")) == second and second.alive
+        assert restarted is not None
+        assert restarted != first
+        assert restarted.alive
+        assert actors.whereis(child_name(ctx, "sensor:second")) == second
+        assert second.alive
         (row,) = await store.daemons()
-        assert row.daemon_id == "d1" and row.status == "running"
+        assert row.daemon_id == "d1"
+        assert row.status == "running"
         assert row.info["sensors"] == ["first", "second"]
         sup = supervisors.whereis(child_name(ctx, "automation-supervisor"))
         assert sup is not None

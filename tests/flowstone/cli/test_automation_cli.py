@@ -67,13 +67,15 @@ def test_submit_then_queue_then_cancel(project: Path) -> None:
 def test_schedules_and_sensors_are_listed_and_switched_off_for_good(project: Path) -> None:
     code, out = run("--json", "schedules", "list")
     (row,) = json.loads(out)
-    assert row["name"] == "nightly" and row["enabled"] is True
+    assert row["name"] == "nightly"
+    assert row["enabled"] is True
     assert row["detail"] == "numbers @ 0 2 * * * Europe/Paris (latest)"
     assert run("sensors", "off", "landing") == (0, "sensor landing off\n")
     (row,) = json.loads(run("--json", "sensors", "list")[1])
     assert row["enabled"] is False
     code, out = run("sensors", "on", "nope")
-    assert code == 2 and "no sensor 'nope'; known: landing" in out
+    assert code == 2
+    assert "no sensor 'nope'; known: landing" in out
 
 
 def test_run_now_queues_the_schedules_run_with_its_trigger(project: Path) -> None:

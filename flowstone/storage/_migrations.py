@@ -225,9 +225,10 @@ _POSTGRES_V2 = (
 # indexed count; ``automation_ticks`` has one row per (schedule or sensor, tick time): its
 # primary key is what makes a tick run at most once whatever the number of daemons;
 # ``run_keys`` does the same for sensor run keys. Times are microseconds (SQLite) and
-# timestamptz (PostgreSQL), flags integers in both, JSON as text in both.
+# timestamptz (PostgreSQL), flags integers in both, JSON as text in both. IF NOT EXISTS: a
+# store whose schema_version was rewound by hand (as the upgrade tests do) migrates again.
 _AUTOMATION_TABLES = (
-    """CREATE TABLE {s}run_queue (
+    """CREATE TABLE IF NOT EXISTS {s}run_queue (
         run_id           TEXT PRIMARY KEY,
         state            TEXT NOT NULL,
         priority         INTEGER NOT NULL,
@@ -238,15 +239,15 @@ _AUTOMATION_TABLES = (
         cancel_requested INTEGER NOT NULL,
         code_version     TEXT
     )""",
-    "CREATE INDEX run_queue_ready ON {s}run_queue (state, priority, enqueued_at, run_id)",
-    "CREATE INDEX run_queue_by_owner ON {s}run_queue (owner, state)",
-    """CREATE TABLE {s}run_pools (
+    "CREATE INDEX IF NOT EXISTS run_queue_ready ON {s}run_queue (state, priority, enqueued_at, run_id)",
+    "CREATE INDEX IF NOT EXISTS run_queue_by_owner ON {s}run_queue (owner, state)",
+    """CREATE TABLE IF NOT EXISTS {s}run_pools (
         pool   TEXT NOT NULL,
         run_id TEXT NOT NULL,
         PRIMARY KEY (pool, run_id)
     )""",
-    "CREATE INDEX run_pools_by_run ON {s}run_pools (run_id)",
-    """CREATE TABLE {s}daemons (
+    "CREATE INDEX IF NOT EXISTS run_pools_by_run ON {s}run_pools (run_id)",
+    """CREATE TABLE IF NOT EXISTS {s}daemons (
         daemon_id    TEXT PRIMARY KEY,
         host         TEXT NOT NULL,
         pid          INTEGER NOT NULL,
@@ -255,7 +256,7 @@ _AUTOMATION_TABLES = (
         status       TEXT NOT NULL,
         info         TEXT NOT NULL
     )""",
-    """CREATE TABLE {s}automation_ticks (
+    """CREATE TABLE IF NOT EXISTS {s}automation_ticks (
         origin      TEXT NOT NULL,
         tick_at     {time} NOT NULL,
         status      TEXT NOT NULL,
@@ -268,22 +269,22 @@ _AUTOMATION_TABLES = (
         info        TEXT NOT NULL,
         PRIMARY KEY (origin, tick_at)
     )""",
-    "CREATE INDEX automation_ticks_by_status ON {s}automation_ticks (origin, status, tick_at)",
-    """CREATE TABLE {s}automation_state (
+    "CREATE INDEX IF NOT EXISTS automation_ticks_by_status ON {s}automation_ticks (origin, status, tick_at)",
+    """CREATE TABLE IF NOT EXISTS {s}automation_state (
         origin     TEXT PRIMARY KEY,
         enabled    INTEGER NOT NULL,
         cursor     TEXT,
         since      {time} NOT NULL,
         updated_at {time} NOT NULL
     )""",
-    """CREATE TABLE {s}run_keys (
+    """CREATE TABLE IF NOT EXISTS {s}run_keys (
         origin     TEXT NOT NULL,
         run_key    TEXT NOT NULL,
         run_id     TEXT NOT NULL,
         created_at {time} NOT NULL,
         PRIMARY KEY (origin, run_key)
     )""",
-    """CREATE TABLE {s}automation_decisions (
+    """CREATE TABLE IF NOT EXISTS {s}automation_decisions (
         asset        TEXT NOT NULL,
         pkey         TEXT NOT NULL,
         partition    TEXT,

@@ -231,9 +231,14 @@ _TRANSIENT = (
 class PostgresAutomationStore(AutomationStore):
     """The automation tables of a PostgreSQL record store (its own small pool)."""
 
-    def __init__(self, dsn: str, schema: str, url: str, *, retries: int = 5) -> None:
+    def __init__(
+        self, dsn: str, schema: str, url: str, *, retries: int = 5, max_size: int = 8
+    ) -> None:
         self._dsn, self.schema, self.url = dsn, schema, url
         self._retries = retries
+        # Every schedule and sensor actor and the executor share the pool; each holds a
+        # connection only for one short transaction.
+        self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
@@ -241,7 +246,7 @@ class PostgresAutomationStore(AutomationStore):
             self._pool = await asyncpg.create_pool(
                 self._dsn,
                 min_size=1,
-                max_size=3,
+                max_size=self._max_size,
                 server_settings={"application_name": "flowstone-automation", "jit": "off"},
             )
 

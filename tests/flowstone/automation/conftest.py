@@ -27,6 +27,13 @@ from flowstone.storage import Storage, open_storage  # noqa: E402
 from tests.pg import database_fixture  # noqa: E402
 
 pg_url = database_fixture()
+pg_module_url = database_fixture(scope="module")
+
+_TABLES = (
+    "runs, materializations, materialization_inputs, asset_partitions, dynamic_partitions, "
+    "run_queue, run_pools, daemons, automation_ticks, automation_state, run_keys, "
+    "automation_decisions"
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -34,7 +41,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A record store URL on each SQL backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'flowstone.db'}"
-    return str(request.getfixturevalue("pg_url"))
+    # One database per module (creating one costs more than most tests): emptied per test.
+    return str(request.getfixturevalue("pg_module_url"))
 
 
 @pytest.fixture
@@ -42,6 +50,14 @@ async def storage(store_url: str) -> AsyncIterator[Storage]:
     """The opened record store (migrations applied)."""
     st = open_storage(store_url)
     await st.open()
+    if not store_url.startswith("sqlite"):
+        import asyncpg
+
+        conn = await asyncpg.connect(store_url)
+        try:
+            await conn.execute(f"SET search_path TO flowstone; TRUNCATE {_TABLES}")
+        finally:
+            await conn.close()
     yield st
     await st.close()
 

@@ -78,3 +78,10 @@ def heavy(context: Any) -> None:
 @pools.asset
 def light(context: Any) -> None:
     return None
+
+
+@pools.asset
+def slow(context: Any) -> None:
+    _log("slow.log", f"start {os.getpid()}")
+    time.sleep(4.0)
+    _log("slow.log", f"end {os.getpid()}")

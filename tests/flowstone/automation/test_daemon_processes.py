@@ -5,6 +5,7 @@ dead daemon's runs are finished by another, and pool limits hold across daemons.
 from __future__ import annotations
 
 import itertools
+import signal
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -202,3 +203,24 @@ def test_submit_refuses_the_memory_store_with_a_clear_error(tmp_path: Path) -> N
         ),
     ):
         rt.submit("heartbeat_report")
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_hands_a_running_run_back_within_the_drain_timeout(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'flowstone.db'}"
+    log = tmp_path / "out" / "slow.log"
+    with daemons("pools", url, tmp_path) as group:
+        first = group.start("drain_timeout=0.5")
+        with fs.Runtime(pools, storage=url, base_dir=tmp_path / "base") as rt:
+            run_id = rt.submit("slow")
+            user = rt.aio.queue.user
+        poll_until(lambda: log.exists() and "start" in log.read_text(), 20, "the run to start")
+        stopping = time.monotonic()
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=20)
+        assert time.monotonic() - stopping < 8.0  # drain 0.5 s + the node's thread finishing
+        entries = query(url, lambda s, a: a.entries(("queued", "claimed", "done")))
+        assert [(e.run_id, e.state, e.owner) for e in entries] == [(run_id, "queued", None)]
+        group.start()
+        statuses = settle(url, user)
+    assert statuses == {run_id: "succeeded"}

@@ -91,3 +91,42 @@ async def test_on_missing_and_eager_request_each_run_once_and_explain_why(
             assert again.reason.startswith("upstream source was materialized after follower")
         finally:
             await ref.stop()
+
+
+def cron_pipeline() -> fs.Pipeline:
+    p = fs.Pipeline("cron_policy")
+
+    @p.asset
+    def feed(context: Any) -> int:
+        return 1
+
+    @p.asset(depends_on=["feed"], automation=fs.Automation.on_cron("0 2 * * *"))
+    def digest(context: Any, feed: int) -> int:
+        return feed
+
+    return p
+
+
+async def test_on_cron_waits_for_upstream_fresh_since_the_tick(
+    clock: MockClock, store: AutomationStore, storage: Storage, store_url: str, tmp_path: Path
+) -> None:
+    pipeline = cron_pipeline()
+    async with fs.AsyncRuntime(pipeline, store_url, base_dir=tmp_path) as rt:
+        await rt.materialize("feed")  # recorded at the real time, after the mock 02:00 tick
+        ref = await actors.spawn(AutomationEvaluator, make_context(pipeline, store, storage, "d1"))
+        try:
+            await evaluate(ref, clock)
+            (decision,) = await store.decisions("digest")
+            assert decision.requested
+            assert decision.reason == (
+                "cron tick 2025-01-14T02:00:00+00:00 passed and upstream is fresh"
+            )
+            await evaluate(ref, clock)
+            assert len(await storage.list_runs(status="queued")) == 1
+        finally:
+            await ref.stop()
+
+
+def test_an_invalid_on_cron_expression_is_a_definition_error() -> None:
+    with pytest.raises(fs.DefinitionError, match=r"Automation.on_cron\('nope'\): invalid cron"):
+        fs.Automation.on_cron("nope")

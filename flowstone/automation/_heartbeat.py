@@ -49,6 +49,7 @@ class Heartbeat(actors.Actor):
             "schedules": sorted(pipeline.schedules),
             "sensors": sorted(pipeline.sensors),
             "max_runs": self.ctx.config.max_runs,
+            "lease": self.ctx.config.lease,
         }
         if self.ctx.definitions.reload_error:
             info["reload_error"] = self.ctx.definitions.reload_error

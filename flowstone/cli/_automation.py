@@ -112,11 +112,19 @@ def daemons(state: State, rt: Any) -> None:
         "daemons",
         ["daemon", "status", "heartbeat", "started", "code", "runs"],
         [
-            [d.daemon_id, d.status, fmt_time(d.heartbeat_at), fmt_time(d.started_at),
+            [d.daemon_id, _liveness(d), fmt_time(d.heartbeat_at), fmt_time(d.started_at),
              d.info.get("code_version", ""), ", ".join(d.runs) or "-"]
             for d in rows
         ],
     )  # fmt: skip
+
+
+def _liveness(daemon: Any) -> str:
+    """The recorded status, or "lost" for a running daemon silent for over a lease."""
+    silent = (_now() - daemon.heartbeat_at).total_seconds()
+    if daemon.status == "running" and silent > float(daemon.info.get("lease", 30.0)):
+        return f"lost ({silent:.0f} s silent)"
+    return str(daemon.status)
 
 
 # -- queue ------------------------------------------------------------------------------------

@@ -239,7 +239,8 @@ _AUTOMATION_TABLES = (
         cancel_requested INTEGER NOT NULL,
         code_version     TEXT
     )""",
-    "CREATE INDEX IF NOT EXISTS run_queue_ready ON {s}run_queue (state, priority, enqueued_at, run_id)",
+    """CREATE INDEX IF NOT EXISTS run_queue_ready
+        ON {s}run_queue (state, priority, enqueued_at, run_id)""",
     "CREATE INDEX IF NOT EXISTS run_queue_by_owner ON {s}run_queue (owner, state)",
     """CREATE TABLE IF NOT EXISTS {s}run_pools (
         pool   TEXT NOT NULL,
@@ -269,7 +270,8 @@ _AUTOMATION_TABLES = (
         info        TEXT NOT NULL,
         PRIMARY KEY (origin, tick_at)
     )""",
-    "CREATE INDEX IF NOT EXISTS automation_ticks_by_status ON {s}automation_ticks (origin, status, tick_at)",
+    """CREATE INDEX IF NOT EXISTS automation_ticks_by_status
+        ON {s}automation_ticks (origin, status, tick_at)""",
     """CREATE TABLE IF NOT EXISTS {s}automation_state (
         origin     TEXT PRIMARY KEY,
         enabled    INTEGER NOT NULL,

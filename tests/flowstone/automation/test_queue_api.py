@@ -70,7 +70,7 @@ async def test_wait_names_the_run_when_it_times_out_or_does_not_exist(
         WaitTimeout, match=rf"^run '?{run_id}'? is still queued after 0.05 s"
     ):  # the approvals wing has its own rt.wait with the same errors: both phrasings pass
         await runtime.wait(run_id, timeout=0.05)
-    with pytest.raises(RunNotFound, match="no run .*'nope'"):
+    with pytest.raises(RunNotFound, match=r"no run .*'nope'"):
         await runtime.wait("nope")
 
 

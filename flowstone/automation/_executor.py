@@ -160,6 +160,11 @@ class RunExecutor(actors.Actor):
         pending = list(self.tasks.values())
         if pending:
             await asyncio.wait(pending, timeout=timeout)
+        # Record the runs that finished while draining now, not when their completion
+        # messages come round after this call: the caller is about to stop the daemon.
+        for run_id, task in list(self.tasks.items()):
+            if task.done():
+                await self._finished(_Finished(run_id, task))
         return await self._hand_back()
 
     async def _hand_back(self) -> list[str]:

@@ -95,13 +95,7 @@ async def claim(
         # Limits are counts over every daemon's claims: two claims must not both count
         # the same free slot, so claims that check limits take turns (a few ms each).
         await tx.lock("claim")
-    rows = await tx.fetch(
-        f"SELECT run_id, state FROM {{t}}run_queue WHERE {_READY} "
-        f"ORDER BY CASE WHEN state = 'claimed' THEN 0 ELSE 1 END, priority DESC, "
-        f"enqueued_at, run_id LIMIT :n{tx.skip_locked}",
-        now=tx.time(now),
-        n=limits.free * 4 + 8,
-    )
+    rows = await _candidates(tx, now, limits.free * 4 + 8)
     if not rows:
         return []
     budget = await _Budget.load(tx, limits, [r[0] for r in rows])
@@ -126,6 +120,25 @@ async def claim(
         if len(claimed) >= limits.free:
             break
     return claimed
+
+
+async def _candidates(tx: Tx, now: datetime, limit: int) -> list[tuple[Any, ...]]:
+    """Claimable rows: expired leases first (take-overs), then queued runs by priority and
+    age; each query walks its own index (``run_queue_leases``, ``run_queue_ready``)."""
+    expired = await tx.fetch(
+        f"SELECT run_id, state FROM {{t}}run_queue WHERE state = 'claimed' "
+        f"AND lease_until < :now ORDER BY lease_until, run_id LIMIT :n{tx.skip_locked}",
+        now=tx.time(now),
+        n=limit,
+    )
+    if len(expired) >= limit:
+        return expired
+    queued = await tx.fetch(
+        f"SELECT run_id, state FROM {{t}}run_queue WHERE state = 'queued' "
+        f"ORDER BY priority DESC, enqueued_at, run_id LIMIT :n{tx.skip_locked}",
+        n=limit - len(expired),
+    )
+    return expired + queued
 
 
 class _Budget:

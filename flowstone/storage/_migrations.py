@@ -240,7 +240,8 @@ _AUTOMATION_TABLES = (
         code_version     TEXT
     )""",
     """CREATE INDEX IF NOT EXISTS run_queue_ready
-        ON {s}run_queue (state, priority, enqueued_at, run_id)""",
+        ON {s}run_queue (state, priority DESC, enqueued_at, run_id)""",
+    "CREATE INDEX IF NOT EXISTS run_queue_leases ON {s}run_queue (state, lease_until)",
     "CREATE INDEX IF NOT EXISTS run_queue_by_owner ON {s}run_queue (owner, state)",
     """CREATE TABLE IF NOT EXISTS {s}run_pools (
         pool   TEXT NOT NULL,

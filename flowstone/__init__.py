@@ -9,6 +9,7 @@ Wings (each a subpackage; tests/test_layering.py keeps them in order):
     storage/       the record store (memory, SQLite, PostgreSQL)
     io/            I/O managers (memory, fs, s3, parquet, postgres)
     engine/        planning, scheduling, materializers, executors (local, Ray), lineage writer
+    automation/    run queue, daemons, schedules, sensors, automation policies
     runtime/       AsyncRuntime, Runtime, backfills, lineage queries, module-level shortcuts
     cli/           the `flowstone` command line
     errors.py, tenancy.py, testing.py   the error hierarchy, tenant scopes, test helpers

@@ -82,7 +82,9 @@ class RunExecutor(actors.Actor):
         if self.draining or free <= 0:
             return
         now = wall_now()
-        limits = Limits(free, self.config.max_cluster_runs, dict(self.config.pool_limits))
+        pipeline = self.ctx.definitions.current.pipeline.name
+        config = self.config
+        limits = Limits(free, config.max_cluster_runs, dict(config.pool_limits), pipeline)
         lease_until = now + timedelta(seconds=self.config.lease)
         version = self.ctx.definitions.current.code_version
         claims = await self.ctx.store.claim(

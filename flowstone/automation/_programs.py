@@ -54,10 +54,11 @@ async def enqueue(tx: Tx, run: QueuedRun, now: datetime) -> bool:
     if not inserted:
         return False
     await tx.execute(
-        "INSERT INTO {t}run_queue (run_id, state, priority, enqueued_at, owner, lease_until, "
-        "claims, cancel_requested, code_version) "
-        "VALUES (:run_id, 'queued', :priority, :now, NULL, NULL, 0, 0, :code_version)",
+        "INSERT INTO {t}run_queue (run_id, pipeline, state, priority, enqueued_at, owner, "
+        "lease_until, claims, cancel_requested, code_version) VALUES (:run_id, :pipeline, "
+        "'queued', :priority, :now, NULL, NULL, 0, 0, :code_version)",
         run_id=run.record.run_id,
+        pipeline=run.record.pipeline,
         priority=run.priority,
         now=tx.time(now),
         code_version=run.code_version,
@@ -95,7 +96,7 @@ async def claim(
         # Limits are counts over every daemon's claims: two claims must not both count
         # the same free slot, so claims that check limits take turns (a few ms each).
         await tx.lock("claim")
-    rows = await _candidates(tx, now, limits.free * 4 + 8)
+    rows = await _candidates(tx, limits.pipeline, now, limits.free * 4 + 8)
     if not rows:
         return []
     budget = await _Budget.load(tx, limits, [r[0] for r in rows])
@@ -122,20 +123,26 @@ async def claim(
     return claimed
 
 
-async def _candidates(tx: Tx, now: datetime, limit: int) -> list[tuple[Any, ...]]:
-    """Claimable rows: expired leases first (take-overs), then queued runs by priority and
-    age; each query walks its own index (``run_queue_leases``, ``run_queue_ready``)."""
+async def _candidates(
+    tx: Tx, pipeline: str | None, now: datetime, limit: int
+) -> list[tuple[Any, ...]]:
+    """Claimable rows of ``pipeline`` (every pipeline when None): expired leases first
+    (take-overs), then queued runs by priority and age; each query walks its own index
+    (``run_queue_leases``, ``run_queue_ready``)."""
+    mine = "pipeline = :pipeline AND " if pipeline is not None else ""
     expired = await tx.fetch(
-        f"SELECT run_id, state FROM {{t}}run_queue WHERE state = 'claimed' "
+        f"SELECT run_id, state FROM {{t}}run_queue WHERE {mine}state = 'claimed' "
         f"AND lease_until < :now ORDER BY lease_until, run_id LIMIT :n{tx.skip_locked}",
+        pipeline=pipeline,
         now=tx.time(now),
         n=limit,
     )
     if len(expired) >= limit:
         return expired
     queued = await tx.fetch(
-        f"SELECT run_id, state FROM {{t}}run_queue WHERE state = 'queued' "
+        f"SELECT run_id, state FROM {{t}}run_queue WHERE {mine}state = 'queued' "
         f"ORDER BY priority DESC, enqueued_at, run_id LIMIT :n{tx.skip_locked}",
+        pipeline=pipeline,
         n=limit - len(expired),
     )
     return expired + queued

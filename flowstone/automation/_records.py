@@ -43,12 +43,14 @@ class QueuedRun:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """How many runs a claim may take: ``free`` local slots, a cluster-wide maximum of
-    claimed runs (None: none), and per-pool maxima across all daemons."""
+    """What a claim may take: ``free`` local slots, a cluster-wide maximum of claimed runs
+    (None: none), per-pool maxima across all daemons, and only runs of ``pipeline`` (None:
+    of any pipeline; a daemon claims only its own pipeline's runs)."""
 
     free: int
     cluster: int | None = None
     pools: Mapping[str, int] = field(default_factory=dict)
+    pipeline: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,6 +230,7 @@ _POSTGRES_V2 = (
 _AUTOMATION_TABLES = (
     """CREATE TABLE IF NOT EXISTS {s}run_queue (
         run_id           TEXT PRIMARY KEY,
+        pipeline         TEXT NOT NULL,
         state            TEXT NOT NULL,
         priority         INTEGER NOT NULL,
         enqueued_at      {time} NOT NULL,
@@ -240,8 +241,9 @@ _AUTOMATION_TABLES = (
         code_version     TEXT
     )""",
     """CREATE INDEX IF NOT EXISTS run_queue_ready
-        ON {s}run_queue (state, priority DESC, enqueued_at, run_id)""",
-    "CREATE INDEX IF NOT EXISTS run_queue_leases ON {s}run_queue (state, lease_until)",
+        ON {s}run_queue (pipeline, state, priority DESC, enqueued_at, run_id)""",
+    """CREATE INDEX IF NOT EXISTS run_queue_leases
+        ON {s}run_queue (pipeline, state, lease_until)""",
     "CREATE INDEX IF NOT EXISTS run_queue_by_owner ON {s}run_queue (owner, state)",
     """CREATE TABLE IF NOT EXISTS {s}run_pools (
         pool   TEXT NOT NULL,

@@ -176,3 +176,9 @@ async def test_enabling_again_restarts_since_so_ticks_missed_while_off_are_not_c
     (state,) = await store.states(["schedule:s"], at(50))
     assert state.enabled
     assert state.since == at(40)
+
+
+async def test_a_daemon_claims_only_the_runs_of_its_own_pipeline(store: AutomationStore) -> None:
+    await store.enqueue([run("r1")], T0)
+    assert await claim(store, "d1", 0, pipeline="another") == []
+    assert await claim(store, "d2", 0, pipeline="p") == ["r1"]

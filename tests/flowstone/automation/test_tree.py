@@ -64,3 +64,40 @@ async def test_a_crashing_sensor_is_restarted_alone(
         assert [c.id for c in await sup.which_children()] == ["sensor:first", "sensor:second"]
     finally:
         await tree.stop()
+
+
+async def test_a_reload_adds_and_removes_sensor_actors_to_match_the_new_definitions(
+    clock: MockClock, store: AutomationStore, storage: Storage
+) -> None:
+    from flowstone.automation._context import Definitions
+    from flowstone.automation._tree import sync_automation
+
+    ctx = make_context(two_sensors(), store, storage, "d1")
+    tree = await start_tree(ctx)
+    try:
+        replaced = fs.Pipeline("two")
+
+        @replaced.asset
+        def raw(context: Any) -> int:
+            return 1
+
+        @replaced.sensor(interval=30)
+        def second(context: fs.SensorContext) -> None:
+            return None
+
+        @replaced.sensor(interval=30)
+        def third(context: fs.SensorContext) -> None:
+            return None
+
+        replaced.schedule("hourly", asset="raw", cron="0 * * * *")
+        kept = actors.whereis(child_name(ctx, "sensor:second"))
+        ctx.definitions.current = Definitions(replaced, "v2")
+        await sync_automation(ctx)
+        sup = supervisors.whereis(child_name(ctx, "automation-supervisor"))
+        assert sup is not None
+        ids = [c.id for c in await sup.which_children()]
+        assert sorted(ids) == ["schedule:hourly", "sensor:second", "sensor:third"]
+        assert actors.whereis(child_name(ctx, "sensor:second")) == kept
+        assert actors.whereis(child_name(ctx, "sensor:first")) is None
+    finally:
+        await tree.stop()

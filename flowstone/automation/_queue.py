@@ -13,6 +13,7 @@ from flowstone.automation._errors import RunNotFound, WaitTimeout
 from flowstone.automation._requests import new_run_id, queued_run
 from flowstone.automation._store import AutomationStore, open_automation_store
 from flowstone.storage import RunRecord, Storage
+from flowstone.tenancy import current_tenant
 
 #: Run statuses after which a run will not change by itself.
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
@@ -66,6 +67,7 @@ class RunQueue:
             triggered_by=triggered_by or self.user,
             upstream=upstream,
             priority=priority,
+            tenant=current_tenant(),
         )
         await (await self.store()).enqueue([run], wall_now())
         return run.record.run_id
@@ -86,6 +88,7 @@ class RunQueue:
                 triggered_by=triggered_by or f"backfill:{backfill_id}",
                 trigger="backfill",
                 backfill_id=backfill_id,
+                tenant=current_tenant(),
             )
             for key in partitions
         ]

@@ -5,7 +5,9 @@ Layering: uses definitions, partitions, storage and engine; never the runtime or
 
 Module map:
     _records.py          queue entries, claims, daemon rows, ticks, decisions
-    _tx.py, _programs.py one transaction's SQL for SQLite and PostgreSQL, written once
+    _tx.py               one transaction over SQLite or PostgreSQL (programs written once)
+    _queue_sql.py        the queue's and daemons' transactions
+    _tick_sql.py         ticks, cursors, run keys and decisions
     _store.py            AutomationStore: the queue and automation tables of a record store
     _queue.py            RunQueue: submit / cancel / wait from any process
     _requests.py         a request (asset, partition) -> a queued run record

@@ -4,7 +4,7 @@ automation decisions, kept in the record store's own database (migration 5).
 Internal. It shares the database of a ``Storage`` (so a queued run's ``runs`` row and its
 queue row commit together) but keeps its own connections: one thread and connection for
 SQLite (each call is one ``BEGIN IMMEDIATE`` transaction), a small asyncpg pool for
-PostgreSQL. Every public method is one transaction running a program of ``_programs``.
+PostgreSQL. Every public method is one transaction running a program of ``_queue_sql`` or ``_tick_sql``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from flowstone.automation import _programs as p
+from flowstone.automation import _queue_sql as q
+from flowstone.automation import _tick_sql as t
 from flowstone.automation._records import (
     AutomationState,
     Claim,
@@ -39,7 +40,7 @@ from flowstone.storage import MemoryStorage, SQLiteStorage, Storage
 T = TypeVar("T")
 Program = Callable[..., Coroutine[Any, Any, T]]
 
-LostLease = p.LostLease
+LostLease = t.LostLease
 
 
 class AutomationStore:
@@ -60,7 +61,7 @@ class AutomationStore:
 
     async def enqueue(self, runs: Sequence[QueuedRun], now: datetime) -> list[str]:
         """Record queued runs (run rows and queue rows, one transaction); return new ids."""
-        return await self._run(p.enqueue_all, list(runs), now)
+        return await self._run(q.enqueue_all, list(runs), now)
 
     async def claim(
         self,
@@ -70,51 +71,51 @@ class AutomationStore:
         limits: Limits,
         code_version: str | None = None,
     ) -> list[Claim]:
-        """Claim runs for ``owner`` under a lease (see ``_programs.claim``); the claim
+        """Claim runs for ``owner`` under a lease (see ``_queue_sql.claim``); the claim
         records the code version the daemon will run them with."""
-        return await self._run(p.claim, owner, now, lease_until, limits, code_version)
+        return await self._run(q.claim, owner, now, lease_until, limits, code_version)
 
     async def renew(
         self, owner: str, run_ids: Sequence[str], now: datetime, lease_until: datetime
     ) -> Renewal:
         """Heartbeat: extend leases, report lost runs and cancel requests."""
-        return await self._run(p.renew, owner, list(run_ids), now, lease_until)
+        return await self._run(q.renew, owner, list(run_ids), now, lease_until)
 
     async def finish(self, owner: str, run_id: str) -> bool:
         """Mark a claimed run done; False when the lease was lost."""
-        return await self._run(p.finish, owner, run_id)
+        return await self._run(q.finish, owner, run_id)
 
     async def abandon(self, owner: str, run_id: str, now: datetime, reason: str) -> bool:
         """Fail a claimed run that cannot be executed (recorded with ``reason``)."""
-        return await self._run(p.abandon, owner, run_id, now, reason)
+        return await self._run(q.abandon, owner, run_id, now, reason)
 
     async def release(self, owner: str, run_id: str) -> bool:
         """Hand a claimed run back to the queue."""
-        return await self._run(p.release, owner, run_id)
+        return await self._run(q.release, owner, run_id)
 
     async def request_cancel(self, run_id: str, now: datetime) -> str:
         """Cancel a queued run, or flag a claimed one for its daemon."""
-        return await self._run(p.request_cancel, run_id, now)
+        return await self._run(q.request_cancel, run_id, now)
 
     async def entries(
         self, states: Sequence[str] = ("queued", "claimed"), limit: int = 1000
     ) -> list[QueueEntry]:
         """Queue rows in ``states``, oldest first."""
-        return await self._run(p.entries, list(states), limit)
+        return await self._run(q.entries, list(states), limit)
 
     # -- daemons ------------------------------------------------------------------------------
 
     async def register_daemon(self, daemon: DaemonRecord) -> None:
         """Insert or refresh a daemon's row."""
-        await self._run(p.register_daemon, daemon)
+        await self._run(q.register_daemon, daemon)
 
     async def set_daemon_status(self, daemon_id: str, status: str, now: datetime) -> None:
         """Record a daemon draining or stopped."""
-        await self._run(p.set_daemon_status, daemon_id, status, now)
+        await self._run(q.set_daemon_status, daemon_id, status, now)
 
     async def daemons(self) -> list[DaemonRecord]:
         """Every daemon with the runs it holds."""
-        return await self._run(p.daemons)
+        return await self._run(q.daemons)
 
     # -- ticks and state ----------------------------------------------------------------------
 
@@ -122,43 +123,43 @@ class AutomationStore:
         self, origin: str, tick_at: datetime, owner: str, now: datetime, lease_until: datetime
     ) -> bool:
         """Claim a tick (new, or abandoned by an expired lease)."""
-        return await self._run(p.claim_tick, origin, tick_at, owner, now, lease_until)
+        return await self._run(t.claim_tick, origin, tick_at, owner, now, lease_until)
 
     async def complete_tick(
         self, origin: str, tick_at: datetime, owner: str, now: datetime, outcome: TickOutcome
     ) -> list[str]:
         """Finish a tick and create its runs atomically; raises ``LostLease``."""
-        return await self._run(p.complete_tick, origin, tick_at, owner, now, outcome)
+        return await self._run(t.complete_tick, origin, tick_at, owner, now, outcome)
 
     async def ticks(self, origin: str | None = None, limit: int = 50) -> list[TickRecord]:
         """Ticks, newest first."""
-        return await self._run(p.ticks, origin, limit)
+        return await self._run(t.ticks, origin, limit)
 
     async def run_keys(self, origin: str) -> dict[str, str]:
         """Every run key ``origin`` used, with the run it created."""
-        return await self._run(p.run_keys, origin)
+        return await self._run(t.run_keys, origin)
 
     async def tick_anchor(self, origin: str) -> tuple[datetime | None, list[datetime]]:
         """The newest tick time and the unfinished ticks of ``origin``."""
-        return await self._run(p.tick_anchor, origin)
+        return await self._run(t.tick_anchor, origin)
 
     async def states(self, origins: Sequence[str], now: datetime) -> list[AutomationState]:
         """The state of each origin (created enabled when missing)."""
-        return await self._run(p.states, list(origins), now)
+        return await self._run(t.states, list(origins), now)
 
     async def set_enabled(self, origin: str, enabled: bool, now: datetime) -> None:
         """Turn a schedule or sensor on or off (persists across restarts)."""
-        await self._run(p.set_enabled, origin, enabled, now)
+        await self._run(t.set_enabled, origin, enabled, now)
 
     async def record_decisions(self, decisions: Sequence[Decision]) -> None:
         """Keep the latest automation decision of each asset partition."""
-        await self._run(p.record_decisions, list(decisions))
+        await self._run(t.record_decisions, list(decisions))
 
     async def decisions(
         self, asset: str, partition: str | None = None, *, every: bool = False
     ) -> list[Decision]:
         """The latest decision of an asset partition (or of all its partitions)."""
-        return await self._run(p.decisions, asset, partition, every)
+        return await self._run(t.decisions, asset, partition, every)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"

@@ -4,7 +4,8 @@ automation decisions, kept in the record store's own database (migration 5).
 Internal. It shares the database of a ``Storage`` (so a queued run's ``runs`` row and its
 queue row commit together) but keeps its own connections: one thread and connection for
 SQLite (each call is one ``BEGIN IMMEDIATE`` transaction), a small asyncpg pool for
-PostgreSQL. Every public method is one transaction running a program of ``_queue_sql`` or ``_tick_sql``.
+PostgreSQL. Every public method is one transaction running a program of ``_queue_sql``
+or ``_tick_sql``.
 """
 
 from __future__ import annotations

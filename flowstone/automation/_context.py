@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from flowstone.automation._store import AutomationStore
+from flowstone.errors import StorageError
 from flowstone.storage import Storage
 
 
@@ -98,13 +99,40 @@ class DaemonConfig:
 
 @dataclass
 class DaemonContext:
-    """Shared by the actors of one daemon (read-only for them, but ``definitions``)."""
+    """Shared by the actors of one daemon (read-only for them, but ``definitions``).
+
+    ``storage`` must serve the pipeline (see ``require_serves``): sensors and automation
+    policies read materializations through it.
+    """
 
     config: DaemonConfig
     store: AutomationStore
     storage: Storage
     definitions: DefinitionsHolder
     launcher: RunLauncher
+
+    def __post_init__(self) -> None:
+        require_serves(self.storage, self.definitions.current.pipeline)
+
+
+def require_serves(storage: Storage, pipeline: Any) -> None:
+    """Refuse a record store that does not serve ``pipeline``'s records.
+
+    A store reads only the materializations of the pipeline it was opened for (a store
+    opened without one is the pipeline ``""``), so through another pipeline's store a
+    sensor or policy would see none of this pipeline's materializations, and a queue could
+    not find the runs it submitted.
+
+    Raises:
+        StorageError: ``storage.pipeline`` is not ``pipeline.name``.
+    """
+    name = pipeline.name
+    if storage.pipeline != name:
+        raise StorageError(
+            f"the record store {storage.url} serves pipeline {storage.pipeline!r}, not "
+            f"{name!r}, whose records the automation reads and writes; open it with "
+            f"open_storage(url, pipeline={name!r}) or storage.for_pipeline({name!r})"
+        )
 
 
 def code_version_of(pipeline: Any) -> str:

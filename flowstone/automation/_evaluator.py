@@ -1,9 +1,9 @@
 """``AutomationEvaluator``: evaluates every asset's ``automation=`` policy once per slot.
 
-Internal. Like a sensor (origin ``automation``): the slot's tick row is claimed first, so one
-daemon evaluates each slot; the runs requested (with run keys) and the tick outcome commit
-together; then every decision is stored (the latest per asset partition), which is what
-``flowstone automation why`` prints.
+Internal. Like a sensor (origin ``automation:<pipeline>``): the slot's tick row is claimed
+first, so one daemon of the pipeline evaluates each slot; the runs requested (with run keys)
+and the tick outcome commit together; then every decision is stored (the latest per asset
+partition), which is what ``flowstone automation why`` prints.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import traceback
 from datetime import datetime, timedelta
+from typing import Any
 
 import actors
 from flowstone.automation._clock import wall_now
@@ -21,7 +22,16 @@ from flowstone.automation._requests import queued_run, stable_run_id
 from flowstone.automation._sensor_actor import current_slot
 from flowstone.automation._store import LostLease
 
+#: The child id of the evaluator in a daemon's tree, and the stem of its tick origin.
 ORIGIN = "automation"
+
+
+def origin_of(pipeline: Any) -> str:
+    """The tick origin of ``pipeline``'s policies: per pipeline, since daemons of several
+    pipelines may share a store and each pipeline's policies are evaluated every slot."""
+    return f"{ORIGIN}:{pipeline.name}"
+
+
 log = logging.getLogger("flowstone.automation")
 
 
@@ -52,7 +62,8 @@ class AutomationEvaluator(actors.Actor):
         slot, wait = current_slot(now, interval, 0.0)
         store, owner = self.ctx.store, self.ctx.config.daemon_id
         until = now + timedelta(seconds=self.ctx.config.lease)
-        if await store.claim_tick(ORIGIN, slot, owner, now, until):
+        origin = origin_of(self.ctx.definitions.current.pipeline)
+        if await store.claim_tick(origin, slot, owner, now, until):
             await self._evaluate(slot, now)
         return wait + 0.001
 
@@ -73,7 +84,7 @@ class AutomationEvaluator(actors.Actor):
         runs: list[tuple[QueuedRun, str | None]] = []
         decisions: list[Decision] = []
         for v in verdicts:
-            run_id = stable_run_id(ORIGIN, v.run_key) if v.run_key else None
+            run_id = stable_run_id(origin_of(pipeline), v.run_key) if v.run_key else None
             if v.requested and v.run_key:
                 run = queued_run(
                     pipeline, v.asset, v.key, now=now, triggered_by=f"automation:{v.asset}",
@@ -100,7 +111,11 @@ class AutomationEvaluator(actors.Actor):
     async def _complete(self, slot: datetime, outcome: TickOutcome) -> bool:
         try:
             await self.ctx.store.complete_tick(
-                ORIGIN, slot, self.ctx.config.daemon_id, wall_now(), outcome
+                origin_of(self.ctx.definitions.current.pipeline),
+                slot,
+                self.ctx.config.daemon_id,
+                wall_now(),
+                outcome,
             )
         except LostLease:
             log.warning("automation: slot %s was taken over by another daemon", slot)

@@ -9,6 +9,7 @@ from typing import Any
 
 import actors
 from flowstone.automation._clock import wall_now
+from flowstone.automation._context import require_serves
 from flowstone.automation._errors import RunNotFound, WaitTimeout
 from flowstone.automation._requests import new_run_id, queued_run
 from flowstone.automation._store import AutomationStore, open_automation_store
@@ -24,11 +25,16 @@ class RunQueue:
 
     Args:
         pipeline: the pipeline whose assets are submitted.
-        storage: the (opened) record store; the queue lives in the same database.
+        storage: the (opened) record store serving ``pipeline`` (``wait`` reads its runs
+            through it); the queue lives in the same database.
         user: what ``triggered_by`` says for runs submitted here.
+
+    Raises:
+        StorageError: ``storage`` serves another pipeline.
     """
 
     def __init__(self, pipeline: Any, storage: Storage, *, user: str = "flowstone") -> None:
+        require_serves(storage, pipeline)
         self.pipeline = pipeline
         self.storage = storage
         self.user = user

@@ -23,6 +23,7 @@ from flowstone.automation._context import (
     Definitions,
     DefinitionsHolder,
     code_version_of,
+    require_serves,
 )
 from flowstone.automation._executor import Drain
 from flowstone.automation._reload import (
@@ -141,14 +142,18 @@ class Daemon:
                 loop.add_signal_handler(sig, self.stopping.set)
         runtime = self._runtime(self.pipeline)
         await runtime.start()
-        store = open_automation_store(runtime.storage)
+        # The daemon's own view of the pipeline's records (what sensors and policies read):
+        # the runtime's store closes with that runtime, which a reload retires.
+        storage = runtime.storage.for_pipeline(self.pipeline.name)
+        await storage.open()
+        store = open_automation_store(storage)
         await store.open()
         launcher = RuntimeLauncher(runtime)
         definitions = Definitions(
             self.pipeline, code_version_of(self.pipeline), _resources_of(runtime)
         )
         self.ctx = ctx = DaemonContext(
-            self.config, store, runtime.storage, DefinitionsHolder(definitions), launcher
+            self.config, store, storage, DefinitionsHolder(definitions), launcher
         )
         tree = await start_tree(ctx)
         log.info("daemon %s started (code %s)", self.config.daemon_id, definitions.code_version)
@@ -190,6 +195,7 @@ class Daemon:
         with contextlib.suppress(Exception):
             await store.set_daemon_status(self.config.daemon_id, "stopped", wall_now())
         await store.close()
+        await ctx.storage.close()
         await launcher.close()
 
     def _runtime(self, pipeline: Any) -> AsyncRuntime:
@@ -214,6 +220,7 @@ class Daemon:
         assert self.spec is not None
         try:
             pipeline = reload_pipeline(self.spec, modules)
+            require_serves(ctx.storage, pipeline)  # a renamed pipeline is another pipeline
             runtime = self._runtime(pipeline)
             await runtime.start()
         except Exception as exc:  # a syntax error is an Exception too

@@ -4,7 +4,7 @@ chosen instant, and daemon contexts for driving actors tick by tick."""
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,9 @@ from flowstone.automation._context import (  # noqa: E402
 from flowstone.automation._store import AutomationStore, open_automation_store  # noqa: E402
 from flowstone.storage import Storage, open_storage  # noqa: E402
 from tests.pg import database_fixture  # noqa: E402
+
+#: Opens a record store's view for a pipeline (the ``bind`` fixture).
+Binder = Callable[[str], Awaitable[Storage]]
 
 pg_url = database_fixture()
 pg_module_url = database_fixture(scope="module")
@@ -63,6 +66,23 @@ async def storage(store_url: str) -> AsyncIterator[Storage]:
 
 
 @pytest.fixture
+async def bind(storage: Storage) -> AsyncIterator[Binder]:
+    """Open ``storage``'s view for a pipeline (what a daemon of that pipeline reads through:
+    ``storage`` itself serves the pipeline ``""``); the views close after the test."""
+    views: dict[str, Storage] = {}
+
+    async def view(pipeline: str) -> Storage:
+        if pipeline not in views:
+            views[pipeline] = storage.for_pipeline(pipeline)
+            await views[pipeline].open()
+        return views[pipeline]
+
+    yield view
+    for opened in views.values():
+        await opened.close()
+
+
+@pytest.fixture
 async def store(storage: Storage) -> AsyncIterator[AutomationStore]:
     """The automation store sharing ``storage``'s database."""
     s = open_automation_store(storage)
@@ -95,7 +115,8 @@ class NoLauncher:
 def make_context(
     pipeline: Any, store: AutomationStore, storage: Storage, daemon_id: str, **config: Any
 ) -> DaemonContext:
-    """A daemon context over ``pipeline`` for driving actors directly."""
+    """A daemon context over ``pipeline`` for driving actors directly; ``storage`` must
+    serve the pipeline (``await bind(pipeline.name)``)."""
     launcher = config.pop("launcher", NoLauncher())
     defaults: dict[str, Any] = {"lease": 10.0, "tick_interval": 5.0, "tick_grace": 60.0}
     return DaemonContext(

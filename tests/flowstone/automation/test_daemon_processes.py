@@ -28,11 +28,15 @@ T = TypeVar("T")
 pytestmark = pytest.mark.slow  # real daemon processes, several seconds each
 
 
-def query(url: str, fn: Callable[[Storage, AutomationStore], Awaitable[T]]) -> T:
-    """Open the stores, run ``fn``, close them (on a private loop)."""
+def query(
+    url: str, fn: Callable[[Storage, AutomationStore], Awaitable[T]], pipeline: str = ""
+) -> T:
+    """Open the stores, run ``fn``, close them (on a private loop). The record store serves
+    ``pipeline``: only its materializations can be read (without one, it lists every
+    pipeline's runs but reads the materializations of the pipeline ``""``)."""
 
     async def run() -> T:
-        storage = open_storage(url)
+        storage = open_storage(url, pipeline=pipeline)
         await storage.open()
         store = open_automation_store(storage)
         await store.open()
@@ -89,12 +93,12 @@ def settle(url: str, triggered_by: str, timeout: float = 30.0) -> dict[str, str]
     return poll_until(done, timeout, f"every run of {triggered_by} to succeed")  # type: ignore[no-any-return]
 
 
-def materializations_per_run(url: str, asset: str) -> Counter[str]:
+def materializations_per_run(url: str, pipeline: fs.Pipeline, asset: str) -> Counter[str]:
     async def fetch(storage: Storage, store: AutomationStore) -> Counter[str]:
         found = await storage.materializations(asset=asset, status="succeeded")
         return Counter(m.run_id for m in found)
 
-    return query(url, fetch)
+    return query(url, fetch, pipeline.name)
 
 
 @pytest.mark.postgres
@@ -113,7 +117,7 @@ def test_three_daemons_one_killed_and_restarted_twice_run_each_tick_exactly_once
         until = datetime.now(UTC) - timedelta(seconds=1)
         settle(pg_url, "schedule:every_second")
         check_every_tick_ran_once(pg_url, until)
-    assert set(materializations_per_run(pg_url, "heartbeat_report").values()) == {1}
+    assert set(materializations_per_run(pg_url, cron, "heartbeat_report").values()) == {1}
 
 
 @pytest.mark.postgres
@@ -151,7 +155,7 @@ def test_a_crash_at_any_step_of_a_tick_loses_nothing_and_duplicates_nothing(
         until = datetime.now(UTC) - timedelta(seconds=1)
         settle(url, "schedule:every_second")
         check_every_tick_ran_once(url, until)
-    assert set(materializations_per_run(url, "heartbeat_report").values()) == {1}
+    assert set(materializations_per_run(url, cron, "heartbeat_report").values()) == {1}
 
 
 @pytest.mark.postgres
@@ -173,10 +177,14 @@ def test_a_daemon_killed_in_a_queued_200_partition_backfill_is_finished_by_anoth
         group.start("max_runs=8")
         statuses = settle(pg_url, f"backfill:{backfill_id}", timeout=90)
     assert len(statuses) == 200
-    per_run = materializations_per_run(pg_url, "daily")
+    per_run = materializations_per_run(pg_url, backfill, "daily")
     assert sorted(per_run) == sorted(run_ids)
     assert set(per_run.values()) == {1}
-    partitions = query(pg_url, lambda s, a: s.materializations(asset="daily", status="succeeded"))
+    partitions = query(
+        pg_url,
+        lambda s, a: s.materializations(asset="daily", status="succeeded"),
+        backfill.name,
+    )
     assert sorted(Counter(m.partition for m in partitions).values()) == [1] * 200
 
 

@@ -17,9 +17,9 @@ from actors.testing import MockClock
 from flowstone.automation._executor import Drain, RunExecutor
 from flowstone.automation._records import Limits, QueuedRun
 from flowstone.automation._store import AutomationStore
-from flowstone.storage import RunRecord, Storage
+from flowstone.storage import RunRecord
 
-from .conftest import START, make_context
+from .conftest import START, Binder, make_context
 
 
 class Launcher:
@@ -51,12 +51,14 @@ def queued(run_id: str) -> QueuedRun:
 
 @pytest.fixture
 async def spawn_executor(
-    clock: MockClock, store: AutomationStore, storage: Storage
+    clock: MockClock, store: AutomationStore, bind: Binder
 ) -> AsyncIterator[Callable[..., Any]]:
     refs: list[actors.ActorRef] = []
 
     async def spawn(daemon_id: str, launcher: Launcher, **config: Any) -> actors.ActorRef:
-        ctx = make_context(fs.Pipeline("p"), store, storage, daemon_id, launcher=launcher, **config)
+        pipeline = fs.Pipeline("p")
+        storage = await bind(pipeline.name)
+        ctx = make_context(pipeline, store, storage, daemon_id, launcher=launcher, **config)
         refs.append(await actors.spawn(RunExecutor, ctx))
         return refs[-1]
 

@@ -15,7 +15,7 @@ from flowstone.automation._evaluator import AutomationEvaluator
 from flowstone.automation._store import AutomationStore
 from flowstone.storage import Storage
 
-from .conftest import make_context
+from .conftest import Binder, make_context
 
 
 @pytest.fixture
@@ -24,8 +24,8 @@ def store_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'flowstone.db'}"
 
 
-def automated() -> fs.Pipeline:
-    p = fs.Pipeline("automated")
+def automated(name: str = "automated") -> fs.Pipeline:
+    p = fs.Pipeline(name)
     days = fs.DailyPartitions(start="2025-01-01")
 
     @p.asset(partitioned_by=days)
@@ -55,14 +55,21 @@ async def evaluate(ref: actors.ActorRef, clock: MockClock) -> None:
 
 
 async def test_on_missing_and_eager_request_each_run_once_and_explain_why(
-    clock: MockClock, store: AutomationStore, storage: Storage, store_url: str, tmp_path: Path
+    clock: MockClock,
+    store: AutomationStore,
+    storage: Storage,
+    bind: Binder,
+    store_url: str,
+    tmp_path: Path,
 ) -> None:
     pipeline = automated()
     async with fs.AsyncRuntime(pipeline, store_url, base_dir=tmp_path) as rt:
         for day in ("2025-01-13", "2025-01-14"):
             await rt.materialize("raw", day)
         await rt.materialize("source")
-        ref = await actors.spawn(AutomationEvaluator, make_context(pipeline, store, storage, "d1"))
+        ref = await actors.spawn(
+            AutomationEvaluator, make_context(pipeline, store, await bind(pipeline.name), "d1")
+        )
         try:
             await evaluate(ref, clock)
             await evaluate(ref, clock)  # the same decisions again: no new run
@@ -93,6 +100,30 @@ async def test_on_missing_and_eager_request_each_run_once_and_explain_why(
             await ref.stop()
 
 
+async def test_the_policies_of_two_pipelines_sharing_a_store_are_each_evaluated(
+    clock: MockClock, store: AutomationStore, storage: Storage, bind: Binder, store_url: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    pipelines = [automated("automated"), automated("other")]
+    for p in pipelines:
+        async with fs.AsyncRuntime(p, store_url, base_dir=tmp_path) as rt:
+            await rt.materialize("source")
+    refs = [
+        await actors.spawn(AutomationEvaluator, make_context(p, store, await bind(p.name), f"d{i}"))
+        for i, p in enumerate(pipelines)
+    ]
+    try:
+        for ref in refs:
+            await ref.call("tick")  # the same slot, with the same run keys
+        queued = await storage.list_runs(status="queued")
+        assert sorted((r.pipeline, r.targets[0]) for r in queued) == [
+            ("automated", "follower"), ("other", "follower"),
+        ]  # fmt: skip
+    finally:
+        for ref in refs:
+            await ref.stop()
+
+
 def cron_pipeline() -> fs.Pipeline:
     p = fs.Pipeline("cron_policy")
 
@@ -108,12 +139,19 @@ def cron_pipeline() -> fs.Pipeline:
 
 
 async def test_on_cron_waits_for_upstream_fresh_since_the_tick(
-    clock: MockClock, store: AutomationStore, storage: Storage, store_url: str, tmp_path: Path
+    clock: MockClock,
+    store: AutomationStore,
+    storage: Storage,
+    bind: Binder,
+    store_url: str,
+    tmp_path: Path,
 ) -> None:
     pipeline = cron_pipeline()
     async with fs.AsyncRuntime(pipeline, store_url, base_dir=tmp_path) as rt:
         await rt.materialize("feed")  # recorded at the real time, after the mock 02:00 tick
-        ref = await actors.spawn(AutomationEvaluator, make_context(pipeline, store, storage, "d1"))
+        ref = await actors.spawn(
+            AutomationEvaluator, make_context(pipeline, store, await bind(pipeline.name), "d1")
+        )
         try:
             await evaluate(ref, clock)
             (decision,) = await store.decisions("digest")

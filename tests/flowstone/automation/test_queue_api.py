@@ -67,7 +67,8 @@ async def test_wait_names_the_run_when_it_times_out_or_does_not_exist(
 ) -> None:
     run_id = await runtime.submit("raw", "2025-01-02")
     with pytest.raises(
-        WaitTimeout, match=rf"^run '?{run_id}'? is still queued after 0.05 s"
+        WaitTimeout,
+        match=rf"^run '?{run_id}'? is still queued after 0.05 s; .*check that a daemon is running",
     ):  # the approvals wing has its own rt.wait with the same errors: both phrasings pass
         await runtime.wait(run_id, timeout=0.05)
     with pytest.raises(RunNotFound, match=r"no run .*'nope'"):

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import flowstone as fs
+from flowstone.runtime._daemon import RuntimeLauncher
 
 MODULE = """
 import time
@@ -93,6 +94,13 @@ async def test_reload_keeps_in_flight_runs_on_old_code_and_survives_a_syntax_err
         assert (await rt.wait(second, timeout=20)).status == "succeeded"
         (out / "gate").touch()
         assert (await rt.wait(first, timeout=20)).status == "succeeded"
+        # The first runtime is closed once idle; what sensors and policies read through
+        # stays open and serves the pipeline.
+        launcher = daemon.ctx.launcher
+        assert isinstance(launcher, RuntimeLauncher)
+        await until(lambda: not launcher.retired, "the old runtime to close")
+        found = await daemon.ctx.storage.latest("versioned", [None])
+        assert found[None].run_id in {first, second}
 
         write(module, "def broken(:\n")
         await until(lambda: daemon.ctx.definitions.reload_error, "the reload error")

@@ -15,7 +15,7 @@ from flowstone.automation._schedule_actor import ScheduleActor
 from flowstone.automation._store import AutomationStore
 from flowstone.storage import Storage
 
-from .conftest import START, make_context
+from .conftest import START, Binder, make_context
 
 DAY = 86_400.0
 
@@ -33,13 +33,13 @@ def nightly(catch_up: str = "latest") -> fs.Pipeline:
 
 @pytest.fixture
 async def spawn_schedulers(
-    clock: MockClock, store: AutomationStore, storage: Storage
+    clock: MockClock, store: AutomationStore, bind: Binder
 ) -> AsyncIterator[Callable[..., Any]]:
     refs: list[actors.ActorRef] = []
 
     async def spawn(pipeline: fs.Pipeline, count: int = 1) -> list[actors.ActorRef]:
         for _i in range(count):
-            ctx = make_context(pipeline, store, storage, f"d{len(refs)}")
+            ctx = make_context(pipeline, store, await bind(pipeline.name), f"d{len(refs)}")
             refs.append(await actors.spawn(ScheduleActor, ctx, "nightly"))
         return refs[-count:]
 

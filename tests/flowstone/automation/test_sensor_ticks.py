@@ -15,7 +15,7 @@ from flowstone.automation._sensor_actor import SensorActor, current_slot, slot_o
 from flowstone.automation._store import AutomationStore
 from flowstone.storage import Storage
 
-from .conftest import START, make_context
+from .conftest import START, Binder, make_context
 
 
 def files_pipeline(seen: list[str | None], batches: list[list[str]]) -> fs.Pipeline:
@@ -41,13 +41,13 @@ def files_pipeline(seen: list[str | None], batches: list[list[str]]) -> fs.Pipel
 
 @pytest.fixture
 async def spawn_sensors(
-    clock: MockClock, store: AutomationStore, storage: Storage
+    clock: MockClock, store: AutomationStore, bind: Binder
 ) -> AsyncIterator[Callable[..., Any]]:
     refs: list[actors.ActorRef] = []
 
     async def spawn(pipeline: fs.Pipeline, name: str, count: int = 1) -> list[actors.ActorRef]:
         for _ in range(count):
-            ctx = make_context(pipeline, store, storage, f"d{len(refs)}")
+            ctx = make_context(pipeline, store, await bind(pipeline.name), f"d{len(refs)}")
             refs.append(await actors.spawn(SensorActor, ctx, name))
         return refs[-count:]
 

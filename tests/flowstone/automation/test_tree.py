@@ -15,7 +15,7 @@ from flowstone.automation._store import AutomationStore
 from flowstone.automation._tree import child_name, start_tree
 from flowstone.storage import Storage
 
-from .conftest import make_context
+from .conftest import Binder, make_context
 
 
 def two_sensors() -> fs.Pipeline:
@@ -37,9 +37,10 @@ def two_sensors() -> fs.Pipeline:
 
 
 async def test_a_crashing_sensor_is_restarted_alone(
-    clock: MockClock, store: AutomationStore, storage: Storage
+    clock: MockClock, store: AutomationStore, bind: Binder
 ) -> None:
-    ctx = make_context(two_sensors(), store, storage, "d1")
+    pipeline = two_sensors()
+    ctx = make_context(pipeline, store, await bind(pipeline.name), "d1")
     tree = await start_tree(ctx)
     try:
         first = actors.whereis(child_name(ctx, "sensor:first"))
@@ -67,12 +68,13 @@ async def test_a_crashing_sensor_is_restarted_alone(
 
 
 async def test_a_reload_adds_and_removes_sensor_actors_to_match_the_new_definitions(
-    clock: MockClock, store: AutomationStore, storage: Storage
+    clock: MockClock, store: AutomationStore, bind: Binder
 ) -> None:
     from flowstone.automation._context import Definitions
     from flowstone.automation._tree import sync_automation
 
-    ctx = make_context(two_sensors(), store, storage, "d1")
+    pipeline = two_sensors()
+    ctx = make_context(pipeline, store, await bind(pipeline.name), "d1")
     tree = await start_tree(ctx)
     try:
         replaced = fs.Pipeline("two")
@@ -101,3 +103,18 @@ async def test_a_reload_adds_and_removes_sensor_actors_to_match_the_new_definiti
         assert actors.whereis(child_name(ctx, "sensor:first")) is None
     finally:
         await tree.stop()
+
+
+async def test_a_daemon_and_a_queue_refuse_a_store_serving_another_pipeline(
+    store: AutomationStore, storage: Storage, bind: Binder
+) -> None:
+    from flowstone.automation._queue import RunQueue
+
+    pipeline = two_sensors()
+    expected = r"serves pipeline '', not 'two'.*storage\.for_pipeline\('two'\)"
+    with pytest.raises(fs.StorageError, match=expected):
+        make_context(pipeline, store, storage, "d1")
+    with pytest.raises(fs.StorageError, match=expected):
+        RunQueue(pipeline, storage)
+    with pytest.raises(fs.StorageError, match="serves pipeline 'other', not 'two'"):
+        make_context(pipeline, store, await bind("other"), "d1")

@@ -2,6 +2,9 @@
 
 from flowstone.cli._commands import cli as cli
 from flowstone.cli._commands import main as main
+from flowstone.cli._status import status as _status
+
+cli.add_command(_status)
 
 __all__ = ("cli", "main")
 

@@ -21,6 +21,7 @@ from flowstone.errors import DefinitionError, DefinitionProblem, RunFailed
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
 from flowstone.runtime._backfill import run_backfill
 from flowstone.runtime._lineage import AsyncLineage
+from flowstone.status import PartitionStatus, partition_status, prepare_ranges, register_orders
 from flowstone.storage import open_storage
 from flowstone.tenancy import current_tenant, without_tenant
 
@@ -85,6 +86,9 @@ class AsyncRuntime:
         )
         self.engine.ray_address = ray_address  # type: ignore[attr-defined]
         self.events = self.engine.events
+        self.partition_orders = register_orders(
+            self.storage, pipeline, lambda name: self.engine.dynamic.get(name, [])
+        )
         self.lineage = AsyncLineage(self.engine, self.graph, self.start)
         self._started = False
         self._closed = False
@@ -111,6 +115,7 @@ class AsyncRuntime:
 
     async def _start_services(self) -> None:
         await self.engine.start()
+        await prepare_ranges(self.storage, self.partition_orders)
         await self._resources.start()
 
     async def close(self) -> None:
@@ -228,6 +233,20 @@ class AsyncRuntime:
         """Recorded runs, newest first."""
         await self.start()
         return await self.storage.list_runs(limit=limit, status=status)
+
+    async def partition_status(self, asset: str) -> PartitionStatus:
+        """The status of every partition of ``asset`` as ranges, plus counts (succeeded,
+        failed, running, waiting, missing); O(ranges), never O(partitions)."""
+        await self.start()
+        self.pipeline.get(asset)  # AssetNotFound with suggestions
+        running = [
+            r.partition
+            for r in await self.storage.list_runs(limit=10_000, status="running")
+            if asset in r.targets
+        ]
+        return await partition_status(
+            self.storage, asset, self.partition_orders[asset], running=running
+        )
 
     async def add_dynamic_partitions(self, name: str, keys: list[str]) -> list[str]:
         """Add keys to a dynamic partitions set; return the new ones."""

@@ -18,7 +18,9 @@ from flowstone.storage._codec import (
     prepare_batch,
     require_aware,
 )
+from flowstone.storage._memory_ranges import RangeTable
 from flowstone.storage._migrations import LATEST_VERSION
+from flowstone.storage._ranges import RangeSummary, run_length
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -62,6 +64,7 @@ class MemoryStorage(Storage):
         self._partitions: dict[_Key, _Partition] = {}
         self._by_asset: dict[str, set[str]] = {}
         self._dynamic: dict[str, dict[str, None]] = {}  # dicts keep insertion order
+        self._ranges: dict[str, RangeTable] = {}
         self._open = False
 
     async def open(self) -> None:
@@ -85,17 +88,63 @@ class MemoryStorage(Storage):
         normal_mats = [normalise_materialization(m) for m in mats]
         for run in normal_runs:
             self._runs[run.run_id] = run
+        touched: set[tuple[str, str | None]] = set()
         for record in normal_mats:
-            self._put(record)
+            touched.update(self._put(record))
+        self._maintain_ranges(touched)
 
-    def _put(self, record: MaterializationRecord) -> None:
+    def _put(self, record: MaterializationRecord) -> list[tuple[str, str | None]]:
+        touched = [(record.asset, record.partition)]
         old = self._records.get(record.id)
         if old is not None:
             del self._partitions[(old.asset, encode_pkey(old.partition))].records[old.id]
+            touched.append((old.asset, old.partition))
         self._records[record.id] = record
         key = (record.asset, encode_pkey(record.partition))
         self._partitions.setdefault(key, _Partition()).records[record.id] = record
         self._by_asset.setdefault(record.asset, set()).add(key[1])
+        return touched
+
+    # -- partition status ranges --------------------------------------------------------------
+
+    def _maintain_ranges(self, touched: set[tuple[str, str | None]]) -> None:
+        changes: dict[str, dict[int, str | None]] = {}
+        for asset, partition in touched:
+            table, order = self._ranges.get(asset), self.partition_orders.get(asset)
+            if table is None or order is None:
+                continue
+            if table.ordering != order.fingerprint:
+                del self._ranges[asset]  # stale: rebuilt on demand
+                continue
+            ordinal = order.ordinal(partition)
+            if ordinal is not None:
+                newest = self._partitions[(asset, encode_pkey(partition))].newest()
+                changes.setdefault(asset, {})[ordinal] = newest.status if newest else None
+        for asset, points in changes.items():
+            if asset in self._ranges:
+                self._ranges[asset].apply(points)
+
+    async def partition_ranges(
+        self, asset: str, *, first: int | None = None, last: int | None = None
+    ) -> RangeSummary:
+        """Return the status ranges of ``asset`` (see ``Storage.partition_ranges``)."""
+        table = self._ranges.get(asset)
+        return RangeSummary(None) if table is None else table.summary(first, last)
+
+    async def partition_orderings(self) -> dict[str, str]:
+        """Return, per asset that has status ranges, the fingerprint they follow."""
+        return {asset: table.ordering for asset, table in self._ranges.items()}
+
+    async def rebuild_partition_ranges(self, asset: str) -> RangeSummary:
+        """Recompute the status ranges of ``asset`` from its newest records."""
+        order = self._order_for(asset)
+        points = []
+        for partition, status in (await self.latest_statuses(asset)).items():
+            ordinal = order.ordinal(partition)
+            if ordinal is not None:
+                points.append((ordinal, status))
+        self._ranges[asset] = RangeTable(order.fingerprint, run_length(points))
+        return self._ranges[asset].summary(None, None)
 
     # -- runs ---------------------------------------------------------------------------------
 

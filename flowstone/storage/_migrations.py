@@ -22,6 +22,11 @@ Design notes (docs/adr/0010-record-store-schema.md):
   row-level security keys on it (docs/adr/0015-tenant-isolation-with-rls.md). Inputs copy
   their materialization's tenant and ``asset_partitions`` that of the partition's newest
   record, so a policy can judge every row by itself, without a join.
+- ``partition_ranges`` (version 6) run-length encodes ``asset_partitions.latest_status``
+  over partition ordinals: ``[first, last]`` ranges of consecutive ordinals sharing a
+  status, maintained in the same transaction as every write (``_ranges.py``), so the status
+  of a million partitions is read as a few rows. ``partition_orders`` holds the fingerprint
+  of the ordering each asset's ranges follow; no row means no (or stale) ranges.
 """
 
 from __future__ import annotations
@@ -219,11 +224,40 @@ _POSTGRES_V2 = (
         ON {s}.materializations (tenant, event_at DESC, id DESC)""",
 )
 
+_SQLITE_V6 = (
+    """CREATE TABLE IF NOT EXISTS partition_ranges (
+        asset   TEXT NOT NULL,
+        first   INTEGER NOT NULL,
+        last    INTEGER NOT NULL,
+        status  TEXT NOT NULL,
+        PRIMARY KEY (asset, first)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS partition_orders (
+        asset    TEXT PRIMARY KEY,
+        ordering TEXT NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+_POSTGRES_V6 = (
+    """CREATE TABLE IF NOT EXISTS {s}.partition_ranges (
+        asset   text COLLATE "C" NOT NULL,
+        first   bigint NOT NULL,
+        last    bigint NOT NULL,
+        status  text NOT NULL,
+        PRIMARY KEY (asset, first)
+    )""",
+    """CREATE TABLE IF NOT EXISTS {s}.partition_orders (
+        asset    text COLLATE "C" PRIMARY KEY,
+        ordering text NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, materializations, lineage inputs, partitions", _SQLITE_V1, _POSTGRES_V1),
     Migration(
         2, "a tenant column on runs, materializations, inputs, partitions", _SQLITE_V2, _POSTGRES_V2
     ),
+    Migration(6, "partition status ranges and their orderings", _SQLITE_V6, _POSTGRES_V6),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

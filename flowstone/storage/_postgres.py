@@ -29,8 +29,10 @@ import asyncpg
 import actors
 from flowstone.errors import StorageError
 from flowstone.storage import _postgres_queries as q
+from flowstone.storage import _postgres_ranges as pg_ranges
 from flowstone.storage import _sql
 from flowstone.storage._codec import check_as_of, prepare_batch
+from flowstone.storage._ranges import RangeSummary
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -251,7 +253,10 @@ class PostgresStorage(Storage):
         runs, mats = prepare_batch(batch)
         if runs or mats:
             tenant = batch_tenant(runs, mats, current_tenant())
-            await self._run("write", lambda c: q.write(c, self._st, runs, mats), tenant=tenant)
+            orders = dict(self.partition_orders)
+            await self._run(
+                "write", lambda c: q.write(c, self._st, runs, mats, orders), tenant=tenant
+            )
             self._statistics.written(len(mats))
 
     async def refresh_statistics(self) -> None:
@@ -331,6 +336,30 @@ class PostgresStorage(Storage):
         """Count partitions of ``asset`` by the status of their newest materialization."""
         query = _sql.status_counts(self._st.dialect, asset)
         return dict(await self._run("status_counts", lambda c: q.fetch_pairs(c, query)))
+
+    # -- partition status ranges --------------------------------------------------------------
+
+    async def partition_ranges(
+        self, asset: str, *, first: int | None = None, last: int | None = None
+    ) -> RangeSummary:
+        """Return the status ranges of ``asset`` (see ``Storage.partition_ranges``)."""
+        schema = self._st.schema
+        return await self._run(
+            "partition_ranges", lambda c: pg_ranges.read(c, schema, asset, first, last)
+        )
+
+    async def partition_orderings(self) -> dict[str, str]:
+        """Return, per asset that has status ranges, the fingerprint they follow."""
+        query = _sql.Query(f"SELECT asset, ordering FROM {self._st.schema}.partition_orders")
+        return dict(await self._run("partition_orderings", lambda c: q.fetch_pairs(c, query)))
+
+    async def rebuild_partition_ranges(self, asset: str) -> RangeSummary:
+        """Recompute the status ranges of ``asset`` (see ``Storage.rebuild_partition_ranges``)."""
+        order, schema = self._order_for(asset), self._st.schema
+        await self._run(
+            "rebuild_partition_ranges", lambda c: pg_ranges.rebuild(c, schema, asset, order)
+        )
+        return await self.partition_ranges(asset)
 
     # -- lineage ------------------------------------------------------------------------------
 

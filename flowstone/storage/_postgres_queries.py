@@ -8,13 +8,14 @@ and every row of a table is upserted by the same ``INSERT ... ON CONFLICT``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from flowstone.errors import StorageError
+from flowstone.storage import _postgres_ranges as ranges
 from flowstone.storage import _sql
 from flowstone.storage._codec import (
     encode_pkey,
@@ -26,6 +27,7 @@ from flowstone.storage._codec import (
     run_values,
 )
 from flowstone.storage._migrations import LATEST_VERSION, pending, too_new_message
+from flowstone.storage._ranges import PartitionOrdinals
 from flowstone.storage._records import LineageEntry, MaterializationRecord, RunRecord
 
 _RUN_TYPES = (
@@ -193,6 +195,7 @@ async def write(
     st: Statements,
     runs: Sequence[RunRecord],
     mats: Sequence[MaterializationRecord],
+    orders: Mapping[str, PartitionOrdinals] | None = None,
 ) -> None:
     """Upsert a batch in one transaction; durable when the commit returns."""
     async with conn.transaction():
@@ -217,6 +220,8 @@ async def write(
         assets, pkeys = _columns(sorted(keys), 2)
         await conn.execute(st.refresh, assets, pkeys)
         await conn.execute(st.forget_empty, assets, pkeys)
+        if orders:
+            await ranges.maintain(conn, st.schema, keys, orders)
 
 
 async def add_dynamic_partitions(

@@ -25,7 +25,9 @@ from typing import Any, TypeVar
 from flowstone.errors import StorageError
 from flowstone.storage import _sql
 from flowstone.storage import _sqlite_queries as q
+from flowstone.storage import _sqlite_ranges as sqlite_ranges
 from flowstone.storage._codec import check_as_of, prepare_batch
+from flowstone.storage._ranges import RangeSummary
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -165,7 +167,7 @@ class SQLiteStorage(Storage):
         """Commit the batch in one durable transaction (see ``Storage.write``)."""
         runs, mats = prepare_batch(batch)
         if runs or mats:
-            await self._write(q.write, runs, mats)
+            await self._write(q.write, runs, mats, dict(self.partition_orders))
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -226,6 +228,24 @@ class SQLiteStorage(Storage):
     async def status_counts(self, asset: str) -> dict[str, int]:
         """Count partitions of ``asset`` by the status of their newest materialization."""
         return dict(await self._read(_fetch_pairs, _sql.status_counts(_D, asset)))
+
+    # -- partition status ranges --------------------------------------------------------------
+
+    async def partition_ranges(
+        self, asset: str, *, first: int | None = None, last: int | None = None
+    ) -> RangeSummary:
+        """Return the status ranges of ``asset`` (see ``Storage.partition_ranges``)."""
+        return await self._read(sqlite_ranges.read, asset, first, last)
+
+    async def partition_orderings(self) -> dict[str, str]:
+        """Return, per asset that has status ranges, the fingerprint they follow."""
+        query = _sql.Query("SELECT asset, ordering FROM partition_orders")
+        return dict(await self._read(_fetch_pairs, query))
+
+    async def rebuild_partition_ranges(self, asset: str) -> RangeSummary:
+        """Recompute the status ranges of ``asset`` (see ``Storage.rebuild_partition_ranges``)."""
+        await self._write(q.rebuild_ranges, asset, self._order_for(asset))
+        return await self.partition_ranges(asset)
 
     # -- lineage ------------------------------------------------------------------------------
 

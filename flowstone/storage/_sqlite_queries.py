@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from flowstone.errors import StorageError
 from flowstone.storage import _sql
+from flowstone.storage import _sqlite_ranges as ranges
 from flowstone.storage._codec import (
     encode_pkey,
     from_micros,
@@ -27,6 +28,7 @@ from flowstone.storage._codec import (
     to_micros,
 )
 from flowstone.storage._migrations import LATEST_VERSION, pending, too_new_message
+from flowstone.storage._ranges import PartitionOrdinals
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -131,9 +133,13 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def write(
-    conn: sqlite3.Connection, runs: Sequence[RunRecord], mats: Sequence[MaterializationRecord]
+    conn: sqlite3.Connection,
+    runs: Sequence[RunRecord],
+    mats: Sequence[MaterializationRecord],
+    orders: Mapping[str, PartitionOrdinals] | None = None,
 ) -> None:
-    """Upsert runs and materializations in one transaction and refresh partition pointers."""
+    """Upsert runs and materializations in one transaction and refresh partition pointers
+    (and the status ranges of assets with a registered order)."""
     with transaction(conn):
         conn.executemany(_UPSERT_RUN, [run_values(r, to_micros) for r in runs])
         if not mats:
@@ -160,6 +166,14 @@ def write(
         params = [{"asset": asset, "pkey": pkey} for asset, pkey in keys]
         conn.executemany(_REFRESH_PARTITION, params)
         conn.executemany(_FORGET_EMPTY_PARTITION, params)
+        if orders:
+            ranges.maintain(conn, keys, orders)
+
+
+def rebuild_ranges(conn: sqlite3.Connection, asset: str, order: PartitionOrdinals) -> None:
+    """Recompute the status ranges of one asset in a write transaction."""
+    with transaction(conn):
+        ranges.rebuild(conn, asset, order)
 
 
 def prune(conn: sqlite3.Connection, older_than: datetime) -> int:

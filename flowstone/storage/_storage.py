@@ -13,6 +13,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from flowstone.errors import StorageError
+from flowstone.storage._ranges import PartitionOrdinals, RangeSummary
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -134,6 +136,60 @@ class Storage(ABC):
     @abstractmethod
     async def status_counts(self, asset: str) -> dict[str, int]:
         """Count partitions of ``asset`` by the status of their newest materialization."""
+
+    # -- partition status ranges -----------------------------------------------------------
+
+    def order_partitions(self, asset: str, order: PartitionOrdinals | None) -> None:
+        """Register how ``asset``'s keys are numbered, so the store keeps status ranges for
+        it as records are written (None forgets it). Synchronous: nothing is read or written
+        until ``rebuild_partition_ranges`` or a write."""
+        orders = self.partition_orders
+        if order is None:
+            orders.pop(asset, None)
+        else:
+            orders[asset] = order
+
+    @property
+    def partition_orders(self) -> dict[str, PartitionOrdinals]:
+        """The registered orderings by asset (see ``order_partitions``)."""
+        found: dict[str, PartitionOrdinals] | None = self.__dict__.get("_partition_orders")
+        if found is None:
+            found = self.__dict__["_partition_orders"] = {}
+        return found
+
+    @abstractmethod
+    async def partition_ranges(
+        self, asset: str, *, first: int | None = None, last: int | None = None
+    ) -> RangeSummary:
+        """Return the status ranges of ``asset`` (clipped to ordinals ``first..last`` when
+        given) and the fingerprint they were built with; O(ranges returned).
+
+        The ranges are current only when that fingerprint equals the registered order's;
+        otherwise call ``rebuild_partition_ranges``."""
+
+    @abstractmethod
+    async def partition_orderings(self) -> dict[str, str]:
+        """Return, per asset that has status ranges, the fingerprint they follow."""
+
+    @abstractmethod
+    async def rebuild_partition_ranges(self, asset: str) -> RangeSummary:
+        """Recompute the status ranges of ``asset`` from the newest status of every recorded
+        partition, with the registered order, atomically with respect to writers; O(recorded
+        partitions), for a new or changed order.
+
+        Raises:
+            StorageError: no order is registered for ``asset``.
+        """
+
+    def _order_for(self, asset: str) -> PartitionOrdinals:
+        order = self.partition_orders.get(asset)
+        if order is None:
+            raise StorageError(
+                f"no partition order is registered for asset {asset!r}; call "
+                f"storage.order_partitions({asset!r}, order) first (the runtime does this "
+                f"for every asset of its pipeline)"
+            )
+        return order
 
     # -- lineage ----------------------------------------------------------------------------
 

@@ -23,12 +23,13 @@ from tests.flowstone.storage.contract_lineage import (
     LineageContract,
     PruneContract,
 )
+from tests.flowstone.storage.contract_ranges import RangesContract
 from tests.flowstone.storage.records import T0, at, batch, ids, mat, run
 
 StorageFactory = Callable[[], Storage]
 
 
-class StorageContract(LineageContract, PruneContract, DynamicPartitionsContract):
+class StorageContract(LineageContract, PruneContract, DynamicPartitionsContract, RangesContract):
     """The behaviour every backend shares."""
 
     @pytest.fixture

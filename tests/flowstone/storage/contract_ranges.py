@@ -1,0 +1,135 @@
+"""The storage contract, continued: partition status ranges.
+
+Mixed into ``StorageContract`` (``contract.py``). Keys here are ``"p<n>"`` numbered by an
+order that reads ``n``; every check compares the ranges the store keeps incrementally with
+the run-length encoding of ``latest_statuses`` (what a full read would give).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from flowstone.errors import StorageError
+from flowstone.storage import Storage
+from flowstone.storage._ranges import RangeSummary, StatusRange, run_length
+from tests.flowstone.storage.records import batch, mat
+
+
+class NumberedKeys:
+    """Orders keys ``"p<n>"`` by ``n``; other keys have no ordinal."""
+
+    def __init__(self, fingerprint: str = "numbered") -> None:
+        self.fingerprint = fingerprint
+
+    def ordinal(self, encoded: str | None) -> int | None:
+        if encoded is None or not encoded.startswith("p"):
+            return None
+        return int(encoded[1:])
+
+
+def key(n: int) -> str:
+    return f"p{n}"
+
+
+async def expected(storage: Storage, asset: str) -> list[StatusRange]:
+    order = NumberedKeys()
+    statuses = await storage.latest_statuses(asset)
+    return run_length((o, s) for p, s in statuses.items() if (o := order.ordinal(p)) is not None)
+
+
+async def started(storage: Storage, asset: str = "a") -> Storage:
+    storage.order_partitions(asset, NumberedKeys())
+    await storage.rebuild_partition_ranges(asset)
+    return storage
+
+
+class RangesContract:
+    """Status ranges kept by the store as records are written."""
+
+    async def test_writes_keep_maximal_ranges_of_the_newest_status(self, storage: Storage) -> None:
+        await started(storage)
+        await storage.write(batch(*(mat("a", key(n), run="r1") for n in range(10))))
+        await storage.write(batch(mat("a", key(4), run="r2", status="failed", finished=2.0)))
+        summary = await storage.partition_ranges("a")
+        assert summary == RangeSummary(
+            "numbered",
+            (
+                StatusRange(0, 3, "succeeded"),
+                StatusRange(4, 4, "failed"),
+                StatusRange(5, 9, "succeeded"),
+            ),
+        )
+        await storage.write(batch(mat("a", key(4), run="r3", finished=3.0)))
+        assert (await storage.partition_ranges("a")).ranges == (StatusRange(0, 9, "succeeded"),)
+
+    async def test_an_older_attempt_written_late_does_not_change_the_status(
+        self, storage: Storage
+    ) -> None:
+        await started(storage)
+        await storage.write(batch(mat("a", key(1), run="r2", finished=5.0)))
+        await storage.write(batch(mat("a", key(1), run="r1", status="failed", finished=1.0)))
+        assert (await storage.partition_ranges("a")).ranges == (StatusRange(1, 1, "succeeded"),)
+
+    async def test_random_writes_match_a_full_recount(self, storage: Storage) -> None:
+        await started(storage)
+        rng = random.Random(7)
+        for step in range(30):
+            records = [
+                mat(
+                    "a",
+                    key(rng.randrange(60)),
+                    run=f"r{step}",
+                    attempt=i + 1,
+                    status=rng.choice(["succeeded", "succeeded", "failed", "waiting"]),
+                    finished=float(step + 1),
+                )
+                for i in range(rng.randrange(1, 8))
+            ]
+            await storage.write(batch(*records))
+            assert list((await storage.partition_ranges("a")).ranges) == await expected(
+                storage, "a"
+            )
+
+    async def test_ranges_can_be_read_in_a_window_of_ordinals(self, storage: Storage) -> None:
+        await started(storage)
+        await storage.write(
+            batch(
+                *(mat("a", key(n)) for n in range(100)),
+                mat("a", key(50), run="r2", status="failed", finished=2.0),
+            )
+        )
+        window = await storage.partition_ranges("a", first=40, last=60)
+        assert window.ranges == (
+            StatusRange(40, 49, "succeeded"),
+            StatusRange(50, 50, "failed"),
+            StatusRange(51, 60, "succeeded"),
+        )
+        assert (await storage.partition_ranges("a", first=200)).ranges == ()
+
+    async def test_rebuilding_reads_what_was_written_before_the_order_was_known(
+        self, storage: Storage
+    ) -> None:
+        await storage.write(batch(mat("a", key(1)), mat("a", key(2)), mat("a", "other")))
+        assert await storage.partition_ranges("a") == RangeSummary(None)
+        await started(storage)
+        assert (await storage.partition_ranges("a")).ranges == (StatusRange(1, 2, "succeeded"),)
+        assert await storage.partition_orderings() == {"a": "numbered"}
+
+    async def test_a_changed_order_makes_the_ranges_stale_until_rebuilt(
+        self, storage: Storage
+    ) -> None:
+        await started(storage)
+        await storage.write(batch(mat("a", key(1))))
+        storage.order_partitions("a", NumberedKeys("renumbered"))
+        await storage.write(batch(mat("a", key(2))))
+        assert await storage.partition_ranges("a") == RangeSummary(None)
+        rebuilt = await storage.rebuild_partition_ranges("a")
+        assert rebuilt == RangeSummary("renumbered", (StatusRange(1, 2, "succeeded"),))
+
+    async def test_assets_without_an_order_keep_no_ranges(self, storage: Storage) -> None:
+        await storage.write(batch(mat("b", key(1))))
+        assert await storage.partition_ranges("b") == RangeSummary(None)
+        with pytest.raises(StorageError, match="no partition order is registered for asset 'b'"):
+            await storage.rebuild_partition_ranges("b")

@@ -25,6 +25,7 @@ FAMILIES: dict[str, str] = {
     "flowstone": "benchmarks._flowstone",
     "postgres": "benchmarks._postgres",
     "ray": "benchmarks._ray",
+    "partition_status": "benchmarks._partition_status",
 }
 """Family name -> module with ``run(options) -> FamilyResult``, in the order they run."""
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
+from flowstone.storage._changes import Change, change_rows
 from flowstone.storage._codec import (
     check_as_of,
     encode_pkey,
@@ -65,6 +67,7 @@ class MemoryStorage(Storage):
         self._by_asset: dict[str, set[str]] = {}
         self._dynamic: dict[str, dict[str, None]] = {}  # dicts keep insertion order
         self._ranges: dict[str, RangeTable] = {}
+        self._changes: list[Change] = []
         self._open = False
 
     async def open(self) -> None:
@@ -92,6 +95,18 @@ class MemoryStorage(Storage):
         for record in normal_mats:
             touched.update(self._put(record))
         self._maintain_ranges(touched)
+        now = datetime.now(UTC)
+        for row in change_rows(normal_runs, normal_mats):
+            self._changes.append(Change(len(self._changes) + 1, now, *row))
+
+    async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
+        """Return the change-log rows numbered above ``after``, oldest first."""
+        start = bisect.bisect_right([c.seq for c in self._changes], after)
+        return self._changes[start : start + limit]
+
+    async def last_change(self) -> int:
+        """Return the number of the newest change-log row."""
+        return self._changes[-1].seq if self._changes else 0
 
     def _put(self, record: MaterializationRecord) -> list[tuple[str, str | None]]:
         touched = [(record.asset, record.partition)]
@@ -326,6 +341,7 @@ class MemoryStorage(Storage):
                 if ref.materialization_id is not None and ref.materialization_id not in keep:
                     keep.add(ref.materialization_id)
                     pending.append(ref.materialization_id)
+        self._changes = [c for c in self._changes if c.at >= cutoff]
         doomed = [rid for rid in self._records if rid not in keep]
         for rid in doomed:
             record = self._records.pop(rid)

@@ -27,6 +27,8 @@ Design notes (docs/adr/0010-record-store-schema.md):
   status, maintained in the same transaction as every write (``_ranges.py``), so the status
   of a million partitions is read as a few rows. ``partition_orders`` holds the fingerprint
   of the ordering each asset's ranges follow; no row means no (or stale) ranges.
+- ``changes`` (version 6) logs every run and materialization written, numbered in commit
+  order, so another process (the dashboard) can follow the store (``_changes.py``).
 """
 
 from __future__ import annotations
@@ -236,6 +238,16 @@ _SQLITE_V6 = (
         asset    TEXT PRIMARY KEY,
         ordering TEXT NOT NULL
     ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS changes (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at        INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        run_id    TEXT NOT NULL,
+        asset     TEXT,
+        partition TEXT,
+        status    TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS changes_by_time ON changes (at)",
 )
 
 _POSTGRES_V6 = (
@@ -250,6 +262,16 @@ _POSTGRES_V6 = (
         asset    text COLLATE "C" PRIMARY KEY,
         ordering text NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS {s}.changes (
+        seq       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at        timestamptz NOT NULL DEFAULT now(),
+        kind      text NOT NULL,
+        run_id    text COLLATE "C" NOT NULL,
+        asset     text COLLATE "C",
+        partition text,
+        status    text NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS changes_by_time ON {s}.changes (at)",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -257,7 +279,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, "a tenant column on runs, materializations, inputs, partitions", _SQLITE_V2, _POSTGRES_V2
     ),
-    Migration(6, "partition status ranges and their orderings", _SQLITE_V6, _POSTGRES_V6),
+    Migration(
+        6, "partition status ranges, their orderings, the change log", _SQLITE_V6, _POSTGRES_V6
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

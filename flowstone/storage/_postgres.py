@@ -18,6 +18,7 @@ and commits the records of many tenants in one transaction.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -31,6 +32,7 @@ from flowstone.errors import StorageError
 from flowstone.storage import _postgres_queries as q
 from flowstone.storage import _postgres_ranges as pg_ranges
 from flowstone.storage import _sql
+from flowstone.storage._changes import Change
 from flowstone.storage._codec import check_as_of, prepare_batch
 from flowstone.storage._ranges import RangeSummary
 from flowstone.storage._records import (
@@ -125,6 +127,7 @@ class PostgresStorage(Storage):
         self._connect_timeout = connect_timeout
         self._st = q.Statements(f'"{schema}"')
         self._pool: asyncpg.Pool | None = None
+        self._listener: tuple[asyncpg.Connection, asyncio.Event] | None = None
         self._lock_key = lock_key(schema)
         self._statistics = AnalyzePolicy(self.refresh_statistics)
 
@@ -161,6 +164,9 @@ class PostgresStorage(Storage):
 
     async def close(self) -> None:
         """Close every pooled connection."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener[0].terminate()
         await self._statistics.stop()
         pool, self._pool = self._pool, None
         if pool is not None:
@@ -409,11 +415,59 @@ class PostgresStorage(Storage):
         """Delete old materializations that nothing kept needs (see ``Storage.prune``)."""
         text, args = _sql.prune(self._st.dialect, older_than).positional()
 
+        cutoff = self._st.dialect.time(older_than, "older_than")
+
         async def delete(conn: asyncpg.Connection) -> int:
+            await conn.execute(f"DELETE FROM {self._st.schema}.changes WHERE at < $1", cutoff)
             status = await conn.execute(text, *args)
             return int(str(status).rsplit(" ", 1)[-1])
 
         return await self._run("prune", delete)
+
+    # -- change log ---------------------------------------------------------------------------
+
+    async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
+        """Return the change-log rows numbered above ``after``, oldest first."""
+        text = (
+            f"SELECT seq, at, kind, run_id, asset, partition, status FROM "
+            f"{self._st.schema}.changes WHERE seq > $1 ORDER BY seq LIMIT $2"
+        )
+
+        async def fetch(conn: asyncpg.Connection) -> list[Change]:
+            return [Change(*row) for row in await conn.fetch(text, after, limit)]
+
+        return await self._run("changes", fetch)
+
+    async def last_change(self) -> int:
+        """Return the number of the newest change-log row."""
+        text = f"SELECT coalesce(max(seq), 0) FROM {self._st.schema}.changes"
+        return int(await self._run("last_change", lambda c: c.fetchval(text)))
+
+    async def wait_for_changes(self, after: int, timeout: float) -> bool:
+        """Wait for a notification from a writer (``LISTEN``), or ``timeout``.
+
+        One dedicated connection listens; a lost one is replaced on the next call, and the
+        newest number is always re-read first, so nothing committed is waited past.
+        """
+        signal = await self._listen()
+        signal.clear()
+        if await self.last_change() > after:
+            return True
+        try:
+            await asyncio.wait_for(signal.wait(), timeout)
+        except TimeoutError:
+            pass
+        return await self.last_change() > after
+
+    async def _listen(self) -> asyncio.Event:
+        listener = self._listener
+        if listener is not None and not _is_closed(listener[0]):
+            return listener[1]
+        signal = asyncio.Event()
+        conn = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
+        await conn.add_listener(self._st.channel, lambda *_: signal.set())
+        self._listener = (conn, signal)
+        return signal
 
 
 def batch_tenant(

@@ -8,6 +8,7 @@ and every row of a table is upserted by the same ``INSERT ... ON CONFLICT``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ import asyncpg
 from flowstone.errors import StorageError
 from flowstone.storage import _postgres_ranges as ranges
 from flowstone.storage import _sql
+from flowstone.storage._changes import change_rows
 from flowstone.storage._codec import (
     encode_pkey,
     input_values,
@@ -88,6 +90,10 @@ class Statements:
             f"INSERT INTO {s}.materialization_inputs ({_INPUT_COLUMNS}) {_unnest(_INPUT_TYPES)}"
         )
         self.refresh = _refresh(s)
+        bare = s.strip('"')
+        self.channel = f"flowstone_changes_{bare}"[:63]
+        digest = hashlib.sha256(f"flowstone.changes:{bare}".encode()).digest()
+        self.changes_lock = int.from_bytes(digest[:8], "big", signed=True)
         self.forget_empty = (
             f"DELETE FROM {s}.asset_partitions ap USING unnest($1::text[], $2::text[]) "
             f"AS k(asset, pkey) WHERE ap.asset = k.asset AND ap.pkey = k.pkey AND NOT EXISTS "
@@ -206,6 +212,7 @@ async def write(
         await conn.execute(_KEY_DRIVEN)
         if runs:
             await conn.execute(st.upsert_runs, *_columns([run_values(r, _same) for r in runs], 14))
+        await append_changes(conn, st, runs, mats)
         if not mats:
             return
         ids = [m.id for m in mats]
@@ -222,6 +229,31 @@ async def write(
         await conn.execute(st.forget_empty, assets, pkeys)
         if orders:
             await ranges.maintain(conn, st.schema, keys, orders)
+
+
+async def append_changes(
+    conn: asyncpg.Connection,
+    st: Statements,
+    runs: Sequence[RunRecord],
+    mats: Sequence[MaterializationRecord],
+) -> None:
+    """Log the batch in ``changes`` and notify listeners (delivered at commit).
+
+    The lock makes sequence numbers follow commit order: a writer holding it commits before
+    the next one draws numbers, so a reader of ``seq > cursor`` never misses a row that
+    commits later with a smaller number. It is held from here to commit, the batch's last
+    statements.
+    """
+    rows = change_rows(runs, mats)
+    if not rows:
+        return
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", st.changes_lock)
+    await conn.execute(
+        f"INSERT INTO {st.schema}.changes (kind, run_id, asset, partition, status) "
+        f"SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])",
+        *_columns(rows, 5),
+    )
+    await conn.execute("SELECT pg_notify($1, '')", st.channel)
 
 
 async def add_dynamic_partitions(

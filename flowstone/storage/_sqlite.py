@@ -26,6 +26,7 @@ from flowstone.errors import StorageError
 from flowstone.storage import _sql
 from flowstone.storage import _sqlite_queries as q
 from flowstone.storage import _sqlite_ranges as sqlite_ranges
+from flowstone.storage._changes import Change
 from flowstone.storage._codec import check_as_of, prepare_batch
 from flowstone.storage._ranges import RangeSummary
 from flowstone.storage._records import (
@@ -246,6 +247,16 @@ class SQLiteStorage(Storage):
         """Recompute the status ranges of ``asset`` (see ``Storage.rebuild_partition_ranges``)."""
         await self._write(q.rebuild_ranges, asset, self._order_for(asset))
         return await self.partition_ranges(asset)
+
+    # -- change log ---------------------------------------------------------------------------
+
+    async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
+        """Return the change-log rows numbered above ``after``, oldest first."""
+        return await self._read(q.changes, after, limit)
+
+    async def last_change(self) -> int:
+        """Return the number of the newest change-log row."""
+        return await self._read(q.last_change)
 
     # -- lineage ------------------------------------------------------------------------------
 

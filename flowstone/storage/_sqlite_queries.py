@@ -16,6 +16,7 @@ from typing import Any
 from flowstone.errors import StorageError
 from flowstone.storage import _sql
 from flowstone.storage import _sqlite_ranges as ranges
+from flowstone.storage._changes import Change, change_rows
 from flowstone.storage._codec import (
     encode_pkey,
     from_micros,
@@ -142,6 +143,12 @@ def write(
     (and the status ranges of assets with a registered order)."""
     with transaction(conn):
         conn.executemany(_UPSERT_RUN, [run_values(r, to_micros) for r in runs])
+        now = to_micros(datetime.now(UTC))
+        conn.executemany(
+            "INSERT INTO changes (at, kind, run_id, asset, partition, status) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(now, *row) for row in change_rows(runs, mats)],
+        )
         if not mats:
             return
         ids = json.dumps([m.id for m in mats])
@@ -180,6 +187,7 @@ def prune(conn: sqlite3.Connection, older_than: datetime) -> int:
     """Delete what ``Storage.prune`` allows; return how many materializations went."""
     query = _sql.prune(DIALECT, older_than)
     with transaction(conn):
+        conn.execute("DELETE FROM changes WHERE at < ?", (to_micros(older_than),))
         conn.execute(query.text, query.params)
         # rowcount is -1 for a statement that starts with WITH; changes() counts the rows
         # the DELETE itself removed (not the inputs removed by the cascade).
@@ -264,3 +272,18 @@ def dynamic_partitions(conn: sqlite3.Connection, name: str) -> list[str]:
     """Return the keys of a set in insertion order."""
     rows = conn.execute("SELECT key FROM dynamic_partitions WHERE name = ? ORDER BY seq", (name,))
     return [row[0] for row in rows]
+
+
+def changes(conn: sqlite3.Connection, after: int, limit: int) -> list[Change]:
+    """Return change-log rows above ``after``, oldest first."""
+    rows = conn.execute(
+        "SELECT seq, at, kind, run_id, asset, partition, status FROM changes "
+        "WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after, limit),
+    )
+    return [Change(r[0], from_micros(r[1]), *r[2:]) for r in rows]
+
+
+def last_change(conn: sqlite3.Connection) -> int:
+    """Return the newest change-log number (0 when empty)."""
+    return int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])

@@ -7,6 +7,7 @@ the store never needs to know how a key is shaped.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -14,6 +15,7 @@ from types import TracebackType
 from typing import Self
 
 from flowstone.errors import StorageError
+from flowstone.storage._changes import Change
 from flowstone.storage._ranges import PartitionOrdinals, RangeSummary
 from flowstone.storage._records import (
     LineageEntry,
@@ -190,6 +192,34 @@ class Storage(ABC):
                 f"for every asset of its pipeline)"
             )
         return order
+
+    # -- change log -------------------------------------------------------------------------
+
+    @abstractmethod
+    async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
+        """Return the change-log rows numbered above ``after``, oldest first (at most
+        ``limit``): every run and materialization written, in commit order."""
+
+    @abstractmethod
+    async def last_change(self) -> int:
+        """Return the number of the newest change-log row (0 when there is none)."""
+
+    async def wait_for_changes(self, after: int, timeout: float) -> bool:
+        """Wait until the change log holds rows above ``after`` (True) or ``timeout``
+        seconds pass (False), written by this process or any other.
+
+        This default re-reads the newest number every 50 ms (one index lookup); PostgreSQL
+        waits for a notification instead.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if await self.last_change() > after:
+                return True
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(0.05, left))
 
     # -- lineage ----------------------------------------------------------------------------
 

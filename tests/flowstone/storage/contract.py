@@ -23,7 +23,7 @@ from tests.flowstone.storage.contract_lineage import (
     LineageContract,
     PruneContract,
 )
-from tests.flowstone.storage.contract_ranges import RangesContract
+from tests.flowstone.storage.contract_ranges import ChangeLogContract, RangesContract
 from tests.flowstone.storage.records import T0, at, batch, ids, mat, run
 
 StorageFactory = Callable[[], Storage]

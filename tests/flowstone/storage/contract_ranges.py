@@ -7,6 +7,7 @@ the run-length encoding of ``latest_statuses`` (what a full read would give).
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from flowstone.errors import StorageError
 from flowstone.storage import Storage
 from flowstone.storage._ranges import RangeSummary, StatusRange, run_length
-from tests.flowstone.storage.records import batch, mat
+from tests.flowstone.storage.records import batch, mat, run
 
 
 class NumberedKeys:
@@ -133,3 +134,29 @@ class RangesContract:
         assert await storage.partition_ranges("b") == RangeSummary(None)
         with pytest.raises(StorageError, match="no partition order is registered for asset 'b'"):
             await storage.rebuild_partition_ranges("b")
+
+
+class ChangeLogContract:
+    """The change log other processes follow."""
+
+    async def test_every_record_written_is_logged_in_commit_order(self, storage: Storage) -> None:
+        assert await storage.last_change() == 0
+        await storage.write(batch(run("r1", status="running"), mat("a", key(1))))
+        await storage.write(batch(mat("a", key(2), status="failed")))
+        changes = await storage.changes()
+        assert [(c.kind, c.asset, c.partition, c.status) for c in changes] == [
+            ("run", "report", None, "running"),
+            ("materialization", "a", "p1", "succeeded"),
+            ("materialization", "a", "p2", "failed"),
+        ]
+        assert [c.seq for c in changes] == sorted(c.seq for c in changes)
+        assert await storage.last_change() == changes[-1].seq
+        assert await storage.changes(changes[0].seq, limit=1) == [changes[1]]
+
+    async def test_waiting_for_changes_returns_when_a_write_commits(self, storage: Storage) -> None:
+        last = await storage.last_change()
+        assert await storage.wait_for_changes(last, timeout=0.05) is False
+        waiter = asyncio.create_task(storage.wait_for_changes(last, timeout=10))
+        await asyncio.sleep(0.01)
+        await storage.write(batch(mat("a", key(3))))
+        assert await asyncio.wait_for(waiter, 5) is True

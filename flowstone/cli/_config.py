@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     base_dir: str = ".flowstone"
     runtime: str | None = None
     python_path: list[str] = Field(default_factory=lambda: ["."])
+    ui: dict[str, Any] = Field(default_factory=dict)  # [flowstone.ui]: see `flowstone ui`
     root: Path = Path()
 
 

@@ -286,26 +286,44 @@ function healthBar(status, onHover) {
     while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (starts[mid] <= ordinal) lo = mid; else hi = mid - 1; }
     return data.statuses[data.runs[lo * 2]];
   };
+  // Each pixel column covers many partitions when zoomed out: it is drawn as a stack of
+  // the statuses it covers, in proportion, so scattered failures among a million
+  // partitions show as thin red slivers, never as a solid red bar (nor vanish: any
+  // status present keeps at least 3 px). O(runs in view + pixels), never O(partitions).
   const draw = () => {
-    const width = canvas.clientWidth || 800;
+    const width = canvas.clientWidth || 800, height = canvas.height;
     if (canvas.width !== width) canvas.width = width;
     const ctx = canvas.getContext("2d");
-    const [v0, v1] = view, scale = (v1 - v0) / width;
-    const rank = new Int8Array(width).fill(-1);
-    const severity = data.statuses.map((s) => SEVERITY.indexOf(s));
+    const [v0, v1] = view, scale = (v1 - v0) / width, kinds = data.statuses.length;
+    const cover = new Float64Array(width * kinds);
     for (let i = 0, at = 0; i < data.runs.length; i += 2) {
       const len = data.runs[i + 1], lo = at, hi = at + len; at = hi;
       if (hi <= v0 || lo >= v1) continue;
-      const p0 = Math.max(0, Math.floor((lo - v0) / scale)), p1 = Math.min(width, Math.ceil((hi - v0) / scale));
-      const sev = severity[data.runs[i]];
-      for (let p = p0; p < p1; p++) if (sev > rank[p]) rank[p] = sev;
+      const a = Math.max(lo, v0), b = Math.min(hi, v1);
+      let p = Math.floor((a - v0) / scale);
+      const last = Math.min(width - 1, Math.floor((b - v0) / scale - 1e-9));
+      for (; p <= last; p++) {
+        const c0 = v0 + p * scale, c1 = c0 + scale;
+        cover[p * kinds + data.runs[i]] += Math.min(b, c1) - Math.max(a, c0);
+      }
     }
-    const colors = SEVERITY.map((s) => getComputedStyle(document.documentElement).getPropertyValue(`--${s}`) || "#999");
-    ctx.clearRect(0, 0, width, canvas.height);
-    for (let p = 0; p < width;) {
-      let q = p; while (q < width && rank[q] === rank[p]) q++;
-      if (rank[p] >= 0) { ctx.fillStyle = colors[rank[p]]; ctx.fillRect(p, 0, q - p, canvas.height); }
-      p = q;
+    const style = getComputedStyle(document.documentElement);
+    const colors = data.statuses.map((s) => style.getPropertyValue(`--${s}`).trim() || "#999");
+    const order = data.statuses.map((s, k) => k).sort((x, y) => SEVERITY.indexOf(data.statuses[y]) - SEVERITY.indexOf(data.statuses[x]));
+    ctx.clearRect(0, 0, width, height);
+    for (let p = 0; p < width; p++) {
+      let total = 0;
+      for (let k = 0; k < kinds; k++) total += cover[p * kinds + k];
+      if (!total) continue;
+      let y = 0, main = 0;
+      for (let k = 1; k < kinds; k++) if (cover[p * kinds + k] > cover[p * kinds + main]) main = k;
+      for (const k of order) {
+        const part = cover[p * kinds + k];
+        if (!part) continue;
+        const h = y >= height ? 0 : Math.min(height - y, Math.max(3, Math.round(height * part / total)));
+        ctx.fillStyle = colors[k]; ctx.fillRect(p, y, 1, h); y += h;
+      }
+      if (y < height) { ctx.fillStyle = colors[main]; ctx.fillRect(p, y, 1, height - y); }
     }
     canvas.dataset.rendered = String(performance.now());
     canvas.dataset.window = `${Math.floor(v0)}-${Math.ceil(v1)}`;

@@ -29,7 +29,13 @@ from tests.flowstone.storage.records import T0, at, batch, ids, mat, run
 StorageFactory = Callable[[], Storage]
 
 
-class StorageContract(LineageContract, PruneContract, DynamicPartitionsContract, RangesContract):
+class StorageContract(
+    LineageContract,
+    PruneContract,
+    DynamicPartitionsContract,
+    RangesContract,
+    ChangeLogContract,
+):
     """The behaviour every backend shares."""
 
     @pytest.fixture

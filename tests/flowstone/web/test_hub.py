@@ -40,17 +40,18 @@ def test_ten_thousand_partitions_fold_into_one_small_message() -> None:
 
 async def test_a_browser_gets_one_message_per_window_however_many_changes_arrive() -> None:
     sent: list[dict[str, Any]] = []
+    first = asyncio.Event()
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
+        first.set()
 
     client = Client(send, interval=0.05)
     changes = backfill_changes(10_000)
     for chunk in range(100):  # 100 commits of 100 partitions, before the flusher runs
         client.push(changes[chunk * 200 : chunk * 200 + 200])
     task = asyncio.create_task(client.run())
-    while not sent:
-        await asyncio.sleep(0)
+    await asyncio.wait_for(first.wait(), 5)
     task.cancel()
     assert len(sent) == 1
     assert sent[0]["assets"]["events"]["changed"] == 10_000

@@ -26,6 +26,7 @@ FAMILIES: dict[str, str] = {
     "postgres": "benchmarks._postgres",
     "ray": "benchmarks._ray",
     "partition_status": "benchmarks._partition_status",
+    "web": "benchmarks._web",
 }
 """Family name -> module with ``run(options) -> FamilyResult``, in the order they run."""
 

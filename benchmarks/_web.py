@@ -104,7 +104,7 @@ async def _measure(
         json.loads(await ws.recv())  # hello
     idle = _rss_mib(pid)
     latencies: list[float] = []
-    async with SQLiteStorage(folder / ".fs" / "flowstone.db") as storage:
+    async with SQLiteStorage(folder / ".fs" / "flowstone.db", pipeline="webbench") as storage:
         for trial in range(trials):
             await storage.write(WriteBatch(materializations=(_record(trial, f"t{trial}"),)))
             committed = time.perf_counter()

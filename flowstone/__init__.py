@@ -30,11 +30,14 @@ from flowstone.definitions._resources import ResourceDefinition as ResourceDefin
 from flowstone.definitions._retry import RetryPolicy as RetryPolicy
 from flowstone.engine._events import Event as Event
 from flowstone.engine._events import EventBus as EventBus
-from flowstone.engine._materializer import AssetTimeout as AssetTimeout
 from flowstone.engine._results import BackfillResult as BackfillResult
 from flowstone.engine._results import Materialization as Materialization
 from flowstone.engine._results import RunResult as RunResult
+from flowstone.errors import AssetInterrupted as AssetInterrupted
 from flowstone.errors import AssetNotFound as AssetNotFound
+from flowstone.errors import AssetTimeout as AssetTimeout
+from flowstone.errors import BackfillInterrupted as BackfillInterrupted
+from flowstone.errors import CheckpointRejected as CheckpointRejected
 from flowstone.errors import ConfigurationError as ConfigurationError
 from flowstone.errors import DefinitionError as DefinitionError
 from flowstone.errors import DefinitionProblem as DefinitionProblem
@@ -45,7 +48,9 @@ from flowstone.errors import MissingUpstream as MissingUpstream
 from flowstone.errors import ResourceError as ResourceError
 from flowstone.errors import ResourceNotDeclared as ResourceNotDeclared
 from flowstone.errors import RunFailed as RunFailed
+from flowstone.errors import RuntimeStopped as RuntimeStopped
 from flowstone.errors import StorageError as StorageError
+from flowstone.errors import StorageUnavailable as StorageUnavailable
 from flowstone.errors import TenantIsolationError as TenantIsolationError
 from flowstone.partitions import AllPartitionsMapping as AllPartitionsMapping
 from flowstone.partitions import CronPartitions as CronPartitions
@@ -56,6 +61,7 @@ from flowstone.partitions import HourlyPartitions as HourlyPartitions
 from flowstone.partitions import IdentityMapping as IdentityMapping
 from flowstone.partitions import MonthlyPartitions as MonthlyPartitions
 from flowstone.partitions import MultiPartitions as MultiPartitions
+from flowstone.partitions import PartitionKey as PartitionKey
 from flowstone.partitions import PartitionMapping as PartitionMapping
 from flowstone.partitions import PartitionsDefinition as PartitionsDefinition
 from flowstone.partitions import PartitionSet as PartitionSet
@@ -82,10 +88,13 @@ __all__ = (
     "AssetDefinition",
     "AssetGraph",
     "AssetInfo",
+    "AssetInterrupted",
     "AssetNotFound",
     "AssetTimeout",
     "AsyncRuntime",
+    "BackfillInterrupted",
     "BackfillResult",
+    "CheckpointRejected",
     "ConfigurationError",
     "CronPartitions",
     "DailyPartitions",
@@ -105,6 +114,7 @@ __all__ = (
     "MissingUpstream",
     "MonthlyPartitions",
     "MultiPartitions",
+    "PartitionKey",
     "PartitionMapping",
     "PartitionRange",
     "PartitionSet",
@@ -119,8 +129,10 @@ __all__ = (
     "RunFailed",
     "RunResult",
     "Runtime",
+    "RuntimeStopped",
     "StaticPartitions",
     "StorageError",
+    "StorageUnavailable",
     "TenantIsolationError",
     "TenantScope",
     "TimeWindowMapping",

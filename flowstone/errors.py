@@ -74,6 +74,9 @@ class MissingUpstream(FlowStoneError):
         super().__init__(message)
         self.missing = list(missing)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.missing))
+
 
 class RunFailed(FlowStoneError):
     """Raised by ``materialize`` / ``materialize_all`` when the run failed; ``.result`` is
@@ -84,6 +87,14 @@ class RunFailed(FlowStoneError):
         self.result = result
 
     @property
+    def run_id(self) -> str | None:
+        """The id of the failed run."""
+        return getattr(self.result, "run_id", None)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.result))
+
+    @property
     def materializations(self) -> list[Any]:
         """This run's materialization records."""
         return list(getattr(self.result, "materializations", []) or [])
@@ -91,6 +102,18 @@ class RunFailed(FlowStoneError):
 
 class StorageError(FlowStoneError):
     """Raised when the record store cannot be opened or used (bad URL, unreachable server)."""
+
+
+class StorageUnavailable(StorageError):
+    """Raised when the record store cannot take a write for now (the server stayed
+    unreachable, the disk is full, the database stayed locked); the same write may succeed
+    once the condition clears. Any other ``StorageError`` means the request itself is refused.
+    """
+
+
+class RuntimeStopped(FlowStoneError, RuntimeError):
+    """Raised by calls on a runtime that stopped for good: its start failed, or its
+    supervision tree gave up; the message says why. Create a new runtime."""
 
 
 class ConfigurationError(FlowStoneError, ValueError):
@@ -145,19 +168,70 @@ class ResourceNotDeclared(ResourceError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class AssetExecutionError(FlowStoneError):
-    """Wraps an exception raised by user asset code, with the asset, partition and run."""
+class AssetTimeout(FlowStoneError, TimeoutError):
+    """Raised (and recorded as the attempt's error) when an attempt exceeds the asset's
+    ``timeout``; the attempt's value, if any arrives later, is discarded."""
 
-    def __init__(self, message: str, *, asset: str, partition: Any, run_id: str) -> None:
-        super().__init__(message)
+    def __init__(self, asset: str, partition: str | None, timeout: float) -> None:
         self.asset = asset
         self.partition = partition
-        self.run_id = run_id
+        self.timeout = timeout
+        where = f"asset {asset!r}" if partition is None else f"asset {asset!r} [{partition}]"
+        super().__init__(f"{where} did not finish within its timeout of {timeout:g} s")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.asset, self.partition, self.timeout))
+
+
+class CheckpointRejected(FlowStoneError):
+    """Raised (and recorded as the gate's failed attempt) when a checkpoint gate is
+    rejected; ``reason`` says why, ``decided_by`` who decided. Never retried."""
+
+    def __init__(self, checkpoint: str, reason: str, decided_by: str | None = None) -> None:
+        self.checkpoint = checkpoint
+        self.reason = reason
+        self.decided_by = decided_by
+        who = f" by {decided_by}" if decided_by else ""
+        super().__init__(f"checkpoint {checkpoint!r} was rejected{who}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.checkpoint, self.reason, self.decided_by))
+
+
+class AssetInterrupted(FlowStoneError):
+    """Recorded as a failed attempt (never retried) when asset code raises
+    ``KeyboardInterrupt``, ``SystemExit`` or ``asyncio.CancelledError`` itself: those would
+    otherwise stop the runtime's event loop or look like a cancellation of the run."""
+
+    def __init__(self, asset: str, raised: str) -> None:
+        self.asset = asset
+        self.raised = raised
+        super().__init__(
+            f"asset {asset!r} raised {raised}; it is recorded as a failed attempt instead of "
+            "stopping the runtime (raise an ordinary exception to fail an attempt)"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.asset, self.raised))
+
+
+class BackfillInterrupted(KeyboardInterrupt):
+    """Raised by the blocking ``Runtime.backfill`` when Ctrl-C interrupts it, once the
+    backfill has been cancelled cleanly: ``.result`` is its ``BackfillResult`` (what
+    succeeded, failed, was cancelled, was never started). Still a ``KeyboardInterrupt``,
+    so code that stops on Ctrl-C keeps doing so; running the backfill again resumes it."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__(f"backfill {getattr(result, 'backfill_id', '?')} interrupted")
+        self.result = result
 
 
 __all__ = (
-    "AssetExecutionError",
+    "AssetInterrupted",
     "AssetNotFound",
+    "AssetTimeout",
+    "BackfillInterrupted",
+    "CheckpointRejected",
     "ConfigurationError",
     "DefinitionError",
     "DefinitionProblem",
@@ -168,6 +242,8 @@ __all__ = (
     "ResourceError",
     "ResourceNotDeclared",
     "RunFailed",
+    "RuntimeStopped",
     "StorageError",
+    "StorageUnavailable",
     "TenantIsolationError",
 )

@@ -381,8 +381,8 @@ def storage() -> None:
 )
 @with_runtime
 def prune(state: State, rt: Any, older_than: str) -> None:
-    """Delete old materialization records, keeping the latest of every (asset, partition)
-    and everything lineage still points to."""
+    """Delete old materialization records of this pipeline, keeping the latest of every
+    (asset, partition) and everything lineage still points to."""
     import datetime as dt
 
     cutoff = dt.datetime.now(dt.UTC) - parse_age(older_than)

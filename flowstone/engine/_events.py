@@ -41,6 +41,7 @@ EVENT_KINDS = (
     "materialization.retried",
     "materialization.skipped",
     "materialization.cancelled",
+    "materialization.waiting",
     "backfill.started",
     "backfill.progress",
     "backfill.finished",

@@ -4,29 +4,65 @@ upstream partitions it reads through its dependencies' partition mappings."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, final
 
-from flowstone.errors import InvalidPartition
+from flowstone.errors import InvalidPartition, MissingUpstream
+from flowstone.partitions import PartitionKey
 
 if TYPE_CHECKING:
     from flowstone.definitions._asset import AssetDefinition
 
 
-@dataclass(frozen=True, slots=True)
+NodeId = tuple[str, str | None]
+"""A node's hashable identity: (asset, encoded partition key)."""
+
+
+@final
 class Node:
-    """One asset partition to materialize (``key`` canonical, ``encoded`` its string form)."""
+    """One asset partition to materialize: an asset name and a ``PartitionKey``.
+
+    Immutable; ``key``, ``encoded`` and ``id`` are read on every step of the hot path, so
+    they are plain slots computed once rather than properties.
+    """
+
+    __slots__ = ("asset", "encoded", "id", "key", "partition")
 
     asset: str
+    partition: PartitionKey
     key: Any
+    """The decoded partition key (``None`` when unpartitioned)."""
     encoded: str | None
+    """The partition key's canonical string (``None`` when unpartitioned)."""
+    id: NodeId
+    """A hashable identity: (asset, encoded partition)."""
 
-    @property
-    def id(self) -> tuple[str, str | None]:
-        """A hashable identity: (asset, encoded partition)."""
-        return (self.asset, self.encoded)
+    def __init__(self, asset: str, partition: PartitionKey) -> None:
+        setter = object.__setattr__
+        setter(self, "asset", asset)
+        setter(self, "partition", partition)
+        setter(self, "key", partition.value)
+        setter(self, "encoded", partition.encoded)
+        setter(self, "id", (asset, partition.encoded))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Node is immutable (tried to set {name!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Node):
+            return NotImplemented
+        return self.id == other.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"Node({self.asset!r}, {self.partition!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Node, (self.asset, self.partition))
 
     def label(self) -> str:
         """``asset`` or ``asset[partition]`` for messages."""
@@ -34,14 +70,21 @@ class Node:
 
 
 def run_name(pipeline: str, node: Node, run_id: str) -> str:
-    """The name of ``node``'s work in run ``run_id``:
+    """The registered name of ``node``'s materializer actor in run ``run_id``:
     ``flowstone:<pipeline>/<asset>/<partition>?run=<run id>`` (no ``/<partition>`` for an
-    unpartitioned asset). Its materializer actor is registered under it, and a Ray asset's
-    task carries it, so ``actors.whereis``, the Ray dashboard and ``ray list tasks`` agree."""
+    unpartitioned asset), so ``actors.whereis`` finds the work of one run."""
+    return f"{task_name(pipeline, node)}?run={run_id}"
+
+
+def task_name(pipeline: str, node: Node) -> str:
+    """The name of a Ray asset's task: ``flowstone:<pipeline>/<asset>/<partition>``.
+
+    The run id is not part of it (it travels in the task's runtime metadata instead), so
+    ``ray summary tasks`` groups the attempts of one asset partition under one name."""
     path = f"{pipeline}/{node.asset}"
     if node.encoded is not None:
         path = f"{path}/{node.encoded}"
-    return f"flowstone:{path}?run={run_id}"
+    return f"flowstone:{path}"
 
 
 def make_node(asset: AssetDefinition, partition: Any) -> Node:
@@ -58,17 +101,17 @@ def make_node(asset: AssetDefinition, partition: Any) -> Node:
                 f"asset {asset.name!r} is not partitioned, but partition {partition!r} was "
                 f"given; call it without a partition"
             )
-        return Node(asset.name, None, None)
+        return Node(asset.name, PartitionKey.NONE)
     if partition is None:
         raise InvalidPartition(
             f"asset {asset.name!r} is partitioned ({definition.describe()}) and needs a "
             f"partition key, e.g. partition={definition.example()!r}"
         )
     try:
-        key = definition.validate(partition)
+        key = PartitionKey.from_value(definition, partition)
     except InvalidPartition as exc:
         raise InvalidPartition(f"asset {asset.name!r}: {exc}") from None
-    return Node(asset.name, key, definition.encode(key))
+    return Node(asset.name, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,33 +124,41 @@ class Upstream:
     single: bool
 
 
+AssetLookup = Callable[[str], "AssetDefinition"]
+DynamicKeys = Callable[[Any], Any]
+
+
 def upstream_of(
-    asset: AssetDefinition, node: Node, lookup: Any, dynamic: Any = None
+    asset: AssetDefinition,
+    node: Node,
+    lookup: AssetLookup,
+    dynamic: DynamicKeys | None = None,
+    *,
+    now: datetime,
 ) -> list[Upstream]:
     """Return, per dependency of ``asset``, the upstream nodes that ``node`` reads.
 
     ``dynamic`` maps a definition to its stored keys, for mappings that need "every key"
-    of a dynamic partitions definition.
+    of a dynamic partitions definition; ``now`` is the instant relative mappings use.
     """
-    now = datetime.now(UTC)
     result = []
     for dep in asset.deps:
         up = lookup(dep.name)
         if up.partitions is None:
-            result.append(Upstream(dep.name, (Node(up.name, None, None),), True))
+            result.append(Upstream(dep.name, (Node(up.name, PartitionKey.NONE),), True))
             continue
         mapping, single, same = _dependency(asset, dep.name, up)
         if same:
             # Identity between equal definitions: the upstream node has the same canonical
             # key and encoding as this one (what the mapping would compute, without the
             # validation of a key that was validated when its node was made).
-            result.append(Upstream(dep.name, (Node(up.name, node.key, node.encoded),), single))
+            result.append(Upstream(dep.name, (Node(up.name, node.partition),), single))
             continue
         stored = dynamic(up.partitions) if dynamic is not None else None
         keys = mapping.upstream_keys(
             node.key, asset.partitions, up.partitions, now=now, dynamic_keys=stored
         )
-        nodes = tuple(Node(up.name, k, up.partitions.encode(k)) for k in keys)
+        nodes = tuple(Node(up.name, PartitionKey(k, up.partitions.encode(k))) for k in keys)
         result.append(Upstream(dep.name, nodes, single))
     return result
 
@@ -149,3 +200,34 @@ def _is_single(mapping: Any, asset: AssetDefinition, up: AssetDefinition) -> boo
 def labels(nodes: Sequence[Node]) -> str:
     """Render nodes for messages: ``a[2024-01-01], b``."""
     return ", ".join(n.label() for n in nodes)
+
+
+def missing_upstream(node: Node, missing: Sequence[Node]) -> MissingUpstream:
+    """The error for a node whose upstream partitions have no succeeded materialization.
+
+    The hint shows the encoded key (``'2025-01-02'``), the form both the Python API and
+    the CLI accept."""
+    part = f", partition={node.encoded!r}" if node.encoded is not None else ""
+    cli_part = f" --partition {node.encoded}" if node.encoded is not None else ""
+    return MissingUpstream(
+        f"cannot materialize {node.label()}: upstream {labels(missing)} "
+        f"{'has' if len(missing) == 1 else 'have'} no successful materialization; "
+        f"materialize the upstream first with rt.materialize_all({node.asset!r}{part}) "
+        f"or `flowstone materialize {node.asset}{cli_part} --with-upstream`",
+        [(n.asset, n.key) for n in missing],
+    )
+
+
+def value_key(node: Node) -> Any:
+    """Key of an input value in the dict an asset receives: the partition key, or its
+    string form for keys that cannot be dict keys (multi-partition keys are dicts)."""
+    return node.encoded if isinstance(node.key, dict) else node.key
+
+
+def shape(up: Upstream, loaded: dict[Any, Any]) -> Any:
+    """The value an asset function receives for one dependency, from the loaded values."""
+    if up.single:
+        return next(iter(loaded.values())) if loaded else None
+    if len(up.nodes) == 1 and up.nodes[0].key is None:
+        return loaded[None]
+    return loaded

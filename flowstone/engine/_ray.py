@@ -4,8 +4,10 @@ Loaded by the engine the first time a Ray asset runs (``import ray`` happens her
 ``import flowstone``). Each attempt of an asset partition is one Ray task that loads the
 inputs, calls the function and stores the value *in the worker* (``flowstone.engine._ray_worker``);
 only the metadata to record comes back. The task is named
-``flowstone:<pipeline>/<asset>/<partition>?run=<run id>``, so the Ray dashboard and
-``ray list tasks`` show what FlowStone is running.
+``flowstone:<pipeline>/<asset>/<partition>``, so the Ray dashboard, ``ray list tasks`` and
+``ray summary tasks`` show what FlowStone is running, one name per asset partition (the
+run id is not in the name: each run would otherwise be its own group); the attempt's record
+names its run.
 
 FlowStone alone retries: tasks run with ``max_retries=0`` and the asset's ``RetryPolicy``
 decides. A worker process that dies mid-step surfaces as a failed attempt whose error type is
@@ -26,7 +28,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flowstone.engine._executor import Executor
-from flowstone.engine._node import Node, run_name
+from flowstone.engine._node import Node, task_name
 from flowstone.engine._ray_worker import (
     AssetPlan,
     Bundle,
@@ -37,11 +39,13 @@ from flowstone.engine._ray_worker import (
 )
 from flowstone.errors import ConfigurationError
 from flowstone.io import MemoryIOManager
+from flowstone.partitions import PartitionKey
 
 if TYPE_CHECKING:
     from flowstone.definitions._asset import AssetDefinition
-    from flowstone.engine._engine import Engine
-    from flowstone.engine._materializer import Job
+    from flowstone.definitions._context import AssetContext
+    from flowstone.engine._io_service import IOService
+    from flowstone.engine._materializer import Resources
     from flowstone.engine._node import Upstream
     from flowstone.io._manager import IOManager
 
@@ -100,7 +104,7 @@ def _process_local(manager: object) -> bool:
 class RayExecutor(Executor):
     """Run Ray assets as Ray tasks; Ray is initialised on first use.
 
-    ``engine.ray_address`` (the runtime's ``ray_address=``) decides the cluster: ``None``
+    ``ray_address`` (the runtime's ``ray_address=``) decides the cluster: ``None``
     starts a local Ray in this process (stopped again when the runtime closes), ``"auto"``
     or ``"ray://..."`` / ``"host:port"`` connects to a running cluster. If Ray is already
     initialised in this process (the user called ``ray.init``), that session is used.
@@ -109,11 +113,24 @@ class RayExecutor(Executor):
     name = "ray"
     remote = True
 
-    def __init__(self, engine: Engine, *, init_options: Mapping[str, Any] | None = None) -> None:
-        problems = ray_problems(engine.pipeline.assets, engine.io_managers)
+    def __init__(
+        self,
+        pipeline: str,
+        assets: Mapping[str, AssetDefinition],
+        io: IOService,
+        resources: Resources,
+        *,
+        ray_address: str | None = None,
+        init_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        problems = ray_problems(assets, io.managers)
         if problems:
             raise ConfigurationError("; ".join(problems))
-        self.engine = engine
+        self._pipeline = pipeline
+        self._assets = assets
+        self._io = io
+        self._resources = resources
+        self.ray_address = ray_address
         self.init_options = dict(init_options or {})
         self._token = uuid.uuid4().hex
         self._ray: Any = None
@@ -130,13 +147,17 @@ class RayExecutor(Executor):
         raise NotImplementedError("RayExecutor is remote: the engine calls materialize()")
 
     async def materialize(
-        self, job: Job, context: Any, upstreams: list[Upstream]
+        self,
+        asset: AssetDefinition,
+        node: Node,
+        run_id: str,
+        context: AssetContext,
+        upstreams: list[Upstream],
     ) -> dict[str, Any]:
         """Run one attempt as a Ray task; return the metadata the worker reported."""
         ray = await self._ensure_ray()
-        asset = job.asset
-        name = run_name(self.engine.pipeline.name, job.node, job.run_id)
-        spec = TaskSpec(asset.name, job.node, job.run_id, context.attempt, list(upstreams), name)
+        name = task_name(self._pipeline, node)
+        spec = TaskSpec(asset.name, node, run_id, context.attempt, list(upstreams), name)
         ref = self._submit(asset, name, pack(spec))
         try:
             return dict(await self._result_of(ref))
@@ -202,7 +223,7 @@ class RayExecutor(Executor):
         return options
 
     def _init_ray(self) -> Any:
-        address = getattr(self.engine, "ray_address", None)
+        address = self.ray_address
         if address is not None and _needs_local_token(address):
             _present_local_token()
         import ray
@@ -227,20 +248,19 @@ class RayExecutor(Executor):
 
     def _make_bundle(self) -> Bundle:
         """Collect, for every Ray asset and its upstream assets, what workers need."""
-        engine = self.engine
         plans: dict[str, AssetPlan] = {}
-        for asset in engine.pipeline.assets.values():
+        for asset in self._assets.values():
             if asset.executor != "ray":
                 continue
             plans[asset.name] = self._plan(asset, with_function=True)
             for dep in asset.dep_names():
                 if dep not in plans:
-                    plans[dep] = self._plan(engine.pipeline.get(dep), with_function=False)
-        managers = {plan.io_manager: engine.io_managers[plan.io_manager] for plan in plans.values()}
-        return Bundle(engine.pipeline.name, plans, managers)
+                    plans[dep] = self._plan(self._assets[dep], with_function=False)
+        managers = {plan.io_manager: self._io.managers[plan.io_manager] for plan in plans.values()}
+        return Bundle(self._pipeline, plans, managers)
 
     def _plan(self, asset: AssetDefinition, *, with_function: bool) -> AssetPlan:
-        template = self.engine.io_context(asset, Node(asset.name, None, None), run_id="")
+        template = self._io.context(asset, PartitionKey.NONE, run_id="")
         if not with_function:
             return AssetPlan(asset.name, asset.io_manager, template)
         return AssetPlan(
@@ -248,7 +268,7 @@ class RayExecutor(Executor):
             asset.io_manager,
             template,
             fn=asset.fn,
-            resources=self.engine.resources_for(asset),
+            resources=self._resources.for_asset(asset),
         )
 
     async def aclose(self) -> None:

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from flowstone.definitions._context import AssetContext
-from flowstone.engine._materializer import shape, value_key
-from flowstone.engine._node import Node, Upstream
+from flowstone.engine._node import Node, Upstream, shape, value_key
 from flowstone.io._manager import IOContext, IOManager
+from flowstone.partitions import PartitionKey
 
 _BUNDLES_KEPT = 8  # runtimes whose bundles a worker keeps (one per driver, in practice)
 _bundles: OrderedDict[str, Bundle] = OrderedDict()
@@ -89,9 +89,11 @@ def unpack(spec: TaskSpec | bytes) -> TaskSpec:
         return spec
     asset, key, encoded, run_id, attempt, ups, task_name = pickle.loads(spec)
     upstreams = [
-        Upstream(dep, tuple(Node(*n) for n in nodes), single) for dep, single, nodes in ups
+        Upstream(dep, tuple(Node(a, PartitionKey(k, e)) for a, k, e in nodes), single)
+        for dep, single, nodes in ups
     ]
-    return TaskSpec(asset, Node(asset, key, encoded), run_id, attempt, upstreams, task_name)
+    node = Node(asset, PartitionKey(key, encoded))
+    return TaskSpec(asset, node, run_id, attempt, upstreams, task_name)
 
 
 def bound_task(bundle: Bundle) -> Callable[[TaskSpec | bytes], dict[str, Any]]:

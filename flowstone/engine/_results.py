@@ -7,12 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flowstone.partitions import PartitionKey
 from flowstone.storage import ErrorInfo, MaterializationRecord
 
 
 @dataclass(frozen=True, slots=True)
 class Materialization:
     """One recorded attempt of one asset partition, with decoded partition keys.
+
+    Derived from the stored ``MaterializationRecord`` (``from_record``): the record keeps
+    keys as strings, this keeps both forms (``partition`` decoded, ``partition_key`` encoded).
 
     ``inputs`` lists the upstream (asset, partition) pairs this attempt actually consumed.
     """
@@ -31,6 +35,33 @@ class Materialization:
     code_version: str | None = None
     error: ErrorInfo | None = None
     partition_key: str | None = None
+
+    @classmethod
+    def from_record(
+        cls,
+        record: MaterializationRecord,
+        partition: PartitionKey,
+        inputs: list[tuple[str, Any]],
+    ) -> Materialization:
+        """The public form of a stored ``record``: the same fields, with the partition key
+        and the inputs' keys decoded (``partition``, ``inputs``) next to the encoded key
+        (``partition_key``)."""
+        return cls(
+            asset=record.asset,
+            partition=partition.value,
+            run_id=record.run_id,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            status=record.status,
+            inputs=inputs,
+            triggered_by=record.triggered_by,
+            metadata=record.metadata,
+            attempt=record.attempt,
+            id=record.id,
+            code_version=record.code_version,
+            error=record.error,
+            partition_key=record.partition,
+        )
 
     @property
     def duration(self) -> float | None:
@@ -77,30 +108,13 @@ class BackfillResult:
     failed: list[Any] = field(default_factory=list)
     skipped: list[Any] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    cancelled: list[Any] = field(default_factory=list)
+    """Partitions whose run was cancelled (``rt.cancel(backfill_id)``, Ctrl-C)."""
+    not_started: int | None = 0
+    """Partitions a cancelled backfill never started (None when the set's size is unknown);
+    running the backfill again resumes with them."""
 
     @property
     def success(self) -> bool:
-        """True when no partition failed."""
-        return not self.failed
-
-
-def materialization_of(
-    record: MaterializationRecord, partition: Any, inputs: list[tuple[str, Any]]
-) -> Materialization:
-    """The public form of ``record``, given its partition key and its inputs' keys decoded."""
-    return Materialization(
-        asset=record.asset,
-        partition=partition,
-        run_id=record.run_id,
-        started_at=record.started_at,
-        finished_at=record.finished_at,
-        status=record.status,
-        inputs=inputs,
-        triggered_by=record.triggered_by,
-        metadata=record.metadata,
-        attempt=record.attempt,
-        id=record.id,
-        code_version=record.code_version,
-        error=record.error,
-        partition_key=record.partition,
-    )
+        """True when no partition failed or was cancelled."""
+        return not self.failed and not self.cancelled and not self.not_started

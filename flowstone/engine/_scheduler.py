@@ -4,99 +4,81 @@ succeeded, each as a Materializer child of the run's supervisor."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import actors
 import supervisors
-from flowstone.engine._materializer import Job, Materializer
-from flowstone.engine._node import Node, run_name
-from flowstone.engine._results import Materialization
+from flowstone.engine._materializer import Job, JobOrder, JobServices, Materializer
+from flowstone.engine._node import Node, NodeId, run_name
 from flowstone.errors import FlowStoneError
+from flowstone.storage import MaterializationStatus, RunStatus
 
 if TYPE_CHECKING:
-    from flowstone.engine._engine import Engine
+    from flowstone.engine._planning import RunSpec
+    from flowstone.engine._registry import RunRegistry
+    from flowstone.engine._results import Materialization
 
-
-@dataclass
-class Plan:
-    """The nodes of one run and, per node, the nodes of the same run it waits for."""
-
-    nodes: dict[tuple[str, str | None], Node] = field(default_factory=dict)
-    deps: dict[tuple[str, str | None], set[tuple[str, str | None]]] = field(default_factory=dict)
-    conditional: set[tuple[str, str | None]] = field(default_factory=set)
-    """Nodes planned only because they had no succeeded materialization at planning time;
-    they are skipped if another run of this runtime made them meanwhile."""
-
-    def add(self, node: Node, deps: Iterable[Node] = (), *, conditional: bool = False) -> None:
-        """Add ``node`` (idempotent) waiting for ``deps`` (which must be added too)."""
-        self.nodes.setdefault(node.id, node)
-        self.deps.setdefault(node.id, set()).update(d.id for d in deps)
-        if conditional:
-            self.conditional.add(node.id)
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """What to run and on whose behalf."""
-
-    run_id: str
-    kind: str
-    targets: tuple[str, ...]
-    plan: Plan
-    triggered_by: str
-    trigger: str = "manual"
-    backfill_id: str | None = None
-    partition: str | None = None
-    tenant: str | None = None
+_SUP_EXIT = object()
 
 
 class Scheduler:
     """Starts each node once all the nodes it waits for have succeeded.
 
     Completions arrive on one queue (O(1) per completion), so a 1,000-node run costs no
-    more per node than a 10-node one.
+    more per node than a 10-node one. This loop is the engine's core scheduling loop; it
+    is longer than the rest on purpose (one place to read how a run progresses).
     """
 
-    def __init__(self, engine: Engine, spec: RunSpec, run_sup: Any) -> None:
-        self.engine = engine
-        self.spec = spec
-        self.run_sup = run_sup
-        self.done: asyncio.Queue[tuple[tuple[str, str | None], Any]] = asyncio.Queue()
-        self.results: list[Materialization] = []
-        self.succeeded: dict[tuple[str, str | None], Materialization] = {}
+    def __init__(
+        self,
+        spec: RunSpec,
+        run_sup: supervisors.DynamicSupervisorRef,
+        registry: RunRegistry,
+        services: JobServices,
+    ) -> None:
+        self._spec = spec
+        self._run_sup = run_sup
+        self._registry = registry
+        self._services = services
+        self._done: asyncio.Queue[tuple[NodeId, Any]] = asyncio.Queue()
+        self._results: list[Materialization] = list(spec.plan.done.values())
+        self._succeeded: dict[NodeId, Materialization] = dict(spec.plan.done)
         """Succeeded outcomes of this run's nodes: downstream nodes read their inputs'
         record ids from here instead of querying the store."""
 
     async def run(self) -> tuple[list[Materialization], BaseException | None]:
-        plan = self.spec.plan
-        waiting = {nid: set(deps) for nid, deps in plan.deps.items()}
-        dependents: dict[tuple[str, str | None], list[tuple[str, str | None]]] = {}
-        for nid, deps in plan.deps.items():
+        """Run the plan; return this run's materializations and the first engine failure."""
+        plan = self._spec.plan
+        waiting = {
+            nid: {d for d in deps if d not in plan.done}
+            for nid, deps in plan.deps.items()
+            if nid not in plan.done
+        }
+        dependents: dict[NodeId, list[NodeId]] = {}
+        for nid, deps in waiting.items():
             for dep in deps:
                 dependents.setdefault(dep, []).append(nid)
         ready = [nid for nid, deps in waiting.items() if not deps]
-        watcher = asyncio.ensure_future(self.run_sup.wait())
-        watcher.add_done_callback(lambda _: self.done.put_nowait((("", None), _SUP_EXIT)))
+        watcher = asyncio.ensure_future(self._run_sup.wait())
+        watcher.add_done_callback(lambda _: self._done.put_nowait((("", None), _SUP_EXIT)))
         running = 0
         failure: BaseException | None = None
         try:
             while ready or running:
                 for nid in ready:
-                    if self.spec.run_id in self.engine.cancelled:
+                    if self._registry.is_cancelled(self._spec.run_id):
                         break
                     await self._launch(plan.nodes[nid], nid in plan.conditional)
                     running += 1
                 ready = []
                 if not running:
                     break
-                nid, outcome = await self.done.get()
+                nid, outcome = await self._done.get()
                 if outcome is _SUP_EXIT:
                     if running:
                         failure = FlowStoneError(
-                            f"run {self.spec.run_id} stopped: its supervisor exited "
-                            f"({actors.format_reason(self.run_sup.exit_reason)})"
+                            f"run {self._spec.run_id} stopped: its supervisor exited "
+                            f"({actors.format_reason(self._run_sup.exit_reason)})"
                         )
                         break
                     continue
@@ -104,16 +86,15 @@ class Scheduler:
                 if isinstance(outcome, BaseException):
                     failure = failure or outcome
                     continue
-                if outcome.run_id == self.spec.run_id:
-                    self.results.append(outcome)
-                if outcome.status == "succeeded":
-                    self.succeeded[nid] = outcome
-                else:
-                    if outcome.run_id != self.spec.run_id:
+                if outcome.run_id == self._spec.run_id:
+                    self._results.append(outcome)
+                if outcome.status != MaterializationStatus.SUCCEEDED:
+                    if outcome.run_id != self._spec.run_id:
                         failure = failure or FlowStoneError(
                             f"upstream {outcome.asset} {outcome.status} in run {outcome.run_id}"
                         )
-                    continue
+                    continue  # a failed or waiting node releases none of its dependents
+                self._succeeded[nid] = outcome
                 for child in dependents.get(nid, ()):
                     pending = waiting[child]
                     pending.discard(nid)
@@ -121,74 +102,73 @@ class Scheduler:
                         ready.append(child)
         finally:
             watcher.cancel()
-        return self.results, failure
+        return self._results, failure
 
     async def _launch(self, node: Node, conditional: bool) -> None:
-        engine = self.engine
-        shared = engine.inflight.get(node.id)
+        shared = self._registry.shared(node)
         if shared is None:
             # Claim the node before any await, so concurrent runs share one materialization.
-            future: asyncio.Future[Materialization] = asyncio.get_running_loop().create_future()
-            engine.inflight[node.id] = future
-            nid = node.id
+            shared = self._registry.claim(node)
+            await self._start(node, shared, conditional)
+        done = self._done
 
-            def release(_f: asyncio.Future[Materialization]) -> None:
-                engine.inflight.pop(nid, None)
-
-            future.add_done_callback(release)
-            shared = future
-            await self._start(node, future, conditional)
-
-        def deliver(f: asyncio.Future[Materialization], nid: Any = node.id) -> None:
+        def deliver(f: asyncio.Future[Materialization], nid: NodeId = node.id) -> None:
             outcome: Any
             if f.cancelled():
                 outcome = FlowStoneError(f"{node.label()} was cancelled")
             else:
                 outcome = f.exception() or f.result()
-            self.done.put_nowait((nid, outcome))
+            done.put_nowait((nid, outcome))
 
         shared.add_done_callback(deliver)
 
     async def _start(
-        self, node: Node, future: asyncio.Future[Materialization], conditional: bool
+        self, node: Node, outcome: asyncio.Future[Materialization], conditional: bool
     ) -> None:
-        engine = self.engine
         try:
             if conditional:
                 # Planned because it was missing when the plan was made; another run of
                 # this runtime may have made it since. (Another process may too: that race
                 # costs a repeated materialization, never a wrong record, and a read here
                 # would only narrow it.)
-                made = engine.recent.get(node.id)
+                made = self._registry.recently_made(node)
                 if made is not None:
-                    future.set_result(made)
+                    outcome.set_result(made)
                     return
-            spec = self.spec
-            job = Job(engine, node, spec.run_id, spec.triggered_by, spec.trigger, future)
-            job.tenant = spec.tenant
-            job.known = self.succeeded
-            jobs = engine.jobs.get(spec.run_id)
-            if jobs is not None:
-                jobs.add(job)
-                future.add_done_callback(lambda _f: jobs.discard(job))
-            name = run_name(engine.pipeline.name, node, spec.run_id)
+            spec = self._spec
+            order = JobOrder(
+                node=node,
+                run_id=spec.run_id,
+                triggered_by=spec.triggered_by,
+                trigger=spec.trigger,
+                tenant=spec.tenant,
+                known=self._succeeded,
+                attempts_before=self._spec.plan.attempts_before.get(node.id, 0),
+            )
+            job = Job(self._services, order, outcome)
+            self._registry.add_job(spec.run_id, job, outcome)
+            name = run_name(self._services.pipeline, node, spec.run_id)
             child = supervisors.ChildSpec(
                 node.label(),
                 lambda: actors.spawn(Materializer, job, name=name),
                 restart="transient",
             )
-            await self.run_sup.start_child(child)
+            await self._run_sup.start_child(child)
         except Exception as exc:  # reported as the node's outcome
-            if not future.done():
-                future.set_exception(exc)
+            if not outcome.done():
+                outcome.set_exception(exc)
 
 
-_SUP_EXIT = object()
+def run_status(results: list[Materialization], failure: BaseException | None) -> RunStatus:
+    """A run's final status from its materializations and its engine failure."""
+    statuses = {r.status for r in results}
+    if MaterializationStatus.CANCELLED in statuses:
+        return RunStatus.CANCELLED
+    if failure is not None or statuses - _NOT_FAILED:
+        return RunStatus.FAILED
+    if MaterializationStatus.WAITING in statuses:
+        return RunStatus.WAITING
+    return RunStatus.SUCCEEDED
 
 
-def run_status(results: list[Materialization], failure: BaseException | None) -> str:
-    if any(r.status == "cancelled" for r in results):
-        return "cancelled"
-    if failure is not None or any(r.status != "succeeded" for r in results):
-        return "failed"
-    return "succeeded"
+_NOT_FAILED = frozenset({MaterializationStatus.SUCCEEDED, MaterializationStatus.WAITING})

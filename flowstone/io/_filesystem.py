@@ -15,12 +15,12 @@ from urllib.parse import quote
 
 from pydantic import field_validator
 
-from flowstone.definitions._naming import is_identifier
+from flowstone.definitions._naming import is_identifier, is_pipeline_name
 from flowstone.errors import IOManagerError
 from flowstone.io._manager import IOContext, IOManager, IOOptions
 
 _EXTENSIONS = {"pickle": "pkl", "json": "json"}
-_PLACEHOLDERS = ("asset", "partition", "partition_key", "ext")
+_PLACEHOLDERS = ("asset", "partition", "partition_key", "pipeline", "ext")
 _JSON_HINT = " (use format='pickle', or return lists, dicts, strings, numbers, booleans or None)"
 # Partition keys may hold '/', ':' or '|' (multi keys); in a file name they are %-escaped.
 _SAFE_IN_NAME = "-_.=,+@"
@@ -32,11 +32,14 @@ class FilesystemOptions(IOOptions):
     Attributes:
         format: ``"pickle"`` (default; any picklable value) or ``"json"``.
         path: where the value goes, relative to the base directory: ``None`` for
-            ``<asset>/<partition key or __all__>.<pkl|json>``; a template such as
+            ``<pipeline>/<asset>/<partition key or __all__>.<pkl|json>`` (without the
+            pipeline directory when the context names none), so that pipelines sharing a
+            base directory never read each other's values; a template such as
             ``"reports/{partition:%Y/%m}/{partition_key}.{ext}"`` (placeholders ``asset``,
             ``partition`` (the key itself, so dates take format specs), ``partition_key``
-            (its file-safe string) and ``ext``); or a function of the partition key
-            returning the relative path.
+            (its file-safe string), ``pipeline`` and ``ext``); or a function of the
+            partition key returning the relative path. A given path is used as it is:
+            pipelines that give the same path share the file.
     """
 
     format: Literal["pickle", "json"] = "pickle"
@@ -138,11 +141,13 @@ class FilesystemIOManager(IOManager):
         return Path(self._file(context, self._options(context)))
 
     def _file(self, context: IOContext, options: FilesystemOptions) -> str:
-        if options.path is None and is_identifier(context.asset):
-            # The default layout cannot leave base_dir: an identifier, then a %-escaped key.
+        if options.path is None and is_identifier(context.asset) and _plain(context.pipeline):
+            # The default layout cannot leave base_dir: a pipeline name and an identifier,
+            # then a %-escaped key.
             key = context.partition_key
             name = "__all__" if key is None else quote(key, safe=_SAFE_IN_NAME)
-            return f"{self._base}/{context.asset}/{name}.{_EXTENSIONS[options.format]}"
+            folder = f"{context.pipeline}/{context.asset}" if context.pipeline else context.asset
+            return f"{self._base}/{folder}/{name}.{_EXTENSIONS[options.format]}"
         relative = self._relative_path(context, options)
         if not isinstance(relative, str) or not relative:
             raise _error(
@@ -172,10 +177,15 @@ class FilesystemIOManager(IOManager):
         key = context.partition_key
         key = "__all__" if key is None else quote(key, safe=_SAFE_IN_NAME)
         if options.path is None:
-            return f"{context.asset}/{key}.{ext}"
+            folder = f"{context.pipeline}/{context.asset}" if context.pipeline else context.asset
+            return f"{folder}/{key}.{ext}"
         try:
             if isinstance(options.path, str):
-                fields = {"asset": context.asset, "partition": context.partition}
+                fields = {
+                    "asset": context.asset,
+                    "partition": context.partition,
+                    "pipeline": context.pipeline,
+                }
                 return options.path.format(**fields, partition_key=key, ext=ext)
             return options.path(context.partition)
         except Exception as error:
@@ -215,6 +225,13 @@ class FilesystemIOManager(IOManager):
 
     def __repr__(self) -> str:
         return f"<FilesystemIOManager base_dir={str(self.base_dir)!r}>"
+
+
+def _plain(pipeline: str) -> bool:
+    """Whether a pipeline name can be a directory name as it is (pipeline names are checked
+    when defined; a context built by hand may hold anything, and then takes the checked
+    path)."""
+    return pipeline == "" or is_pipeline_name(pipeline)
 
 
 def _create(path: str, directory: str) -> BinaryIO:

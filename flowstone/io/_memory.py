@@ -11,7 +11,8 @@ from flowstone.io._manager import IOContext, IOManager
 
 
 class MemoryIOManager(IOManager):
-    """Keep each value in memory, keyed by (asset, partition key), exactly as returned.
+    """Keep each value in memory, keyed by (pipeline, asset, partition key), exactly as
+    returned (one manager may serve several pipelines without mixing their values).
 
     Values are not copied: an asset that mutates its input changes the stored value. Nothing
     survives the process. Safe to use from the engine's worker threads.
@@ -20,7 +21,7 @@ class MemoryIOManager(IOManager):
     inline = True  # dict operations never block: the engine calls them on the loop
 
     def __init__(self) -> None:
-        self._values: dict[tuple[str, str | None], Any] = {}
+        self._values: dict[tuple[str, str, str | None], Any] = {}
         # The engine calls plain methods from its thread pool.
         self._lock = threading.Lock()
 
@@ -71,8 +72,8 @@ class MemoryIOManager(IOManager):
         return f"<MemoryIOManager {len(self)} values>"
 
 
-def _key(context: IOContext) -> tuple[str, str | None]:
-    return (context.asset, context.partition_key)
+def _key(context: IOContext) -> tuple[str, str, str | None]:
+    return (context.pipeline, context.asset, context.partition_key)
 
 
 def _describe(context: IOContext) -> str:

@@ -7,6 +7,7 @@ Layout (each module one concept):
   ``_hourly``, ``_cron`` (with ``_crontab`` and ``_fire_times``);
 - ``_static``, ``_dynamic``, ``_multi``: the other kinds;
 - ``_set`` (``PartitionSet``), ``_space`` and ``_runs``: sets as index ranges;
+- ``_key``: ``PartitionKey``, a key decoded and encoded in one value;
 - ``_encoding`` and ``_zone``: key strings, time zones and instants;
 - ``mapping/``: partition mappings between upstream and downstream assets.
 """
@@ -20,6 +21,7 @@ from ._cron import CronPartitions as CronPartitions
 from ._definition import PartitionsDefinition as PartitionsDefinition
 from ._dynamic import DynamicPartitions as DynamicPartitions
 from ._hourly import HourlyPartitions as HourlyPartitions
+from ._key import PartitionKey as PartitionKey
 from ._multi import MultiPartitions as MultiPartitions
 from ._set import PartitionSet as PartitionSet
 from ._set import StatusRun as StatusRun
@@ -42,6 +44,7 @@ __all__ = (
     "IdentityMapping",
     "MonthlyPartitions",
     "MultiPartitions",
+    "PartitionKey",
     "PartitionMapping",
     "PartitionSet",
     "PartitionsDefinition",

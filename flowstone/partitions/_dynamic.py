@@ -42,8 +42,22 @@ class DynamicPartitions(PartitionsDefinition):
         if not key:
             raise self._invalid(key, "is empty")
         if has_control_characters(key):
+            if any("\ud800" <= ch <= "\udfff" for ch in key):
+                raise self._invalid(
+                    key, "contains a lone surrogate, which is not text any store holds"
+                )
             raise self._invalid(key, "contains control characters")
         return key
+
+    def check_new_keys(self, keys: Sequence[Any]) -> list[str]:
+        """Validate keys about to be added to the set, before any store sees them.
+
+        Raises:
+            InvalidPartition: naming the first key that is not a usable key.
+        """
+        if isinstance(keys, str):
+            raise self._invalid(keys, "was given alone", fix="pass a list of keys, e.g. ['a']")
+        return [self.validate(key) for key in keys]
 
     def encode(self, key: Any) -> str:
         return str(self.validate(key))

@@ -10,8 +10,12 @@ from typing import TYPE_CHECKING, Any
 from flowstone.engine._node import Node, make_node
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from flowstone.definitions._graph import AssetGraph
-    from flowstone.engine._engine import Engine
+    from flowstone.definitions._pipeline import Pipeline
+    from flowstone.engine._catalog import PartitionCatalog
+    from flowstone.storage import Storage
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +30,25 @@ class StaleMaterialization:
 class AsyncLineage:
     """``rt.lineage`` of an ``AsyncRuntime``: every method is a coroutine."""
 
-    def __init__(self, engine: Engine, graph: AssetGraph, ready: Any) -> None:
-        self._engine = engine
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        graph: AssetGraph,
+        storage: Storage,
+        catalog: PartitionCatalog,
+        ready: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._pipeline = pipeline
         self._graph = graph
+        self._storage = storage
+        self._catalog = catalog
         self._ready = ready
 
     def _node(self, asset: str, partition: Any) -> Node:
-        return make_node(self._engine.pipeline.get(asset), partition)
+        return make_node(self._pipeline.get(asset), partition)
+
+    def _decode(self, asset: str, encoded: str | None) -> Any:
+        return self._catalog.decode(asset, encoded).value
 
     async def upstream(
         self, asset: str, partition: Any = None, *, as_of: datetime | None = None
@@ -40,15 +56,15 @@ class AsyncLineage:
         """Transitive upstream of the latest succeeded materialization, nearest first."""
         await self._ready()
         node = self._node(asset, partition)
-        entries = await self._engine.storage.upstream(asset, node.encoded, as_of=as_of)
-        return [(e.asset, self._engine.decode(e.asset, e.partition)) for e in entries]
+        entries = await self._storage.upstream(asset, node.encoded, as_of=as_of)
+        return [(e.asset, self._decode(e.asset, e.partition)) for e in entries]
 
     async def downstream(self, asset: str, partition: Any = None) -> list[tuple[str, Any]]:
         """Recorded materializations that consumed this one, transitively, nearest first."""
         await self._ready()
         node = self._node(asset, partition)
-        entries = await self._engine.storage.downstream(asset, node.encoded)
-        return [(e.asset, self._engine.decode(e.asset, e.partition)) for e in entries]
+        entries = await self._storage.downstream(asset, node.encoded)
+        return [(e.asset, self._decode(e.asset, e.partition)) for e in entries]
 
     async def impact(self, asset: str, partition: Any = None) -> list[Any]:
         """Assets affected if ``asset`` changes (topological order, itself excluded).
@@ -56,13 +72,13 @@ class AsyncLineage:
         With ``partition``, return the (asset, partition) pairs affected, following the
         partition mappings, whether or not they were ever materialized.
         """
-        self._engine.pipeline.get(asset)
+        self._pipeline.get(asset)
         if partition is None:
             return list(self._graph.downstream_closure(asset))
         return self._impact_partitions(self._node(asset, partition))
 
     def _impact_partitions(self, start: Node) -> list[tuple[str, Any]]:
-        pipeline = self._engine.pipeline
+        pipeline = self._pipeline
         seen = {start.id}
         frontier = [start]
         found: list[tuple[int, str, str, Any]] = []
@@ -89,35 +105,33 @@ class AsyncLineage:
         """Latest succeeded materializations whose inputs were re-materialized since, or
         whose asset or an input's asset changed ``code_version``."""
         await self._ready()
-        engine = self._engine
         names = [asset] if asset else list(self._graph.topological_order())
         stale: list[StaleMaterialization] = []
         for name in names:
-            definition = engine.pipeline.get(name)
-            statuses = await engine.storage.latest_statuses(name)
+            definition = self._pipeline.get(name)
+            statuses = await self._storage.latest_statuses(name)
             parts = [p for p, s in statuses.items() if s == "succeeded"]
             if not parts:
                 continue
-            latest = await engine.storage.latest(name, parts)
+            latest = await self._storage.latest(name, parts)
             for part, record in latest.items():
                 reason = await self._stale_reason(definition, record)
                 if reason:
-                    stale.append(StaleMaterialization(name, engine.decode(name, part), reason))
+                    stale.append(StaleMaterialization(name, self._decode(name, part), reason))
         return stale
 
     async def _stale_reason(self, definition: Any, record: Any) -> str | None:
-        engine = self._engine
         if definition.code_version != record.code_version:
             return (
                 f"code_version changed from {record.code_version!r} to {definition.code_version!r}"
             )
         for ref in record.inputs:
-            newest = await engine.storage.latest(ref.asset, [ref.partition])
+            newest = await self._storage.latest(ref.asset, [ref.partition])
             current = newest.get(ref.partition)
             if current is not None and current.id != ref.materialization_id:
                 label = ref.asset if ref.partition is None else f"{ref.asset}[{ref.partition}]"
                 return f"upstream {label} was re-materialized (run {current.run_id})"
-            up_def = engine.pipeline.assets.get(ref.asset)
+            up_def = self._pipeline.assets.get(ref.asset)
             if (
                 current is not None
                 and up_def is not None

@@ -1,7 +1,9 @@
 """``AsyncRuntime``: the runtime as coroutines, for use inside an event loop.
 
-Construction validates the whole pipeline (``DefinitionError`` lists every problem); the
-supervision tree and the record store start on first use (or ``async with``).
+Construction validates the whole pipeline (``DefinitionError`` lists every problem) and
+assembles the engine; the supervision tree and the record store start on first use (or
+``async with``). Each public call goes down one way: plan (``Planner``), execute
+(``Runner``), read records (``RecordReader``) — see docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -10,20 +12,36 @@ import asyncio
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowstone.engine._engine import Engine
-from flowstone.engine._node import make_node
-from flowstone.engine._planning import plan_closure, plan_single
+from flowstone.definitions._resources import ResourceManager
+from flowstone.engine._assembly import EngineAssembly, EngineSettings
+from flowstone.engine._node import Node, make_node
+from flowstone.engine._planning import Plan, RunSpec
 from flowstone.engine._results import BackfillResult, Materialization, RunResult
-from flowstone.engine._scheduler import RunSpec
-from flowstone.errors import DefinitionError, DefinitionProblem, RunFailed
+from flowstone.engine._runner import new_run_id
+from flowstone.errors import (
+    DefinitionError,
+    DefinitionProblem,
+    FlowStoneError,
+    MissingUpstream,
+    RunFailed,
+    RuntimeStopped,
+)
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
-from flowstone.runtime._backfill import run_backfill
+from flowstone.partitions import DynamicPartitions
+from flowstone.runtime._backfill import Backfill
 from flowstone.runtime._lineage import AsyncLineage
 from flowstone.status import PartitionStatus, partition_status, prepare_ranges, register_orders
-from flowstone.storage import open_storage
+from flowstone.storage import RunRecord, RunStatus, open_storage
 from flowstone.tenancy import current_tenant, without_tenant
+
+if TYPE_CHECKING:
+    import supervisors
+    from actors import ActorRef
+    from flowstone.definitions._pipeline import Pipeline
+    from flowstone.engine._events import EventBus
+    from flowstone.engine._gate import GateKeeper
 
 
 class AsyncRuntime:
@@ -41,11 +59,13 @@ class AsyncRuntime:
             an address connects to that cluster.
         base_dir: where the embedded defaults keep their files.
         max_workers: size of the thread pool that runs plain (non-async) asset functions.
+        user: who the records say ran the work (default: the OS user).
+        gatekeeper: decides at checkpoint gates (the approvals wing provides it).
     """
 
     def __init__(
         self,
-        pipeline: Any,
+        pipeline: Pipeline,
         storage: str | None = None,
         io_managers: Mapping[str, IOManager] | None = None,
         resources: Mapping[str, Any] | None = None,
@@ -54,9 +74,8 @@ class AsyncRuntime:
         base_dir: str | os.PathLike[str] = ".flowstone",
         max_workers: int | None = None,
         user: str | None = None,
+        gatekeeper: GateKeeper | None = None,
     ) -> None:
-        from flowstone.definitions._resources import ResourceManager
-
         self.pipeline = pipeline
         self.base_dir = Path(base_dir)
         self.ray_address = ray_address
@@ -66,42 +85,62 @@ class AsyncRuntime:
         }
         managers.update(io_managers or {})
         self.graph = pipeline.validate(io_managers=managers, resources=resources or {})
-        if any(a.executor == "ray" for a in pipeline.assets.values()):
-            from flowstone.engine._ray import ray_problems
-
-            problems = ray_problems(pipeline.assets, managers)
-            if problems:
-                raise DefinitionError([DefinitionProblem(p) for p in problems])
+        _check_ray_assets(pipeline, managers)
         options = {name: self.graph.io_options(name) for name in pipeline.assets}
-        self.storage = open_storage(storage, base_dir=self.base_dir)
+        self.storage = open_storage(storage, base_dir=self.base_dir, pipeline=pipeline.name)
         self._resources = ResourceManager(resources or {})
-        self.engine = Engine(
+        self._engine = EngineAssembly.build(
             pipeline,
             self.storage,
             managers,
             options,
             self._resources,
-            max_workers=max_workers,
-            user=user,
+            EngineSettings(
+                user=user, max_workers=max_workers, ray_address=ray_address, gatekeeper=gatekeeper
+            ),
         )
-        self.engine.ray_address = ray_address  # type: ignore[attr-defined]
-        self.events = self.engine.events
+        self.events: EventBus = self._engine.events
+        self.lineage = AsyncLineage(
+            pipeline, self.graph, self.storage, self._engine.catalog, self.start
+        )
+        self._backfill = Backfill(
+            self._engine.planner,
+            self._engine.runner,
+            self._engine.catalog,
+            self._engine.reader,
+            self.events,
+            self._engine.registry.cancel,
+        )
         self.partition_orders = register_orders(
-            self.storage, pipeline, lambda name: self.engine.dynamic.get(name, [])
+            self.storage,
+            pipeline,
+            lambda name: self._engine.catalog.stored_keys(DynamicPartitions(name)),
         )
-        self.lineage = AsyncLineage(self.engine, self.graph, self.start)
         self._started = False
         self._closed = False
+        self._start_failure: str | None = None
         self._lock: asyncio.Lock | None = None
+
+    @property
+    def engine(self) -> EngineAssembly:
+        """Internal, not part of the public API: the wired engine, for inspection (the
+        supervision tree, what is in flight) by tests and the dashboard."""
+        return self._engine
 
     # -- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store, set up resources and start the supervision tree (idempotent)."""
+        """Open the store, set up resources and start the supervision tree (idempotent).
+
+        Raises:
+            RuntimeStopped: the runtime could not start, or was closed after a failed start.
+        """
         if self._started:
             return
         if self._closed:
-            raise RuntimeError("this runtime is closed; create a new one")
+            if self._start_failure is not None:
+                raise RuntimeStopped(self._start_failure)
+            raise FlowStoneError("this runtime is closed; create a new one")
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
@@ -114,9 +153,25 @@ class AsyncRuntime:
             self._started = True
 
     async def _start_services(self) -> None:
-        await self.engine.start()
-        await prepare_ranges(self.storage, self.partition_orders)
-        await self._resources.start()
+        try:
+            await self._engine.start()
+            await prepare_ranges(self.storage, self.partition_orders)
+            await self._resources.start()
+            await self._start_wings()
+        except BaseException as exc:
+            # Release the store (its threads and files) and the tree (issue 12, item 13).
+            self._closed = True
+            self._start_failure = f"this runtime could not start: {type(exc).__name__}: {exc}"
+            await self._engine.close()
+            await self._resources.close()
+            raise
+
+    async def _start_wings(self) -> None:
+        """Start the long-lived actors of other wings (see ``start_service``)."""
+
+    async def start_service(self, spec: supervisors.ChildSpec) -> ActorRef:
+        """Start a long-lived actor under this runtime's root supervisor."""
+        return await self._engine.tree.start_service(spec)
 
     async def close(self) -> None:
         """Cancel runs in flight, stop the tree, tear resources down, close the store."""
@@ -124,7 +179,7 @@ class AsyncRuntime:
             return
         self._closed = True
         if self._started:
-            await self.engine.close()
+            await self._engine.close()
             await self._resources.close()
 
     async def __aenter__(self) -> AsyncRuntime:
@@ -144,38 +199,54 @@ class AsyncRuntime:
         """
         await self.start()
         node = self._node(asset, partition)
-        plan = await plan_single(self.engine, node)
-        return await self._run("materialize", (asset,), plan, node.encoded)
+        plan = await self._engine.planner.single(node)
+        return await self._run("materialize", node, plan)
 
     async def materialize_all(self, asset: str, partition: Any = None) -> RunResult:
         """Materialize ``asset`` and its whole upstream closure in one run (DAG order,
         independent assets in parallel)."""
         await self.start()
         node = self._node(asset, partition)
-        plan = await plan_closure(self.engine, [node], only_missing=False)
-        return await self._run("materialize_all", (asset,), plan, node.encoded)
+        plan = await self._engine.planner.closure([node], only_missing=False)
+        return await self._run("materialize_all", node, plan)
 
-    def _node(self, asset: str, partition: Any) -> Any:
+    def _node(self, asset: str, partition: Any) -> Node:
         definition = self.pipeline.get(asset)
         node = make_node(definition, partition)
-        self.engine.check_dynamic(definition, node)
+        self._engine.catalog.check(definition, node)
         return node
 
-    async def _run(self, kind: str, targets: tuple[str, ...], plan: Any, part: Any) -> RunResult:
-        engine = self.engine
+    async def _run(self, kind: str, node: Node, plan: Plan) -> RunResult:
+        engine = self._engine
         spec = RunSpec(
-            run_id=engine.new_run_id(),
+            run_id=new_run_id(),
             kind=kind,
-            targets=targets,
+            targets=(node.asset,),
             plan=plan,
             triggered_by=f"{engine.user}@{engine.host}",
-            partition=part,
+            partition=node.encoded,
             tenant=current_tenant(),
         )
-        result = await engine.execute(spec)
-        if not result.success:
-            raise RunFailed(_failure_message(result), result)
+        result = await engine.runner.execute(spec)
+        if result.status in (RunStatus.FAILED, RunStatus.CANCELLED):
+            failed = RunFailed(_failure_message(result), result)
+            missing = self._missing_upstream(result)
+            if missing is not None:
+                raise missing from failed
+            raise failed
         return result
+
+    def _missing_upstream(self, result: RunResult) -> MissingUpstream | None:
+        """``MissingUpstream`` again, when that is why the run failed (an input recorded
+        but unreadable), from what its failed attempt recorded."""
+        for made in reversed(result.materializations):
+            if made.error is None or made.error.type != "MissingUpstream":
+                continue
+            pairs = made.metadata.get("missing") or []
+            decode = self._engine.catalog.decode
+            missing = [(asset, decode(asset, key).value) for asset, key in pairs]
+            return MissingUpstream(made.error.message, missing)
+        return None
 
     async def backfill(
         self,
@@ -192,17 +263,74 @@ class AsyncRuntime:
         ``force=True``. At most ``max_parallel`` partitions run at once.
         """
         await self.start()
-        return await run_backfill(
-            self.engine,
-            self.pipeline.get(asset),
-            partitions,
-            max_parallel=max_parallel,
-            force=force,
+        return await self._backfill.run(
+            self.pipeline.get(asset), partitions, max_parallel=max_parallel, force=force
         )
 
+    async def resume(self, run_id: str) -> RunResult:
+        """Execute the recorded run ``run_id`` again from where it stopped.
+
+        Works for a run that never started (queued), one left waiting, and one interrupted
+        by a crash: its targets are planned again, and every node that already succeeded
+        in this run is not redone (its record is its dependents' input); new attempts are
+        numbered after the recorded ones. Does not raise for a failed run: read
+        ``result.status``.
+
+        Raises:
+            FlowStoneError: no run ``run_id`` is recorded, or it belongs to another pipeline.
+        """
+        await self.start()
+        record = await self.storage.get_run(run_id)
+        if record is None or record.pipeline != self.pipeline.name:
+            raise FlowStoneError(
+                f"cannot resume run {run_id!r}: no such run of pipeline "
+                f"{self.pipeline.name!r} is recorded"
+            )
+        plan = await self._plan_recorded(record)
+        spec = RunSpec(
+            run_id=record.run_id,
+            kind=record.kind,
+            targets=record.targets,
+            plan=plan,
+            triggered_by=record.triggered_by,
+            trigger=record.trigger,
+            backfill_id=record.backfill_id,
+            partition=record.partition,
+            tenant=record.tenant,
+            started_at=record.started_at if record.status != RunStatus.QUEUED else None,
+        )
+        return await self._engine.runner.execute(spec)
+
+    async def _plan_recorded(self, record: RunRecord) -> Plan:
+        catalog, planner = self._engine.catalog, self._engine.planner
+        targets = [Node(a, catalog.decode(a, record.partition)) for a in record.targets]
+        if record.kind == "materialize":
+            plan = Plan()
+            for target in targets:
+                plan.add(target)
+        else:
+            plan = await planner.closure(targets, only_missing=record.kind == "backfill")
+        recorded = await self.storage.materializations(run_id=record.run_id)
+        reader = self._engine.reader
+        for made in recorded:
+            nid = (made.asset, made.partition)
+            plan.attempts_before[nid] = max(plan.attempts_before.get(nid, 0), made.attempt)
+            if made.status == "succeeded" and nid in plan.nodes:
+                plan.done[nid] = reader.to_materialization(made)
+        return plan
+
     async def cancel(self, run_id: str) -> bool:
-        """Cancel a run in flight; return False when it is not running here."""
-        return await self.engine.cancel(run_id)
+        """Cancel a run, or a whole backfill by its id, in flight here: running attempts
+        are interrupted and recorded as cancelled, nothing else of it starts (re-running a
+        backfill resumes it). Return False when nothing with that id runs here."""
+        return self._engine.registry.cancel(run_id) or self._backfill.cancel(run_id)
+
+    async def cancel_backfills(self) -> list[str]:
+        """Cancel every backfill in flight here; return their ids."""
+        ids = self._backfill.running()
+        for backfill_id in ids:
+            self._backfill.cancel(backfill_id)
+        return ids
 
     # -- records ----------------------------------------------------------------------------
 
@@ -227,9 +355,15 @@ class AsyncRuntime:
             status=status,
             limit=limit,
         )
-        return [self.engine.to_materialization(r) for r in records]
+        return [self._engine.reader.to_materialization(r) for r in records]
 
-    async def runs(self, limit: int = 50, status: str | None = None) -> list[Any]:
+    async def load_value(self, asset: str, partition: Any = None) -> Any:
+        """Load the stored value of an asset partition through its I/O manager."""
+        await self.start()
+        node = self._node(asset, partition)
+        return await self._engine.io.load(node, "load")
+
+    async def runs(self, limit: int = 50, status: str | None = None) -> list[RunRecord]:
         """Recorded runs, newest first."""
         await self.start()
         return await self.storage.list_runs(limit=limit, status=status)
@@ -251,7 +385,16 @@ class AsyncRuntime:
     async def add_dynamic_partitions(self, name: str, keys: list[str]) -> list[str]:
         """Add keys to a dynamic partitions set; return the new ones."""
         await self.start()
-        return await self.engine.add_dynamic_partitions(name, keys)
+        return await self._engine.catalog.add(name, keys)
+
+
+def _check_ray_assets(pipeline: Pipeline, managers: Mapping[str, IOManager]) -> None:
+    if any(a.executor == "ray" for a in pipeline.assets.values()):
+        from flowstone.engine._ray import ray_problems
+
+        problems = ray_problems(pipeline.assets, managers)
+        if problems:
+            raise DefinitionError([DefinitionProblem(p) for p in problems])
 
 
 def _failure_message(result: RunResult) -> str:

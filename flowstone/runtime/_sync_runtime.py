@@ -6,14 +6,22 @@ run a loop in the main thread) and the CLI alike."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flowstone.engine._results import BackfillResult, Materialization, RunResult
+from flowstone.errors import BackfillInterrupted
 from flowstone.runtime._runtime import AsyncRuntime
 from flowstone.tenancy import current_tenant, tenant_scope
+
+if TYPE_CHECKING:
+    from flowstone.definitions._pipeline import Pipeline
+    from flowstone.engine._gate import GateKeeper
+    from flowstone.io import IOManager
+    from flowstone.storage import RunRecord
 
 T = TypeVar("T")
 
@@ -91,8 +99,30 @@ class Runtime:
     ``close()``.
     """
 
-    def __init__(self, pipeline: Any, *args: Any, **kwargs: Any) -> None:
-        self.aio = AsyncRuntime(pipeline, *args, **kwargs)
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        storage: str | None = None,
+        io_managers: Mapping[str, IOManager] | None = None,
+        resources: Mapping[str, Any] | None = None,
+        ray_address: str | None = None,
+        *,
+        base_dir: str | os.PathLike[str] = ".flowstone",
+        max_workers: int | None = None,
+        user: str | None = None,
+        gatekeeper: GateKeeper | None = None,
+    ) -> None:
+        self.aio = AsyncRuntime(
+            pipeline,
+            storage,
+            io_managers,
+            resources,
+            ray_address,
+            base_dir=base_dir,
+            max_workers=max_workers,
+            user=user,
+            gatekeeper=gatekeeper,
+        )
         self.pipeline = pipeline
         self.graph = self.aio.graph
         self.events = self.aio.events
@@ -133,17 +163,43 @@ class Runtime:
         force: bool = False,
         progress: bool = False,
     ) -> BackfillResult:
-        """See ``AsyncRuntime.backfill``; ``progress=True`` shows a progress bar."""
+        """See ``AsyncRuntime.backfill``; ``progress=True`` shows a progress bar.
+
+        Raises:
+            BackfillInterrupted: Ctrl-C (``KeyboardInterrupt``) arrived while it ran: the
+                backfill was cancelled as a whole first; ``.result`` says what it did.
+        """
+        run = self.aio.backfill(asset, partitions, max_parallel, force=force)
         if not progress:
-            return self._call(self.aio.backfill(asset, partitions, max_parallel, force=force))
+            return self._interruptible(run)
         from flowstone.runtime._progress import BackfillProgress
 
         with BackfillProgress(self.events, asset):
-            return self._call(self.aio.backfill(asset, partitions, max_parallel, force=force))
+            return self._interruptible(run)
+
+    def _interruptible(self, backfill: Coroutine[Any, Any, BackfillResult]) -> BackfillResult:
+        if self._closed:
+            backfill.close()
+            raise RuntimeError("this Runtime is closed; create a new one")
+        tenant = current_tenant()
+        future = self._loop.submit(_in_tenant_scope(tenant, backfill) if tenant else backfill)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            self._loop.run(self.aio.cancel_backfills())
+            raise BackfillInterrupted(future.result()) from None
 
     def cancel(self, run_id: str) -> bool:
         """See ``AsyncRuntime.cancel``."""
         return self._call(self.aio.cancel(run_id))
+
+    def resume(self, run_id: str) -> RunResult:
+        """See ``AsyncRuntime.resume``."""
+        return self._call(self.aio.resume(run_id))
+
+    def load_value(self, asset: str, partition: Any = None) -> Any:
+        """See ``AsyncRuntime.load_value``."""
+        return self._call(self.aio.load_value(asset, partition))
 
     def materializations(
         self, asset: str, partition: Any = None, **kw: Any
@@ -151,7 +207,7 @@ class Runtime:
         """See ``AsyncRuntime.materializations``."""
         return self._call(self.aio.materializations(asset, partition, **kw))
 
-    def runs(self, limit: int = 50, status: str | None = None) -> list[Any]:
+    def runs(self, limit: int = 50, status: str | None = None) -> list[RunRecord]:
         """See ``AsyncRuntime.runs``."""
         return self._call(self.aio.runs(limit, status))
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flowstone.errors import StorageError
+from flowstone.storage._normalise import clean_optional, clean_text, jsonable, require_storable
 from flowstone.storage._records import (
     MATERIALIZATION_STATUSES,
     ErrorInfo,
@@ -76,12 +78,13 @@ def event_at(record: MaterializationRecord) -> datetime:
 # -- JSON -------------------------------------------------------------------------------------
 
 
-_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), sort_keys=True)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
 def dump_json(value: Any) -> str:
-    """Serialise metadata; values JSON cannot hold are stored as their ``str()``."""
-    return _ENCODER.encode(value)
+    """Serialise metadata, normalised first (``_normalise.jsonable``): every backend then
+    stores the same text, and values JSON cannot hold are stored as their ``str()``."""
+    return _ENCODER.encode(jsonable(value))
 
 
 def dump_error(error: ErrorInfo | None) -> str | None:
@@ -119,26 +122,48 @@ def load_metadata(text: str | None) -> dict[str, Any]:
 # -- batches ----------------------------------------------------------------------------------
 
 
-def prepare_batch(batch: WriteBatch) -> tuple[list[RunRecord], list[MaterializationRecord]]:
-    """Validate a batch and keep only the last version of each id.
+def prepare_batch(
+    batch: WriteBatch, pipeline: str = ""
+) -> tuple[list[RunRecord], list[MaterializationRecord]]:
+    """Validate a batch, clean its free text and keep only the last version of each id.
 
     A group commit may hold several versions of one run (pending, then running); the last one
     wins, as it would if they had been written one by one. Deduplicating first also keeps
-    set-based upserts valid (one statement may not update a row twice).
+    set-based upserts valid (one statement may not update a row twice). Free text is cleaned
+    and keys are checked here, for every backend alike (``_normalise``). A store opened for
+    a pipeline refuses the runs of another (its materializations are all written as its own).
     """
-    runs = {r.run_id: _check_run(r) for r in batch.runs}
+    runs = {r.run_id: _check_run(r, pipeline) for r in batch.runs}
     mats = {m.id: _check_materialization(m) for m in batch.materializations}
     return list(runs.values()), list(mats.values())
 
 
-def _check_run(run: RunRecord) -> RunRecord:
-    require_aware(run.started_at, f"run {run.run_id!r} started_at")
+def _check_run(run: RunRecord, pipeline: str) -> RunRecord:
+    require_storable("run id", [run.run_id])
+    what = f"run {run.run_id!r}"
+    if pipeline and run.pipeline != pipeline:
+        raise StorageError(
+            f"{what} belongs to pipeline {run.pipeline!r}, but this store was opened for "
+            f"pipeline {pipeline!r}; write it through a store opened for its own pipeline "
+            f"(open_storage(url, pipeline={run.pipeline!r}))"
+        )
+    require_storable(f"{what} pipeline", [run.pipeline])
+    require_storable(f"{what} target", run.targets)
+    require_storable(f"{what} backfill id", [run.backfill_id])
+    require_storable(f"{what} partition", [run.partition])
+    require_storable(f"{what} tenant", [run.tenant])
+    require_aware(run.started_at, f"{what} started_at")
     if run.finished_at is not None:
-        require_aware(run.finished_at, f"run {run.run_id!r} finished_at")
+        require_aware(run.finished_at, f"{what} finished_at")
+    text = (run.kind, run.triggered_by, run.trigger)
+    clean = tuple(clean_text(t) for t in text)
+    if clean != text:
+        run = replace(run, kind=clean[0], triggered_by=clean[1], trigger=clean[2])
     return run
 
 
 def _check_materialization(record: MaterializationRecord) -> MaterializationRecord:
+    _check_keys(record)
     if record.status not in MATERIALIZATION_STATUSES:
         raise StorageError(
             f"materialization {record.id!r} has status {record.status!r}; expected one of "
@@ -147,7 +172,48 @@ def _check_materialization(record: MaterializationRecord) -> MaterializationReco
     require_aware(record.started_at, f"materialization {record.id!r} started_at")
     if record.finished_at is not None:
         require_aware(record.finished_at, f"materialization {record.id!r} finished_at")
-    return record
+    return _clean_materialization(record)
+
+
+def _check_keys(record: MaterializationRecord) -> None:
+    what = f"materialization {record.id!r}"
+    for field, value in (
+        ("run id", record.run_id),
+        ("asset", record.asset),
+        ("partition", record.partition),
+        ("tenant", record.tenant),
+    ):
+        require_storable(f"{what} {field}", [value])
+    for ref in record.inputs:
+        require_storable(f"{what} input asset", [ref.asset])
+        require_storable(f"{what} input partition", [ref.partition])
+        require_storable(f"{what} input id", [ref.materialization_id])
+    require_storable("materialization id", [record.id])  # last: it repeats the fields above
+
+
+def _clean_materialization(record: MaterializationRecord) -> MaterializationRecord:
+    required = (record.triggered_by, record.trigger)
+    optional = (record.user, record.host, record.code_version)
+    clean = tuple(clean_text(t) for t in required)
+    clean_opt = tuple(clean_optional(t) for t in optional)
+    if clean == required and clean_opt == optional:
+        return record
+    return replace(
+        record,
+        triggered_by=clean[0],
+        trigger=clean[1],
+        user=clean_opt[0],
+        host=clean_opt[1],
+        code_version=clean_opt[2],
+    )
+
+
+def check_dynamic_keys(name: str, keys: Iterable[str]) -> list[str]:
+    """Return the keys of a dynamic partitions set, refusing any no store can hold."""
+    wanted = list(keys)
+    require_storable("dynamic partitions name", [name])
+    require_storable(f"dynamic partition key of {name!r}:", wanted)
+    return wanted
 
 
 def normalise_run(run: RunRecord) -> RunRecord:

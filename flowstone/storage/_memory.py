@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from flowstone.storage._changes import Change, change_rows
 from flowstone.storage._codec import (
     check_as_of,
+    check_dynamic_keys,
     encode_pkey,
     event_at,
     lineage_entries,
@@ -55,20 +57,47 @@ class _Partition:
         return max(candidates, key=_order, default=None)
 
 
+@dataclass
+class _Pipeline:
+    """The materializations of one pipeline."""
+
+    records: dict[str, MaterializationRecord] = field(default_factory=dict)
+    partitions: dict[_Key, _Partition] = field(default_factory=dict)
+    by_asset: dict[str, set[str]] = field(default_factory=dict)
+    ranges: dict[str, RangeTable] = field(default_factory=dict)
+
+
+@dataclass
+class _Database:
+    """What every pipeline's view of one memory store shares."""
+
+    runs: dict[str, RunRecord] = field(default_factory=dict)
+    pipelines: dict[str, _Pipeline] = field(default_factory=dict)
+    dynamic: dict[str, dict[str, None]] = field(default_factory=dict)  # insertion order
+    owners: dict[str, str] = field(default_factory=dict)  # materialization id -> pipeline
+    changes: list[tuple[str, Change]] = field(default_factory=list)  # (pipeline, change)
+
+
 class MemoryStorage(Storage):
     """A ``Storage`` held in dictionaries; follows the same contract as the SQL backends."""
 
     url = "memory"
 
-    def __init__(self) -> None:
-        self._runs: dict[str, RunRecord] = {}
-        self._records: dict[str, MaterializationRecord] = {}
-        self._partitions: dict[_Key, _Partition] = {}
-        self._by_asset: dict[str, set[str]] = {}
-        self._dynamic: dict[str, dict[str, None]] = {}  # dicts keep insertion order
-        self._ranges: dict[str, RangeTable] = {}
-        self._changes: list[Change] = []
+    def __init__(self, *, pipeline: str = "", _database: _Database | None = None) -> None:
+        self.pipeline = pipeline
+        self._db = _database if _database is not None else _Database()
+        mine = self._db.pipelines.setdefault(pipeline, _Pipeline())
+        self._runs = self._db.runs
+        self._records = mine.records
+        self._partitions = mine.partitions
+        self._by_asset = mine.by_asset
+        self._dynamic = self._db.dynamic
+        self._ranges = mine.ranges
         self._open = False
+
+    def for_pipeline(self, pipeline: str) -> MemoryStorage:
+        """Return a view of the same dictionaries for ``pipeline``'s records."""
+        return MemoryStorage(pipeline=pipeline, _database=self._db)
 
     async def open(self) -> None:
         """Mark the store open (there is nothing to connect to)."""
@@ -86,7 +115,7 @@ class MemoryStorage(Storage):
 
     async def write(self, batch: WriteBatch) -> None:
         """Store the batch; validation happens first so a bad batch changes nothing."""
-        runs, mats = prepare_batch(batch)
+        runs, mats = prepare_batch(batch, self.pipeline)
         normal_runs = [normalise_run(r) for r in runs]
         normal_mats = [normalise_materialization(m) for m in mats]
         for run in normal_runs:
@@ -95,25 +124,33 @@ class MemoryStorage(Storage):
         for record in normal_mats:
             touched.update(self._put(record))
         self._maintain_ranges(touched)
-        now = datetime.now(UTC)
+        now, log = datetime.now(UTC), self._db.changes
         for row in change_rows(normal_runs, normal_mats):
-            self._changes.append(Change(len(self._changes) + 1, now, *row))
+            log.append((self.pipeline, Change(len(log) + 1, now, *row)))
 
     async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
-        """Return the change-log rows numbered above ``after``, oldest first."""
-        start = bisect.bisect_right([c.seq for c in self._changes], after)
-        return self._changes[start : start + limit]
+        """Return the change-log rows of this pipeline numbered above ``after``, oldest first."""
+        log = self._db.changes
+        start = bisect.bisect_right([c.seq for _, c in log], after)
+        mine = (c for p, c in log[start:] if p == self.pipeline)
+        return list(itertools.islice(mine, limit))
 
     async def last_change(self) -> int:
-        """Return the number of the newest change-log row."""
-        return self._changes[-1].seq if self._changes else 0
+        """Return the number of this pipeline's newest change-log row."""
+        mine = (c.seq for p, c in reversed(self._db.changes) if p == self.pipeline)
+        return next(mine, 0)
 
     def _put(self, record: MaterializationRecord) -> list[tuple[str, str | None]]:
-        touched = [(record.asset, record.partition)]
-        old = self._records.get(record.id)
+        # Ids are unique in the whole store, as SQL's primary key makes them: a record written
+        # again by another pipeline moves to that pipeline.
+        touched: list[tuple[str, str | None]] = [(record.asset, record.partition)]
+        owner = self._db.pipelines[self._db.owners.get(record.id, self.pipeline)]
+        old = owner.records.pop(record.id, None)
         if old is not None:
-            del self._partitions[(old.asset, encode_pkey(old.partition))].records[old.id]
-            touched.append((old.asset, old.partition))
+            del owner.partitions[(old.asset, encode_pkey(old.partition))].records[old.id]
+            if owner.records is self._records:
+                touched.append((old.asset, old.partition))
+        self._db.owners[record.id] = self.pipeline
         self._records[record.id] = record
         key = (record.asset, encode_pkey(record.partition))
         self._partitions.setdefault(key, _Partition()).records[record.id] = record
@@ -163,9 +200,13 @@ class MemoryStorage(Storage):
 
     # -- runs ---------------------------------------------------------------------------------
 
+    def _mine(self, run: RunRecord) -> bool:
+        return not self.pipeline or run.pipeline == self.pipeline
+
     async def get_run(self, run_id: str) -> RunRecord | None:
         """Return one run."""
-        return self._runs.get(run_id)
+        run = self._runs.get(run_id)
+        return run if run is not None and self._mine(run) else None
 
     async def list_runs(
         self, *, limit: int = 50, status: str | None = None, backfill_id: str | None = None
@@ -174,7 +215,8 @@ class MemoryStorage(Storage):
         runs = [
             r
             for r in self._runs.values()
-            if (status is None or r.status == status)
+            if self._mine(r)
+            and (status is None or r.status == status)
             and (backfill_id is None or r.backfill_id == backfill_id)
         ]
         runs.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
@@ -307,8 +349,9 @@ class MemoryStorage(Storage):
 
     async def add_dynamic_partitions(self, name: str, keys: Iterable[str]) -> list[str]:
         """Add keys to a dynamic partitions set; return the keys that were new."""
+        wanted = check_dynamic_keys(name, keys)
         known = self._dynamic.setdefault(name, {})
-        new = [k for k in dict.fromkeys(keys) if k not in known]
+        new = [k for k in dict.fromkeys(wanted) if k not in known]
         known.update(dict.fromkeys(new))
         return new
 
@@ -341,9 +384,12 @@ class MemoryStorage(Storage):
                 if ref.materialization_id is not None and ref.materialization_id not in keep:
                     keep.add(ref.materialization_id)
                     pending.append(ref.materialization_id)
-        self._changes = [c for c in self._changes if c.at >= cutoff]
+        self._db.changes[:] = [
+            (p, c) for p, c in self._db.changes if p != self.pipeline or c.at >= cutoff
+        ]
         doomed = [rid for rid in self._records if rid not in keep]
         for rid in doomed:
             record = self._records.pop(rid)
+            del self._db.owners[rid]
             del self._partitions[(record.asset, encode_pkey(record.partition))].records[rid]
         return len(doomed)

@@ -226,51 +226,148 @@ _POSTGRES_V2 = (
         ON {s}.materializations (tenant, event_at DESC, id DESC)""",
 )
 
+# Version 3: materializations and partition pointers belong to a pipeline, so that several
+# pipelines can share one store (issue 12). Existing materializations take the pipeline of
+# their run ("" when the run is unknown); the pointers are recomputed per (pipeline, asset,
+# partition), since one old row may have stood for records of two pipelines. Every index that
+# starts from an asset, or lists materializations by time, now starts from the pipeline.
+_RECOMPUTE_PARTITIONS = """
+INSERT INTO {t}asset_partitions (pipeline, asset, pkey, partition, latest_id, latest_status,
+    latest_at, succeeded_id, succeeded_at, tenant)
+SELECT l.pipeline, l.asset, l.pkey, l.partition, l.id, l.status, l.event_at, s.id, s.event_at,
+    l.tenant
+FROM (SELECT m.pipeline, m.asset, m.pkey, m.partition, m.id, m.status, m.event_at, m.tenant,
+        row_number() OVER (PARTITION BY m.pipeline, m.asset, m.pkey
+                           ORDER BY m.event_at DESC, m.id DESC) AS n
+      FROM {t}materializations m) l
+LEFT JOIN (SELECT m.pipeline, m.asset, m.pkey, m.id, m.event_at,
+        row_number() OVER (PARTITION BY m.pipeline, m.asset, m.pkey
+                           ORDER BY m.event_at DESC, m.id DESC) AS n
+      FROM {t}materializations m WHERE m.status = 'succeeded') s
+  ON s.pipeline = l.pipeline AND s.asset = l.asset AND s.pkey = l.pkey AND s.n = 1
+WHERE l.n = 1"""
+
+_SQLITE_V3 = (
+    "ALTER TABLE materializations ADD COLUMN pipeline TEXT NOT NULL DEFAULT ''",
+    """UPDATE materializations SET pipeline = coalesce(
+        (SELECT r.pipeline FROM runs r WHERE r.run_id = materializations.run_id), '')""",
+    "DROP INDEX mat_by_key",
+    "DROP INDEX mat_succeeded_by_key",
+    "DROP INDEX mat_by_asset",
+    "DROP INDEX mat_by_time",
+    """CREATE INDEX mat_by_key
+        ON materializations (pipeline, asset, pkey, event_at DESC, id DESC)""",
+    """CREATE INDEX mat_succeeded_by_key
+        ON materializations (pipeline, asset, pkey, event_at DESC, id DESC)
+        WHERE status = 'succeeded'""",
+    "CREATE INDEX mat_by_asset ON materializations (pipeline, asset, event_at DESC, id DESC)",
+    "CREATE INDEX mat_by_time ON materializations (pipeline, event_at DESC, id DESC)",
+    "CREATE INDEX runs_by_pipeline ON runs (pipeline, started_at DESC, run_id DESC)",
+    # SQLite cannot change a primary key: rebuild the pointer table.
+    "DROP TABLE asset_partitions",
+    """CREATE TABLE asset_partitions (
+        pipeline      TEXT NOT NULL,
+        asset         TEXT NOT NULL,
+        pkey          TEXT NOT NULL,
+        partition     TEXT,
+        latest_id     TEXT NOT NULL,
+        latest_status TEXT NOT NULL,
+        latest_at     INTEGER NOT NULL,
+        succeeded_id  TEXT,
+        succeeded_at  INTEGER,
+        tenant        TEXT,
+        PRIMARY KEY (pipeline, asset, pkey)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX asset_partitions_by_succeeded ON asset_partitions (succeeded_id)",
+    "CREATE INDEX asset_partitions_by_latest ON asset_partitions (latest_id)",
+    _RECOMPUTE_PARTITIONS.replace("{t}", ""),
+)
+
+# IF [NOT] EXISTS: harmless on a store that already has some of it (as for version 2).
+_POSTGRES_V3 = (
+    """ALTER TABLE {s}.materializations
+        ADD COLUMN IF NOT EXISTS pipeline text COLLATE "C" NOT NULL DEFAULT ''""",
+    """UPDATE {s}.materializations m SET pipeline = r.pipeline
+        FROM {s}.runs r WHERE r.run_id = m.run_id""",
+    "DROP INDEX IF EXISTS {s}.mat_by_key",
+    "DROP INDEX IF EXISTS {s}.mat_succeeded_by_key",
+    "DROP INDEX IF EXISTS {s}.mat_by_asset",
+    "DROP INDEX IF EXISTS {s}.mat_by_time",
+    """CREATE INDEX mat_by_key
+        ON {s}.materializations (pipeline, asset, pkey, event_at DESC, id DESC)""",
+    """CREATE INDEX mat_succeeded_by_key
+        ON {s}.materializations (pipeline, asset, pkey, event_at DESC, id DESC)
+        WHERE status = 'succeeded'""",
+    """CREATE INDEX mat_by_asset
+        ON {s}.materializations (pipeline, asset, event_at DESC, id DESC)""",
+    "CREATE INDEX mat_by_time ON {s}.materializations (pipeline, event_at DESC, id DESC)",
+    """CREATE INDEX IF NOT EXISTS runs_by_pipeline
+        ON {s}.runs (pipeline, started_at DESC, run_id DESC)""",
+    """ALTER TABLE {s}.asset_partitions
+        ADD COLUMN IF NOT EXISTS pipeline text COLLATE "C" NOT NULL DEFAULT ''""",
+    "DELETE FROM {s}.asset_partitions",
+    "ALTER TABLE {s}.asset_partitions DROP CONSTRAINT IF EXISTS asset_partitions_pkey",
+    "ALTER TABLE {s}.asset_partitions ADD PRIMARY KEY (pipeline, asset, pkey)",
+    _RECOMPUTE_PARTITIONS.replace("{t}", "{s}."),
+)
+
+# Version 6: status ranges per (pipeline, asset) over partition ordinals, the fingerprint of
+# the ordering each follows, and the change log other processes follow (the dashboard).
 _SQLITE_V6 = (
     """CREATE TABLE IF NOT EXISTS partition_ranges (
-        asset   TEXT NOT NULL,
-        first   INTEGER NOT NULL,
-        last    INTEGER NOT NULL,
-        status  TEXT NOT NULL,
-        PRIMARY KEY (asset, first)
+        pipeline TEXT NOT NULL,
+        asset    TEXT NOT NULL,
+        first    INTEGER NOT NULL,
+        last     INTEGER NOT NULL,
+        status   TEXT NOT NULL,
+        PRIMARY KEY (pipeline, asset, first)
     ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS partition_orders (
-        asset    TEXT PRIMARY KEY,
-        ordering TEXT NOT NULL
+        pipeline TEXT NOT NULL,
+        asset    TEXT NOT NULL,
+        ordering TEXT NOT NULL,
+        PRIMARY KEY (pipeline, asset)
     ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS changes (
         seq       INTEGER PRIMARY KEY AUTOINCREMENT,
         at        INTEGER NOT NULL,
+        pipeline  TEXT NOT NULL,
         kind      TEXT NOT NULL,
         run_id    TEXT NOT NULL,
         asset     TEXT,
         partition TEXT,
         status    TEXT NOT NULL
     )""",
+    "CREATE INDEX IF NOT EXISTS changes_by_pipeline ON changes (pipeline, seq)",
     "CREATE INDEX IF NOT EXISTS changes_by_time ON changes (at)",
 )
 
 _POSTGRES_V6 = (
     """CREATE TABLE IF NOT EXISTS {s}.partition_ranges (
-        asset   text COLLATE "C" NOT NULL,
-        first   bigint NOT NULL,
-        last    bigint NOT NULL,
-        status  text NOT NULL,
-        PRIMARY KEY (asset, first)
+        pipeline text COLLATE "C" NOT NULL,
+        asset    text COLLATE "C" NOT NULL,
+        first    bigint NOT NULL,
+        last     bigint NOT NULL,
+        status   text NOT NULL,
+        PRIMARY KEY (pipeline, asset, first)
     )""",
     """CREATE TABLE IF NOT EXISTS {s}.partition_orders (
-        asset    text COLLATE "C" PRIMARY KEY,
-        ordering text NOT NULL
+        pipeline text COLLATE "C" NOT NULL,
+        asset    text COLLATE "C" NOT NULL,
+        ordering text NOT NULL,
+        PRIMARY KEY (pipeline, asset)
     )""",
     """CREATE TABLE IF NOT EXISTS {s}.changes (
         seq       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         at        timestamptz NOT NULL DEFAULT now(),
+        pipeline  text COLLATE "C" NOT NULL,
         kind      text NOT NULL,
         run_id    text COLLATE "C" NOT NULL,
         asset     text COLLATE "C",
         partition text,
         status    text NOT NULL
     )""",
+    "CREATE INDEX IF NOT EXISTS changes_by_pipeline ON {s}.changes (pipeline, seq)",
     "CREATE INDEX IF NOT EXISTS changes_by_time ON {s}.changes (at)",
 )
 
@@ -279,6 +376,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, "a tenant column on runs, materializations, inputs, partitions", _SQLITE_V2, _POSTGRES_V2
     ),
+    Migration(3, "materializations and partitions per pipeline", _SQLITE_V3, _POSTGRES_V3),
     Migration(
         6, "partition status ranges, their orderings, the change log", _SQLITE_V6, _POSTGRES_V6
     ),

@@ -28,12 +28,12 @@ from typing import TypeVar
 import asyncpg
 
 import actors
-from flowstone.errors import StorageError
+from flowstone.errors import StorageError, StorageUnavailable
 from flowstone.storage import _postgres_queries as q
 from flowstone.storage import _postgres_ranges as pg_ranges
 from flowstone.storage import _sql
 from flowstone.storage._changes import Change
-from flowstone.storage._codec import check_as_of, prepare_batch
+from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
 from flowstone.storage._ranges import RangeSummary
 from flowstone.storage._records import (
     LineageEntry,
@@ -61,7 +61,7 @@ _TRANSIENT_SERVER_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,  # 57P01, e.g. pg_terminate_backend or a fast shutdown
     asyncpg.CrashShutdownError,  # 57P02
     asyncpg.CannotConnectNowError,  # 57P03, the server is starting up
-    asyncpg.TooManyConnectionsError,  # 53300
+    asyncpg.InsufficientResourcesError,  # class 53: disk full, out of memory, connections
     asyncpg.SerializationError,  # 40001
     asyncpg.DeadlockDetectedError,  # 40P01
 )
@@ -112,6 +112,7 @@ class PostgresStorage(Storage):
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         sleep: Sleep | None = None,
         connect_timeout: float = 10.0,
+        pipeline: str = "",
     ) -> None:
         if not _IDENTIFIER.match(schema):
             raise StorageError(
@@ -125,11 +126,25 @@ class PostgresStorage(Storage):
         self._retry_delays = tuple(retry_delays)
         self._sleep: Sleep = sleep if sleep is not None else actors.sleep
         self._connect_timeout = connect_timeout
-        self._st = q.Statements(f'"{schema}"')
+        self.pipeline = pipeline
+        self._st = q.Statements(f'"{schema}"', pipeline)
         self._pool: asyncpg.Pool | None = None
         self._listener: tuple[asyncpg.Connection, asyncio.Event] | None = None
         self._lock_key = lock_key(schema)
         self._statistics = AnalyzePolicy(self.refresh_statistics)
+
+    def for_pipeline(self, pipeline: str) -> PostgresStorage:
+        """Return a store on the same database for ``pipeline``'s records (not yet opened)."""
+        return PostgresStorage(
+            self._dsn,
+            schema=self.schema,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            retry_delays=self._retry_delays,
+            sleep=self._sleep,
+            connect_timeout=self._connect_timeout,
+            pipeline=pipeline,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -245,7 +260,7 @@ class PostgresStorage(Storage):
 
     def _gave_up(self, what: str, failures: list[str]) -> StorageError:
         waited = sum(self._retry_delays)
-        return StorageError(
+        return StorageUnavailable(
             f"cannot reach PostgreSQL at {self.url} ({what}): {len(failures)} attempt(s) "
             f"over {waited:g} s of backoff all failed; last error: {failures[-1]}. Check that "
             f"the server is running and accepts connections at that address; a write can be "
@@ -256,7 +271,7 @@ class PostgresStorage(Storage):
 
     async def write(self, batch: WriteBatch) -> None:
         """Commit the batch in one transaction (see ``Storage.write``); replays are safe."""
-        runs, mats = prepare_batch(batch)
+        runs, mats = prepare_batch(batch, self.pipeline)
         if runs or mats:
             tenant = batch_tenant(runs, mats, current_tenant())
             orders = dict(self.partition_orders)
@@ -350,20 +365,24 @@ class PostgresStorage(Storage):
     ) -> RangeSummary:
         """Return the status ranges of ``asset`` (see ``Storage.partition_ranges``)."""
         schema = self._st.schema
+        pipeline = self.pipeline
         return await self._run(
-            "partition_ranges", lambda c: pg_ranges.read(c, schema, asset, first, last)
+            "partition_ranges", lambda c: pg_ranges.read(c, schema, pipeline, asset, first, last)
         )
 
     async def partition_orderings(self) -> dict[str, str]:
         """Return, per asset that has status ranges, the fingerprint they follow."""
-        query = _sql.Query(f"SELECT asset, ordering FROM {self._st.schema}.partition_orders")
-        return dict(await self._run("partition_orderings", lambda c: q.fetch_pairs(c, query)))
+        schema, pipeline = self._st.schema, self.pipeline
+        return await self._run(
+            "partition_orderings", lambda c: pg_ranges.orderings(c, schema, pipeline)
+        )
 
     async def rebuild_partition_ranges(self, asset: str) -> RangeSummary:
         """Recompute the status ranges of ``asset`` (see ``Storage.rebuild_partition_ranges``)."""
         order, schema = self._order_for(asset), self._st.schema
         await self._run(
-            "rebuild_partition_ranges", lambda c: pg_ranges.rebuild(c, schema, asset, order)
+            "rebuild_partition_ranges",
+            lambda c: pg_ranges.rebuild(c, schema, self.pipeline, asset, order),
         )
         return await self.partition_ranges(asset)
 
@@ -385,7 +404,7 @@ class PostgresStorage(Storage):
 
     async def add_dynamic_partitions(self, name: str, keys: Iterable[str]) -> list[str]:
         """Add keys to a dynamic partitions set; return the keys that were new."""
-        wanted = list(keys)
+        wanted = check_dynamic_keys(name, keys)
         return await self._run(
             "add_dynamic_partitions",
             lambda c: q.add_dynamic_partitions(c, self._st, name, wanted),
@@ -427,21 +446,23 @@ class PostgresStorage(Storage):
     # -- change log ---------------------------------------------------------------------------
 
     async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
-        """Return the change-log rows numbered above ``after``, oldest first."""
+        """Return the change-log rows of this pipeline numbered above ``after``, oldest
+        first."""
         text = (
             f"SELECT seq, at, kind, run_id, asset, partition, status FROM "
-            f"{self._st.schema}.changes WHERE seq > $1 ORDER BY seq LIMIT $2"
+            f"{self._st.schema}.changes WHERE pipeline = $3 AND seq > $1 ORDER BY seq LIMIT $2"
         )
 
         async def fetch(conn: asyncpg.Connection) -> list[Change]:
-            return [Change(*row) for row in await conn.fetch(text, after, limit)]
+            rows = await conn.fetch(text, after, limit, self.pipeline)
+            return [Change(*row) for row in rows]
 
         return await self._run("changes", fetch)
 
     async def last_change(self) -> int:
         """Return the number of the newest change-log row."""
-        text = f"SELECT coalesce(max(seq), 0) FROM {self._st.schema}.changes"
-        return int(await self._run("last_change", lambda c: c.fetchval(text)))
+        text = f"SELECT coalesce(max(seq), 0) FROM {self._st.schema}.changes WHERE pipeline = $1"
+        return int(await self._run("last_change", lambda c: c.fetchval(text, self.pipeline)))
 
     async def wait_for_changes(self, after: int, timeout: float) -> bool:
         """Wait for a notification from a writer (``LISTEN``), or ``timeout``.

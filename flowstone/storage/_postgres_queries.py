@@ -38,7 +38,8 @@ _RUN_TYPES = (
 )
 _MAT_TYPES = (
     "text[], text[], text[], text[], int[], text[], timestamptz[], timestamptz[], text[], "
-    "text[], text[], text[], text[], jsonb[], jsonb[], jsonb[], text[], text[], timestamptz[]"
+    "text[], text[], text[], text[], jsonb[], jsonb[], jsonb[], text[], text[], timestamptz[], "
+    "text[]"
 )
 _INPUT_COLUMNS = (
     "materialization_id, position, upstream_asset, upstream_partition, upstream_pkey, "
@@ -65,15 +66,17 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
 class Statements:
     """Every statement of one schema, formatted once."""
 
-    def __init__(self, schema: str) -> None:
+    def __init__(self, schema: str, pipeline: str = "") -> None:
         s = self.schema = schema
+        self.pipeline = pipeline
         self.dialect = _sql.Dialect(
             prefix=f"{s}.",
             to_time=lambda value: value,
             key_cast='CAST({} AS text) COLLATE "C"',
             lateral=True,
+            pipeline=pipeline,
         )
-        mat_columns = f"{_sql.MAT_COLUMNS}, pkey, event_at"
+        mat_columns = f"{_sql.MAT_COLUMNS}, pkey, event_at, pipeline"
         self.upsert_runs = (
             f"INSERT INTO {s}.runs ({_sql.RUN_COLUMNS}) {_unnest(_RUN_TYPES)} "
             f"ON CONFLICT (run_id) DO UPDATE SET {_set_all(_sql.RUN_COLUMNS, 'run_id')}"
@@ -82,7 +85,9 @@ class Statements:
             f"INSERT INTO {s}.materializations ({mat_columns}) {_unnest(_MAT_TYPES)} "
             f"ON CONFLICT (id) DO UPDATE SET {_set_all(mat_columns, 'id')}"
         )
-        self.keys_of = f"SELECT asset, pkey FROM {s}.materializations WHERE id = ANY($1::text[])"
+        self.keys_of = (
+            f"SELECT pipeline, asset, pkey FROM {s}.materializations WHERE id = ANY($1::text[])"
+        )
         self.delete_inputs = (
             f"DELETE FROM {s}.materialization_inputs WHERE materialization_id = ANY($1::text[])"
         )
@@ -95,9 +100,11 @@ class Statements:
         digest = hashlib.sha256(f"flowstone.changes:{bare}".encode()).digest()
         self.changes_lock = int.from_bytes(digest[:8], "big", signed=True)
         self.forget_empty = (
-            f"DELETE FROM {s}.asset_partitions ap USING unnest($1::text[], $2::text[]) "
-            f"AS k(asset, pkey) WHERE ap.asset = k.asset AND ap.pkey = k.pkey AND NOT EXISTS "
-            f"(SELECT 1 FROM {s}.materializations m WHERE m.asset = k.asset AND m.pkey = k.pkey)"
+            f"DELETE FROM {s}.asset_partitions ap USING unnest($1::text[], $2::text[], "
+            f"$3::text[]) AS k(pipeline, asset, pkey) WHERE ap.pipeline = k.pipeline "
+            f"AND ap.asset = k.asset AND ap.pkey = k.pkey AND NOT EXISTS (SELECT 1 FROM "
+            f"{s}.materializations m WHERE m.pipeline = k.pipeline AND m.asset = k.asset "
+            f"AND m.pkey = k.pkey)"
         )
 
 
@@ -105,18 +112,21 @@ def _refresh(s: str) -> str:
     # Recompute the newest and newest-succeeded pointers of every (asset, partition) the batch
     # touched; each LATERAL is one descending index probe. The row belongs to the tenant of
     # the newest record.
-    newest = f"FROM {s}.materializations m WHERE m.asset = k.asset AND m.pkey = k.pkey"
+    newest = (
+        f"FROM {s}.materializations m "
+        f"WHERE m.pipeline = k.pipeline AND m.asset = k.asset AND m.pkey = k.pkey"
+    )
     return f"""
-    INSERT INTO {s}.asset_partitions (asset, pkey, partition, latest_id, latest_status,
-        latest_at, succeeded_id, succeeded_at, tenant)
-    SELECT k.asset, k.pkey, l.partition, l.id, l.status, l.event_at, ok.id, ok.event_at,
-        l.tenant
-    FROM unnest($1::text[], $2::text[]) AS k(asset, pkey)
+    INSERT INTO {s}.asset_partitions (pipeline, asset, pkey, partition, latest_id,
+        latest_status, latest_at, succeeded_id, succeeded_at, tenant)
+    SELECT k.pipeline, k.asset, k.pkey, l.partition, l.id, l.status, l.event_at, ok.id,
+        ok.event_at, l.tenant
+    FROM unnest($1::text[], $2::text[], $3::text[]) AS k(pipeline, asset, pkey)
     CROSS JOIN LATERAL (SELECT m.partition, m.id, m.status, m.event_at, m.tenant {newest}
         ORDER BY m.event_at DESC, m.id DESC LIMIT 1) l
     LEFT JOIN LATERAL (SELECT m.id, m.event_at {newest} AND m.status = 'succeeded'
         ORDER BY m.event_at DESC, m.id DESC LIMIT 1) ok ON true
-    ON CONFLICT (asset, pkey) DO UPDATE SET partition = excluded.partition,
+    ON CONFLICT (pipeline, asset, pkey) DO UPDATE SET partition = excluded.partition,
         latest_id = excluded.latest_id, latest_status = excluded.latest_status,
         latest_at = excluded.latest_at, succeeded_id = excluded.succeeded_id,
         succeeded_at = excluded.succeeded_at, tenant = excluded.tenant"""
@@ -212,23 +222,34 @@ async def write(
         await conn.execute(_KEY_DRIVEN)
         if runs:
             await conn.execute(st.upsert_runs, *_columns([run_values(r, _same) for r in runs], 14))
+        if mats:
+            await _write_materializations(conn, st, mats, orders)
         await append_changes(conn, st, runs, mats)
-        if not mats:
-            return
-        ids = [m.id for m in mats]
-        keys = {(r["asset"], r["pkey"]) for r in await conn.fetch(st.keys_of, ids)}
-        keys.update((m.asset, encode_pkey(m.partition)) for m in mats)
-        rows = [materialization_values(m, _same) for m in mats]
-        await conn.execute(st.upsert_materializations, *_columns(rows, 19))
-        await conn.execute(st.delete_inputs, ids)
-        inputs = [row for m in mats for row in input_values(m)]
-        if inputs:
-            await conn.execute(st.insert_inputs, *_columns(inputs, 7))
-        assets, pkeys = _columns(sorted(keys), 2)
-        await conn.execute(st.refresh, assets, pkeys)
-        await conn.execute(st.forget_empty, assets, pkeys)
-        if orders:
-            await ranges.maintain(conn, st.schema, keys, orders)
+
+
+async def _write_materializations(
+    conn: asyncpg.Connection,
+    st: Statements,
+    mats: Sequence[MaterializationRecord],
+    orders: Mapping[str, PartitionOrdinals] | None,
+) -> None:
+    """Upsert materializations with their inputs, pointers and status ranges."""
+    ids = [m.id for m in mats]
+    found = await conn.fetch(st.keys_of, ids)
+    keys = {(r["pipeline"], r["asset"], r["pkey"]) for r in found}
+    keys.update((st.pipeline, m.asset, encode_pkey(m.partition)) for m in mats)
+    rows = [(*materialization_values(m, _same), st.pipeline) for m in mats]
+    await conn.execute(st.upsert_materializations, *_columns(rows, 20))
+    await conn.execute(st.delete_inputs, ids)
+    inputs = [row for m in mats for row in input_values(m)]
+    if inputs:
+        await conn.execute(st.insert_inputs, *_columns(inputs, 7))
+    pipelines, assets, pkeys = _columns(sorted(keys), 3)
+    await conn.execute(st.refresh, pipelines, assets, pkeys)
+    await conn.execute(st.forget_empty, pipelines, assets, pkeys)
+    if orders:
+        mine = [(asset, pkey) for p, asset, pkey in keys if p == st.pipeline]
+        await ranges.maintain(conn, st.schema, st.pipeline, mine, orders)
 
 
 async def append_changes(
@@ -241,16 +262,17 @@ async def append_changes(
 
     The lock makes sequence numbers follow commit order: a writer holding it commits before
     the next one draws numbers, so a reader of ``seq > cursor`` never misses a row that
-    commits later with a smaller number. It is held from here to commit, the batch's last
-    statements.
+    commits later with a smaller number. It is taken by the batch's last statements and
+    held only until the commit right after them.
     """
     rows = change_rows(runs, mats)
     if not rows:
         return
     await conn.execute("SELECT pg_advisory_xact_lock($1)", st.changes_lock)
     await conn.execute(
-        f"INSERT INTO {st.schema}.changes (kind, run_id, asset, partition, status) "
-        f"SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])",
+        f"INSERT INTO {st.schema}.changes (pipeline, kind, run_id, asset, partition, status) "
+        f"SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])",
+        st.pipeline,
         *_columns(rows, 5),
     )
     await conn.execute("SELECT pg_notify($1, '')", st.channel)
@@ -311,6 +333,7 @@ def latest_query(
     """Return the one query behind ``Storage.latest``."""
     s = st.schema
     params: dict[str, Any] = {
+        "pipeline": st.pipeline,
         "asset": asset,
         "keys": [encode_pkey(p) for p in dict.fromkeys(partitions)],
     }
@@ -322,9 +345,10 @@ def latest_query(
         text = f"""SELECT {columns} FROM unnest(:keys::text[]) AS w(pkey)
             CROSS JOIN LATERAL (SELECT x.* FROM {s}.asset_partitions ap
                 JOIN {s}.materializations x ON x.id = ap.{pointer}
-                WHERE ap.asset = :asset AND ap.pkey = w.pkey LIMIT 1) m"""
+                WHERE ap.pipeline = :pipeline AND ap.asset = :asset AND ap.pkey = w.pkey
+                LIMIT 1) m"""
         return _sql.Query(text, params)
-    conditions = ["x.asset = :asset", "x.pkey = w.pkey"]
+    conditions = ["x.pipeline = :pipeline", "x.asset = :asset", "x.pkey = w.pkey"]
     if status == "succeeded":
         conditions.append("x.status = 'succeeded'")
     elif status is not None:

@@ -28,15 +28,16 @@ from flowstone.storage._ranges import (
 )
 
 
-def range_lock(schema: str, asset: str) -> int:
+def range_lock(schema: str, pipeline: str, asset: str) -> int:
     """Return the advisory lock key guarding the ranges of ``asset`` in ``schema``."""
-    digest = hashlib.sha256(f"flowstone.ranges:{schema}:{asset}".encode()).digest()
+    digest = hashlib.sha256(f"flowstone.ranges:{schema}:{pipeline}:{asset}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
 async def maintain(
     conn: asyncpg.Connection,
     schema: str,
+    pipeline: str,
     keys: Iterable[tuple[str, str]],
     orders: Mapping[str, PartitionOrdinals],
 ) -> None:
@@ -47,24 +48,37 @@ async def maintain(
             by_asset.setdefault(asset, []).append(pkey)
     for asset in sorted(by_asset):
         order = orders[asset]
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", range_lock(schema, asset))
-        stored = await conn.fetchval(
-            f"SELECT ordering FROM {schema}.partition_orders WHERE asset = $1", asset
-        )
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", range_lock(schema, pipeline, asset))
+        stored = await _ordering(conn, schema, pipeline, asset)
         if stored is None:
             continue
         if stored != order.fingerprint:
-            await drop(conn, schema, asset)
+            await drop(conn, schema, pipeline, asset)
             continue
-        await _apply(conn, schema, asset, order, by_asset[asset])
+        await _apply(conn, schema, pipeline, asset, order, by_asset[asset])
+
+
+async def _ordering(conn: asyncpg.Connection, schema: str, pipeline: str, asset: str) -> str | None:
+    found: str | None = await conn.fetchval(
+        f"SELECT ordering FROM {schema}.partition_orders WHERE pipeline = $1 AND asset = $2",
+        pipeline,
+        asset,
+    )
+    return found
 
 
 async def _apply(
-    conn: asyncpg.Connection, schema: str, asset: str, order: PartitionOrdinals, pkeys: list[str]
+    conn: asyncpg.Connection,
+    schema: str,
+    pipeline: str,
+    asset: str,
+    order: PartitionOrdinals,
+    pkeys: list[str],
 ) -> None:
     rows = await conn.fetch(
         f"SELECT pkey, latest_status FROM {schema}.asset_partitions "
-        f"WHERE asset = $1 AND pkey = ANY($2::text[])",
+        f"WHERE pipeline = $1 AND asset = $2 AND pkey = ANY($3::text[])",
+        pipeline,
         asset,
         pkeys,
     )
@@ -77,32 +91,40 @@ async def _apply(
     if not changes:
         return
     wanted = spans(changes)
-    around = await _windows(conn, schema, asset, wanted)
+    around = await _windows(conn, schema, pipeline, asset, wanted)
     doomed, added = rewrite(around, changes)
     if doomed:
         await conn.execute(
-            f"DELETE FROM {schema}.partition_ranges WHERE asset = $1 AND first = ANY($2::bigint[])",
+            f"DELETE FROM {schema}.partition_ranges "
+            f"WHERE pipeline = $1 AND asset = $2 AND first = ANY($3::bigint[])",
+            pipeline,
             asset,
             [r.first for r in doomed],
         )
-    await _insert(conn, schema, asset, added)
+    await _insert(conn, schema, pipeline, asset, added)
 
 
 async def _windows(
-    conn: asyncpg.Connection, schema: str, asset: str, wanted: list[tuple[int, int]]
+    conn: asyncpg.Connection,
+    schema: str,
+    pipeline: str,
+    asset: str,
+    wanted: list[tuple[int, int]],
 ) -> list[StatusRange]:
     """The ranges meeting each span ``(a, b)``: one statement, two index probes per span."""
     rows = await conn.fetch(
         f"""SELECT DISTINCT r.first, r.last, r.status
-        FROM unnest($2::bigint[], $3::bigint[]) AS s(a, b)
+        FROM unnest($3::bigint[], $4::bigint[]) AS s(a, b)
         CROSS JOIN LATERAL (
             (SELECT x.first, x.last, x.status FROM {schema}.partition_ranges x
-             WHERE x.asset = $1 AND x.first <= s.a ORDER BY x.first DESC LIMIT 1)
+             WHERE x.pipeline = $1 AND x.asset = $2 AND x.first <= s.a
+             ORDER BY x.first DESC LIMIT 1)
             UNION ALL
             (SELECT x.first, x.last, x.status FROM {schema}.partition_ranges x
-             WHERE x.asset = $1 AND x.first > s.a AND x.first <= s.b)
+             WHERE x.pipeline = $1 AND x.asset = $2 AND x.first > s.a AND x.first <= s.b)
         ) r
         WHERE r.last >= s.a""",
+        pipeline,
         asset,
         [a for a, _ in wanted],
         [b for _, b in wanted],
@@ -111,13 +133,14 @@ async def _windows(
 
 
 async def _insert(
-    conn: asyncpg.Connection, schema: str, asset: str, ranges: list[StatusRange]
+    conn: asyncpg.Connection, schema: str, pipeline: str, asset: str, ranges: list[StatusRange]
 ) -> None:
     if not ranges:
         return
     await conn.execute(
-        f"INSERT INTO {schema}.partition_ranges (asset, first, last, status) "
-        f"SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[])",
+        f"INSERT INTO {schema}.partition_ranges (pipeline, asset, first, last, status) "
+        f"SELECT $1, $2, * FROM unnest($3::bigint[], $4::bigint[], $5::text[])",
+        pipeline,
         asset,
         [r.first for r in ranges],
         [r.last for r in ranges],
@@ -125,48 +148,63 @@ async def _insert(
     )
 
 
-async def drop(conn: asyncpg.Connection, schema: str, asset: str) -> None:
+async def drop(conn: asyncpg.Connection, schema: str, pipeline: str, asset: str) -> None:
     """Forget the ranges of ``asset`` and the ordering they followed."""
-    await conn.execute(f"DELETE FROM {schema}.partition_ranges WHERE asset = $1", asset)
-    await conn.execute(f"DELETE FROM {schema}.partition_orders WHERE asset = $1", asset)
+    for table in ("partition_ranges", "partition_orders"):
+        await conn.execute(
+            f"DELETE FROM {schema}.{table} WHERE pipeline = $1 AND asset = $2", pipeline, asset
+        )
 
 
 async def read(
-    conn: asyncpg.Connection, schema: str, asset: str, first: int | None, last: int | None
+    conn: asyncpg.Connection,
+    schema: str,
+    pipeline: str,
+    asset: str,
+    first: int | None,
+    last: int | None,
 ) -> RangeSummary:
     """Return the ranges of ``asset`` within ``first..last``, from one snapshot."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        stored = await conn.fetchval(
-            f"SELECT ordering FROM {schema}.partition_orders WHERE asset = $1", asset
-        )
+        stored = await _ordering(conn, schema, pipeline, asset)
         if stored is None:
             return RangeSummary(None)
         if first is None:
             rows = await conn.fetch(
                 f"SELECT first, last, status FROM {schema}.partition_ranges "
-                f"WHERE asset = $1 AND first <= $2 ORDER BY first",
+                f"WHERE pipeline = $1 AND asset = $2 AND first <= $3 ORDER BY first",
+                pipeline,
                 asset,
                 last if last is not None else 2**62,
             )
             found = [StatusRange(row[0], row[1], row[2]) for row in rows]
         else:
             hi = last if last is not None else 2**62
-            found = sorted(
-                await _windows(conn, schema, asset, [(first, hi)]), key=lambda r: r.first
-            )
+            windows = await _windows(conn, schema, pipeline, asset, [(first, hi)])
+            found = sorted(windows, key=lambda r: r.first)
         return RangeSummary(stored, clip(found, first, last))
 
 
+async def orderings(conn: asyncpg.Connection, schema: str, pipeline: str) -> dict[str, str]:
+    """Return, per asset of ``pipeline`` that has ranges, the fingerprint they follow."""
+    rows = await conn.fetch(
+        f"SELECT asset, ordering FROM {schema}.partition_orders WHERE pipeline = $1", pipeline
+    )
+    return {row[0]: row[1] for row in rows}
+
+
 async def rebuild(
-    conn: asyncpg.Connection, schema: str, asset: str, order: PartitionOrdinals
+    conn: asyncpg.Connection, schema: str, pipeline: str, asset: str, order: PartitionOrdinals
 ) -> None:
     """Recompute the ranges of ``asset`` under its range lock, in one transaction."""
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", range_lock(schema, asset))
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", range_lock(schema, pipeline, asset))
         points = []
         async with conn.transaction():  # a cursor needs a transaction (a savepoint here)
             cursor = conn.cursor(
-                f"SELECT pkey, latest_status FROM {schema}.asset_partitions WHERE asset = $1",
+                f"SELECT pkey, latest_status FROM {schema}.asset_partitions "
+                f"WHERE pipeline = $1 AND asset = $2",
+                pipeline,
                 asset,
                 prefetch=10_000,
             )
@@ -174,10 +212,12 @@ async def rebuild(
                 ordinal = order.ordinal(decode_pkey(row[0]))
                 if ordinal is not None:
                     points.append((ordinal, row[1]))
-        await drop(conn, schema, asset)
-        await _insert(conn, schema, asset, run_length(points))
+        await drop(conn, schema, pipeline, asset)
+        await _insert(conn, schema, pipeline, asset, run_length(points))
         await conn.execute(
-            f"INSERT INTO {schema}.partition_orders (asset, ordering) VALUES ($1, $2)",
+            f"INSERT INTO {schema}.partition_orders (pipeline, asset, ordering) "
+            f"VALUES ($1, $2, $3)",
+            pipeline,
             asset,
             order.fingerprint,
         )

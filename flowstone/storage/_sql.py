@@ -68,6 +68,9 @@ class Dialect:
     # it is not flattened back into a join) is evaluated per row, which makes the index probe
     # the natural plan. SQLite has no LATERAL (nor hash joins).
     lateral: bool = False
+    # The pipeline whose records the store reads and writes (docs/storage.md, "Pipelines");
+    # "" is the store opened without one. Queries bind it as ``:pipeline``.
+    pipeline: str = ""
 
     def sql(self, text: str) -> str:
         """Put the table prefix in ``text``."""
@@ -85,16 +88,22 @@ class Dialect:
 # -- runs -------------------------------------------------------------------------------------
 
 
+def _run_pipeline(d: Dialect) -> str | None:
+    """The pipeline runs are filtered on: the store's, or none for a store opened without
+    one (tools that look at every pipeline's runs)."""
+    return d.pipeline or None
+
+
 def get_run(d: Dialect, run_id: str) -> Query:
     """Select one run."""
-    return Query(
-        d.sql(f"SELECT {RUN_COLUMNS} FROM {{t}}runs WHERE run_id = :run_id"), {"run_id": run_id}
-    )
+    where, params = _where({"run_id": run_id, "pipeline": _run_pipeline(d)})
+    return Query(d.sql(f"SELECT {RUN_COLUMNS} FROM {{t}}runs {where}"), params)
 
 
 def list_runs(d: Dialect, limit: int, status: str | None, backfill_id: str | None) -> Query:
     """Select runs newest first, optionally by status and backfill."""
-    where, params = _where({"status": status, "backfill_id": backfill_id})
+    filters = {"pipeline": _run_pipeline(d), "status": status, "backfill_id": backfill_id}
+    where, params = _where(filters)
     params["limit"] = limit
     text = (
         f"SELECT {RUN_COLUMNS} FROM {{t}}runs {where} "
@@ -119,7 +128,8 @@ def list_materializations(
 ) -> Query:
     """Select materializations newest first with the filters of ``Storage.materializations``."""
     pkey = partition_filter(partition, any_partition)
-    where, params = _where({"asset": asset, "pkey": pkey, "run_id": run_id, "status": status})
+    filters = {"pipeline": d.pipeline, "asset": asset, "pkey": pkey, "run_id": run_id}
+    where, params = _where({**filters, "status": status})
     if before is not None:
         params["before"] = d.time(before, "before")
         where += (" AND " if where else "WHERE ") + "event_at < :before"
@@ -138,13 +148,13 @@ def _where(filters: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def newest_id(status: str | None, as_of: bool, asset: str, pkey: str) -> str:
-    """Return a scalar subquery: the id of the newest materialization of (asset, pkey), with
-    ``status`` and finished at or before ``:as_of`` when asked.
+    """Return a scalar subquery: the id of the newest materialization of (asset, pkey) of
+    ``:pipeline``, with ``status`` and finished at or before ``:as_of`` when asked.
 
     The status is written as a literal when it is 'succeeded' so that both planners can use
     the partial index on succeeded materializations; other statuses are bound as ``:status``.
     """
-    conditions = [f"x.asset = {asset}", f"x.pkey = {pkey}"]
+    conditions = ["x.pipeline = :pipeline", f"x.asset = {asset}", f"x.pkey = {pkey}"]
     if status == "succeeded":
         conditions.append("x.status = 'succeeded'")
     elif status is not None:
@@ -159,17 +169,20 @@ def newest_id(status: str | None, as_of: bool, asset: str, pkey: str) -> str:
 
 def latest_statuses(d: Dialect, asset: str) -> Query:
     """Select (partition, status of the newest materialization) for every partition."""
-    text = "SELECT partition, latest_status FROM {t}asset_partitions WHERE asset = :asset"
-    return Query(d.sql(text), {"asset": asset})
+    text = (
+        "SELECT partition, latest_status FROM {t}asset_partitions "
+        "WHERE pipeline = :pipeline AND asset = :asset"
+    )
+    return Query(d.sql(text), {"pipeline": d.pipeline, "asset": asset})
 
 
 def status_counts(d: Dialect, asset: str) -> Query:
     """Count partitions by the status of their newest materialization."""
     text = (
-        "SELECT latest_status, count(*) FROM {t}asset_partitions WHERE asset = :asset "
-        "GROUP BY latest_status"
+        "SELECT latest_status, count(*) FROM {t}asset_partitions "
+        "WHERE pipeline = :pipeline AND asset = :asset GROUP BY latest_status"
     )
-    return Query(d.sql(text), {"asset": asset})
+    return Query(d.sql(text), {"pipeline": d.pipeline, "asset": asset})
 
 
 # -- lineage ----------------------------------------------------------------------------------
@@ -184,7 +197,7 @@ def status_counts(d: Dialect, asset: str) -> Query:
 def _succeeded_now(asset: str, pkey: str) -> str:
     return (
         f"(SELECT ap.succeeded_id FROM {{t}}asset_partitions ap "
-        f"WHERE ap.asset = {asset} AND ap.pkey = {pkey})"
+        f"WHERE ap.pipeline = :pipeline AND ap.asset = {asset} AND ap.pkey = {pkey})"
     )
 
 
@@ -208,15 +221,21 @@ def _consumers_of(d: Dialect, outer: str) -> str:
             WHERE x.upstream_asset = {outer}.asset AND x.upstream_pkey = {outer}.pkey
             OFFSET 0) i
         CROSS JOIN LATERAL (SELECT y.asset, y.pkey, y.succeeded_id FROM {{t}}asset_partitions y
-            WHERE y.succeeded_id = i.materialization_id LIMIT 1) ap"""
+            WHERE y.succeeded_id = i.materialization_id AND y.pipeline = :pipeline
+            LIMIT 1) ap"""
     return f"""JOIN {{t}}materialization_inputs i
             ON i.upstream_asset = {outer}.asset AND i.upstream_pkey = {outer}.pkey
-        JOIN {{t}}asset_partitions ap ON ap.succeeded_id = i.materialization_id"""
+        JOIN {{t}}asset_partitions ap
+            ON ap.succeeded_id = i.materialization_id AND ap.pipeline = :pipeline"""
 
 
 def upstream(d: Dialect, asset: str, partition: str | None, as_of: datetime | None) -> Query:
     """Select ``(asset, pkey, depth, materialization_id)`` rows upstream of a node."""
-    params: dict[str, Any] = {"asset": asset, "pkey": encode_pkey(partition)}
+    params: dict[str, Any] = {
+        "pipeline": d.pipeline,
+        "asset": asset,
+        "pkey": encode_pkey(partition),
+    }
     if as_of is None:
         root = _succeeded_now(":asset", ":pkey")
         step = _succeeded_now("i.upstream_asset", "i.upstream_pkey")
@@ -268,7 +287,8 @@ def downstream(d: Dialect, asset: str, partition: str | None) -> Query:
     SELECT asset, pkey, min(depth), mid FROM walk
     WHERE depth > 0 AND NOT (asset = :asset AND pkey = :pkey)
     GROUP BY asset, pkey, mid"""
-    return Query(d.sql(text), {"asset": asset, "pkey": encode_pkey(partition)})
+    params = {"pipeline": d.pipeline, "asset": asset, "pkey": encode_pkey(partition)}
+    return Query(d.sql(text), params)
 
 
 # -- maintenance ------------------------------------------------------------------------------
@@ -279,27 +299,30 @@ def prune(d: Dialect, older_than: datetime) -> Query:
 
     Kept: everything at or after the cutoff, the newest and the newest succeeded of every
     (asset, partition), and, transitively, every materialization a kept one lists as input.
+    Only the store's pipeline is pruned.
     """
     text = """
     WITH RECURSIVE keep(id) AS (
         SELECT i.upstream_materialization_id
         FROM {t}materializations m
         JOIN {t}materialization_inputs i ON i.materialization_id = m.id
-        WHERE m.event_at >= :cutoff AND i.upstream_materialization_id IS NOT NULL
+        WHERE m.pipeline = :pipeline AND m.event_at >= :cutoff
+          AND i.upstream_materialization_id IS NOT NULL
         UNION
         SELECT i.upstream_materialization_id
         FROM {t}asset_partitions ap
         JOIN {t}materialization_inputs i
           ON i.materialization_id = ap.latest_id OR i.materialization_id = ap.succeeded_id
-        WHERE i.upstream_materialization_id IS NOT NULL
+        WHERE ap.pipeline = :pipeline AND i.upstream_materialization_id IS NOT NULL
         UNION
         SELECT i.upstream_materialization_id
         FROM keep k JOIN {t}materialization_inputs i ON i.materialization_id = k.id
         WHERE i.upstream_materialization_id IS NOT NULL
     )
     DELETE FROM {t}materializations AS d
-    WHERE d.event_at < :cutoff
+    WHERE d.pipeline = :pipeline AND d.event_at < :cutoff
       AND NOT EXISTS (SELECT 1 FROM {t}asset_partitions ap WHERE ap.latest_id = d.id)
       AND NOT EXISTS (SELECT 1 FROM {t}asset_partitions ap WHERE ap.succeeded_id = d.id)
       AND d.id NOT IN (SELECT k.id FROM keep k)"""
-    return Query(d.sql(text), {"cutoff": d.time(older_than, "older_than")})
+    params = {"pipeline": d.pipeline, "cutoff": d.time(older_than, "older_than")}
+    return Query(d.sql(text), params)

@@ -17,17 +17,18 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flowstone.errors import StorageError
+from flowstone.errors import StorageError, StorageUnavailable
 from flowstone.storage import _sql
 from flowstone.storage import _sqlite_queries as q
 from flowstone.storage import _sqlite_ranges as sqlite_ranges
 from flowstone.storage._changes import Change
-from flowstone.storage._codec import check_as_of, prepare_batch
+from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
 from flowstone.storage._ranges import RangeSummary
 from flowstone.storage._records import (
     LineageEntry,
@@ -38,8 +39,6 @@ from flowstone.storage._records import (
 from flowstone.storage._storage import Storage
 
 T = TypeVar("T")
-
-_D = q.DIALECT
 
 
 class SQLiteStorage(Storage):
@@ -58,6 +57,7 @@ class SQLiteStorage(Storage):
         readers: int = 2,
         busy_timeout: float = 30.0,
         synchronous: str = "normal",
+        pipeline: str = "",
     ) -> None:
         if synchronous.lower() not in ("normal", "full"):
             raise StorageError(
@@ -68,6 +68,8 @@ class SQLiteStorage(Storage):
         self.synchronous = synchronous.upper()
         suffix = "?synchronous=full" if self.synchronous == "FULL" else ""
         self.url = f"sqlite:///{self.path}{suffix}"
+        self.pipeline = pipeline
+        self._d = replace(q.DIALECT, pipeline=pipeline)
         self._readers_count = max(1, readers)
         self._busy_timeout = busy_timeout
         self._writer: ThreadPoolExecutor | None = None
@@ -75,6 +77,16 @@ class SQLiteStorage(Storage):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+
+    def for_pipeline(self, pipeline: str) -> SQLiteStorage:
+        """Return a store on the same file for ``pipeline``'s records (not yet opened)."""
+        return SQLiteStorage(
+            self.path,
+            readers=self._readers_count,
+            busy_timeout=self._busy_timeout,
+            synchronous=self.synchronous.lower(),
+            pipeline=pipeline,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -160,28 +172,29 @@ class SQLiteStorage(Storage):
         try:
             return fn(self._connection(writer=writer), *args)
         except sqlite3.Error as exc:
-            raise StorageError(f"SQLite error on {self.url}: {exc}") from exc
+            raise _error(self.url, exc) from exc
 
     # -- writes -------------------------------------------------------------------------------
 
     async def write(self, batch: WriteBatch) -> None:
         """Commit the batch in one durable transaction (see ``Storage.write``)."""
-        runs, mats = prepare_batch(batch)
+        runs, mats = prepare_batch(batch, self.pipeline)
         if runs or mats:
-            await self._write(q.write, runs, mats, dict(self.partition_orders))
+            orders = dict(self.partition_orders)
+            await self._write(q.write, runs, mats, self.pipeline, orders)
 
     # -- runs ---------------------------------------------------------------------------------
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """Return one run."""
-        found = await self._read(q.fetch_runs, _sql.get_run(_D, run_id))
+        found = await self._read(q.fetch_runs, _sql.get_run(self._d, run_id))
         return found[0] if found else None
 
     async def list_runs(
         self, *, limit: int = 50, status: str | None = None, backfill_id: str | None = None
     ) -> list[RunRecord]:
         """Return runs, newest first (by started_at, then run_id)."""
-        return await self._read(q.fetch_runs, _sql.list_runs(_D, limit, status, backfill_id))
+        return await self._read(q.fetch_runs, _sql.list_runs(self._d, limit, status, backfill_id))
 
     # -- materializations ---------------------------------------------------------------------
 
@@ -198,7 +211,7 @@ class SQLiteStorage(Storage):
     ) -> list[MaterializationRecord]:
         """Return materializations, newest first (by finished_at, then id)."""
         query = _sql.list_materializations(
-            _D,
+            self._d,
             asset=asset,
             partition=partition,
             any_partition=any_partition,
@@ -218,17 +231,19 @@ class SQLiteStorage(Storage):
         as_of: datetime | None = None,
     ) -> dict[str | None, MaterializationRecord]:
         """Return, per partition given, its newest materialization (one query)."""
-        found = await self._read(q.latest, asset, list(partitions), status, check_as_of(as_of))
+        found = await self._read(
+            q.latest, self.pipeline, asset, list(partitions), status, check_as_of(as_of)
+        )
         return {record.partition: record for record in found}
 
     async def latest_statuses(self, asset: str) -> dict[str | None, str]:
         """Return the status of the newest materialization of every recorded partition."""
-        query = _sql.latest_statuses(_D, asset)
+        query = _sql.latest_statuses(self._d, asset)
         return dict(await self._read(_fetch_pairs, query))
 
     async def status_counts(self, asset: str) -> dict[str, int]:
         """Count partitions of ``asset`` by the status of their newest materialization."""
-        return dict(await self._read(_fetch_pairs, _sql.status_counts(_D, asset)))
+        return dict(await self._read(_fetch_pairs, _sql.status_counts(self._d, asset)))
 
     # -- partition status ranges --------------------------------------------------------------
 
@@ -236,27 +251,26 @@ class SQLiteStorage(Storage):
         self, asset: str, *, first: int | None = None, last: int | None = None
     ) -> RangeSummary:
         """Return the status ranges of ``asset`` (see ``Storage.partition_ranges``)."""
-        return await self._read(sqlite_ranges.read, asset, first, last)
+        return await self._read(sqlite_ranges.read, self.pipeline, asset, first, last)
 
     async def partition_orderings(self) -> dict[str, str]:
         """Return, per asset that has status ranges, the fingerprint they follow."""
-        query = _sql.Query("SELECT asset, ordering FROM partition_orders")
-        return dict(await self._read(_fetch_pairs, query))
+        return await self._read(sqlite_ranges.orderings, self.pipeline)
 
     async def rebuild_partition_ranges(self, asset: str) -> RangeSummary:
         """Recompute the status ranges of ``asset`` (see ``Storage.rebuild_partition_ranges``)."""
-        await self._write(q.rebuild_ranges, asset, self._order_for(asset))
+        await self._write(q.rebuild_ranges, self.pipeline, asset, self._order_for(asset))
         return await self.partition_ranges(asset)
 
     # -- change log ---------------------------------------------------------------------------
 
     async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
         """Return the change-log rows numbered above ``after``, oldest first."""
-        return await self._read(q.changes, after, limit)
+        return await self._read(q.changes, self.pipeline, after, limit)
 
     async def last_change(self) -> int:
         """Return the number of the newest change-log row."""
-        return await self._read(q.last_change)
+        return await self._read(q.last_change, self.pipeline)
 
     # -- lineage ------------------------------------------------------------------------------
 
@@ -264,17 +278,17 @@ class SQLiteStorage(Storage):
         self, asset: str, partition: str | None, *, as_of: datetime | None = None
     ) -> list[LineageEntry]:
         """Transitive upstream (see ``Storage.upstream``)."""
-        return await self._read(q.lineage, _sql.upstream(_D, asset, partition, as_of))
+        return await self._read(q.lineage, _sql.upstream(self._d, asset, partition, as_of))
 
     async def downstream(self, asset: str, partition: str | None) -> list[LineageEntry]:
         """Transitive downstream (see ``Storage.downstream``)."""
-        return await self._read(q.lineage, _sql.downstream(_D, asset, partition))
+        return await self._read(q.lineage, _sql.downstream(self._d, asset, partition))
 
     # -- dynamic partitions -------------------------------------------------------------------
 
     async def add_dynamic_partitions(self, name: str, keys: Iterable[str]) -> list[str]:
         """Add keys to a dynamic partitions set; return the keys that were new."""
-        return await self._write(q.add_dynamic_partitions, name, list(keys))
+        return await self._write(q.add_dynamic_partitions, name, check_dynamic_keys(name, keys))
 
     async def dynamic_partitions(self, name: str) -> list[str]:
         """Return the keys of a dynamic partitions set, in insertion order."""
@@ -288,7 +302,25 @@ class SQLiteStorage(Storage):
 
     async def prune(self, older_than: datetime) -> int:
         """Delete old materializations that nothing kept needs (see ``Storage.prune``)."""
-        return await self._write(q.prune, older_than)
+        return await self._write(q.prune, self._d, older_than)
+
+
+# Primary result codes after which the same statement may succeed later: busy or locked by
+# another process, out of memory, an I/O error, a full disk (or max_page_count reached).
+_TRANSIENT_CODES = frozenset({5, 6, 7, 10, 13})
+_SQLITE_FULL = 13
+
+
+def _error(url: str, exc: sqlite3.Error) -> StorageError:
+    """Classify a SQLite error: ``StorageUnavailable`` when trying again later may work."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    if primary not in _TRANSIENT_CODES:
+        return StorageError(f"SQLite error on {url}: {exc}")
+    hint = "; it may succeed once the condition clears"
+    if primary == _SQLITE_FULL:
+        hint = "; free disk space, then the same write succeeds (nothing of it was written)"
+    return StorageUnavailable(f"SQLite error on {url}: {exc}{hint}")
 
 
 def _fetch_pairs(conn: sqlite3.Connection, query: _sql.Query) -> list[tuple[Any, Any]]:

@@ -49,8 +49,8 @@ ON CONFLICT (run_id) DO UPDATE SET
     tenant = excluded.tenant"""
 
 _UPSERT_MATERIALIZATION = f"""
-INSERT INTO materializations ({_sql.MAT_COLUMNS}, pkey, event_at)
-VALUES ({", ".join("?" * 19)})
+INSERT INTO materializations ({_sql.MAT_COLUMNS}, pkey, event_at, pipeline)
+VALUES ({", ".join("?" * 20)})
 ON CONFLICT (id) DO UPDATE SET
     run_id = excluded.run_id, asset = excluded.asset, partition = excluded.partition,
     attempt = excluded.attempt, status = excluded.status, started_at = excluded.started_at,
@@ -58,34 +58,35 @@ ON CONFLICT (id) DO UPDATE SET
     trigger = excluded.trigger, user_name = excluded.user_name, host = excluded.host,
     code_version = excluded.code_version, inputs = excluded.inputs,
     metadata = excluded.metadata, error = excluded.error, tenant = excluded.tenant,
-    pkey = excluded.pkey, event_at = excluded.event_at"""
+    pkey = excluded.pkey, event_at = excluded.event_at, pipeline = excluded.pipeline"""
 
 _INSERT_INPUT = """
 INSERT INTO materialization_inputs (materialization_id, position, upstream_asset,
     upstream_partition, upstream_pkey, upstream_materialization_id, tenant)
 VALUES (?, ?, ?, ?, ?, ?, ?)"""
 
-# Recompute the denormalised newest / newest-succeeded pointers of one (asset, partition);
-# the row belongs to the tenant of the newest record.
+# Recompute the denormalised newest / newest-succeeded pointers of one (pipeline, asset,
+# partition); the row belongs to the tenant of the newest record.
+_KEY = "pipeline = :pipeline AND asset = :asset AND pkey = :pkey"
 _REFRESH_PARTITION = f"""
-INSERT INTO asset_partitions (asset, pkey, partition, latest_id, latest_status, latest_at,
-    succeeded_id, succeeded_at, tenant)
-SELECT l.asset, l.pkey, l.partition, l.id, l.status, l.event_at, s.id, s.event_at, l.tenant
-FROM (SELECT asset, pkey, partition, id, status, event_at, tenant FROM materializations
-      WHERE asset = :asset AND pkey = :pkey {_sql.NEWEST_FIRST} LIMIT 1) AS l
+INSERT INTO asset_partitions (pipeline, asset, pkey, partition, latest_id, latest_status,
+    latest_at, succeeded_id, succeeded_at, tenant)
+SELECT l.pipeline, l.asset, l.pkey, l.partition, l.id, l.status, l.event_at, s.id, s.event_at,
+    l.tenant
+FROM (SELECT pipeline, asset, pkey, partition, id, status, event_at, tenant
+      FROM materializations WHERE {_KEY} {_sql.NEWEST_FIRST} LIMIT 1) AS l
 LEFT JOIN (SELECT id, event_at FROM materializations
-      WHERE asset = :asset AND pkey = :pkey AND status = 'succeeded'
-      {_sql.NEWEST_FIRST} LIMIT 1) AS s ON 1
+      WHERE {_KEY} AND status = 'succeeded' {_sql.NEWEST_FIRST} LIMIT 1) AS s ON 1
 WHERE 1
-ON CONFLICT (asset, pkey) DO UPDATE SET
+ON CONFLICT (pipeline, asset, pkey) DO UPDATE SET
     partition = excluded.partition, latest_id = excluded.latest_id,
     latest_status = excluded.latest_status, latest_at = excluded.latest_at,
     succeeded_id = excluded.succeeded_id, succeeded_at = excluded.succeeded_at,
     tenant = excluded.tenant"""
 
-_FORGET_EMPTY_PARTITION = """
-DELETE FROM asset_partitions WHERE asset = :asset AND pkey = :pkey
-AND NOT EXISTS (SELECT 1 FROM materializations WHERE asset = :asset AND pkey = :pkey)"""
+_FORGET_EMPTY_PARTITION = f"""
+DELETE FROM asset_partitions WHERE {_KEY}
+AND NOT EXISTS (SELECT 1 FROM materializations WHERE {_KEY})"""
 
 
 @contextmanager
@@ -95,10 +96,13 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite rolls some failures back by itself (SQLITE_FULL, SQLITE_IOERR): a second
+        # ROLLBACK would fail and hide the real error.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 # -- schema -----------------------------------------------------------------------------------
@@ -137,17 +141,19 @@ def write(
     conn: sqlite3.Connection,
     runs: Sequence[RunRecord],
     mats: Sequence[MaterializationRecord],
+    pipeline: str,
     orders: Mapping[str, PartitionOrdinals] | None = None,
 ) -> None:
-    """Upsert runs and materializations in one transaction and refresh partition pointers
-    (and the status ranges of assets with a registered order)."""
+    """Upsert runs and materializations (of ``pipeline``) in one transaction, refresh the
+    partition pointers and the status ranges of assets with a registered order, and log the
+    batch in the change log."""
     with transaction(conn):
         conn.executemany(_UPSERT_RUN, [run_values(r, to_micros) for r in runs])
         now = to_micros(datetime.now(UTC))
         conn.executemany(
-            "INSERT INTO changes (at, kind, run_id, asset, partition, status) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(now, *row) for row in change_rows(runs, mats)],
+            "INSERT INTO changes (at, pipeline, kind, run_id, asset, partition, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(now, pipeline, *row) for row in change_rows(runs, mats)],
         )
         if not mats:
             return
@@ -155,14 +161,15 @@ def write(
         # A replaced record may have moved (same id, other key): refresh its old key too.
         keys = set(
             conn.execute(
-                "SELECT asset, pkey FROM materializations "
+                "SELECT pipeline, asset, pkey FROM materializations "
                 "WHERE id IN (SELECT value FROM json_each(?))",
                 (ids,),
             ).fetchall()
         )
-        keys.update((m.asset, encode_pkey(m.partition)) for m in mats)
+        keys.update((pipeline, m.asset, encode_pkey(m.partition)) for m in mats)
         conn.executemany(
-            _UPSERT_MATERIALIZATION, [materialization_values(m, to_micros) for m in mats]
+            _UPSERT_MATERIALIZATION,
+            [(*materialization_values(m, to_micros), pipeline) for m in mats],
         )
         conn.execute(
             "DELETE FROM materialization_inputs "
@@ -170,22 +177,25 @@ def write(
             (ids,),
         )
         conn.executemany(_INSERT_INPUT, [row for m in mats for row in input_values(m)])
-        params = [{"asset": asset, "pkey": pkey} for asset, pkey in keys]
+        params = [{"pipeline": p, "asset": asset, "pkey": pkey} for p, asset, pkey in keys]
         conn.executemany(_REFRESH_PARTITION, params)
         conn.executemany(_FORGET_EMPTY_PARTITION, params)
         if orders:
-            ranges.maintain(conn, keys, orders)
+            mine = [(asset, pkey) for p, asset, pkey in keys if p == pipeline]
+            ranges.maintain(conn, pipeline, mine, orders)
 
 
-def rebuild_ranges(conn: sqlite3.Connection, asset: str, order: PartitionOrdinals) -> None:
+def rebuild_ranges(
+    conn: sqlite3.Connection, pipeline: str, asset: str, order: PartitionOrdinals
+) -> None:
     """Recompute the status ranges of one asset in a write transaction."""
     with transaction(conn):
-        ranges.rebuild(conn, asset, order)
+        ranges.rebuild(conn, pipeline, asset, order)
 
 
-def prune(conn: sqlite3.Connection, older_than: datetime) -> int:
+def prune(conn: sqlite3.Connection, dialect: _sql.Dialect, older_than: datetime) -> int:
     """Delete what ``Storage.prune`` allows; return how many materializations went."""
-    query = _sql.prune(DIALECT, older_than)
+    query = _sql.prune(dialect, older_than)
     with transaction(conn):
         conn.execute("DELETE FROM changes WHERE at < ?", (to_micros(older_than),))
         conn.execute(query.text, query.params)
@@ -236,6 +246,7 @@ def fetch_materializations(
 
 def latest(
     conn: sqlite3.Connection,
+    pipeline: str,
     asset: str,
     partitions: Sequence[str | None],
     status: str | None,
@@ -243,6 +254,7 @@ def latest(
 ) -> list[MaterializationRecord]:
     """Return the newest matching materialization of each partition (one query)."""
     params: dict[str, Any] = {
+        "pipeline": pipeline,
         "asset": asset,
         "keys": json.dumps([encode_pkey(p) for p in dict.fromkeys(partitions)]),
     }
@@ -250,7 +262,8 @@ def latest(
         pointer = "succeeded_id" if status == "succeeded" else "latest_id"
         # CROSS JOIN fixes the join order in SQLite: walk the wanted keys, probe the index.
         text = f"""SELECT {_sql.mat_columns("m")} FROM json_each(:keys) w
-            CROSS JOIN asset_partitions ap ON ap.asset = :asset AND ap.pkey = w.value
+            CROSS JOIN asset_partitions ap
+                ON ap.pipeline = :pipeline AND ap.asset = :asset AND ap.pkey = w.value
             CROSS JOIN materializations m ON m.id = ap.{pointer}"""
     else:
         if status is not None:
@@ -274,16 +287,19 @@ def dynamic_partitions(conn: sqlite3.Connection, name: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def changes(conn: sqlite3.Connection, after: int, limit: int) -> list[Change]:
-    """Return change-log rows above ``after``, oldest first."""
+def changes(conn: sqlite3.Connection, pipeline: str, after: int, limit: int) -> list[Change]:
+    """Return the change-log rows of ``pipeline`` above ``after``, oldest first."""
     rows = conn.execute(
         "SELECT seq, at, kind, run_id, asset, partition, status FROM changes "
-        "WHERE seq > ? ORDER BY seq LIMIT ?",
-        (after, limit),
+        "WHERE pipeline = ? AND seq > ? ORDER BY seq LIMIT ?",
+        (pipeline, after, limit),
     )
     return [Change(r[0], from_micros(r[1]), *r[2:]) for r in rows]
 
 
-def last_change(conn: sqlite3.Connection) -> int:
-    """Return the newest change-log number (0 when empty)."""
-    return int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
+def last_change(conn: sqlite3.Connection, pipeline: str) -> int:
+    """Return the newest change-log number of ``pipeline`` (0 when none)."""
+    row = conn.execute(
+        "SELECT coalesce(max(seq), 0) FROM changes WHERE pipeline = ?", (pipeline,)
+    ).fetchone()
+    return int(row[0])

@@ -40,11 +40,17 @@ class Storage(ABC):
     - Metadata is stored as JSON: it comes back as plain dicts and lists; a value JSON
       cannot hold is stored as its ``str()``.
     - ``url`` never shows a password.
+    - A store serves one pipeline, ``pipeline`` (``""`` when opened without one): it writes
+      materializations as that pipeline's and reads only that pipeline's materializations,
+      partition statuses and lineage, and only its runs (a store opened without a pipeline
+      lists every pipeline's runs). Several pipelines can so share one database. Dynamic
+      partition sets are shared by name. ``for_pipeline`` opens another pipeline's view.
 
     Use as ``async with storage: ...`` to open and close it.
     """
 
     url: str = ""
+    pipeline: str = ""
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -57,6 +63,10 @@ class Storage(ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    @abstractmethod
+    def for_pipeline(self, pipeline: str) -> Storage:
+        """Return a store on the same database for ``pipeline``'s records, not yet opened."""
 
     @abstractmethod
     async def open(self) -> None:
@@ -197,12 +207,12 @@ class Storage(ABC):
 
     @abstractmethod
     async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
-        """Return the change-log rows numbered above ``after``, oldest first (at most
-        ``limit``): every run and materialization written, in commit order."""
+        """Return this pipeline's change-log rows numbered above ``after``, oldest first (at
+        most ``limit``): every run and materialization written, in commit order."""
 
     @abstractmethod
     async def last_change(self) -> int:
-        """Return the number of the newest change-log row (0 when there is none)."""
+        """Return the number of this pipeline's newest change-log row (0 when none)."""
 
     async def wait_for_changes(self, after: int, timeout: float) -> bool:
         """Wait until the change log holds rows above ``after`` (True) or ``timeout``

@@ -16,7 +16,9 @@ SCHEMES = (
 )
 
 
-def open_storage(url: str | None, *, base_dir: str | Path = ".flowstone") -> Storage:
+def open_storage(
+    url: str | None, *, base_dir: str | Path = ".flowstone", pipeline: str = ""
+) -> Storage:
     """Return the ``Storage`` a URL names, not yet opened (``await storage.open()``).
 
     Args:
@@ -25,13 +27,20 @@ def open_storage(url: str | None, *, base_dir: str | Path = ".flowstone") -> Sto
             ``<base_dir>/flowstone.db``, ``"memory"``, or ``"postgresql://..."`` /
             ``"postgres://..."`` (any libpq-style URL asyncpg accepts).
         base_dir: where the default SQLite file lives.
+        pipeline: the pipeline whose records the store reads and writes (several pipelines
+            may share one database; see ``Storage``). ``""``: none in particular.
 
     Raises:
         StorageError: the URL names no backend FlowStone has; the message lists the schemes
             that exist and shows the URL with its password hidden.
     """
+    storage = _open(url, Path(base_dir))
+    return storage.for_pipeline(pipeline) if pipeline else storage
+
+
+def _open(url: str | None, base_dir: Path) -> Storage:
     if url is None:
-        return _sqlite(Path(base_dir) / "flowstone.db")
+        return _sqlite(base_dir / "flowstone.db")
     text = url.strip()
     scheme, sep, rest = text.partition("://")
     scheme = scheme.lower()
@@ -40,7 +49,7 @@ def open_storage(url: str | None, *, base_dir: str | Path = ".flowstone") -> Sto
 
         return MemoryStorage()
     if sep and scheme == "sqlite":
-        return _sqlite_url(rest, text, Path(base_dir))
+        return _sqlite_url(rest, text, base_dir)
     if sep and scheme in ("postgresql", "postgres"):
         from flowstone.storage._postgres import PostgresStorage
 

@@ -187,7 +187,7 @@ class Views:
 
     async def supervision(self) -> dict[str, Any]:
         """The live supervision tree of this server's runtime."""
-        root = self.rt.engine.root
+        root = self.rt.engine.tree.root
         if root is None:
             return {"tree": None}
         return {"tree": await supervisor_tree("root", root)}

@@ -148,11 +148,12 @@ async def test_the_engine_remembers_a_bounded_number_of_its_successes(
     make_runtime: Any, monkeypatch: Any
 ) -> None:
     # What a planned node is re-checked against: flat in memory however long the backfill.
-    import flowstone.engine._engine as engine_module
+    import flowstone.engine._registry as registry_module
 
-    monkeypatch.setattr(engine_module, "RECENT_KEPT", 5)
+    monkeypatch.setattr(registry_module, "RECENT_KEPT", 5)
     rt = make_runtime(chain_pipeline())
     result = await rt.backfill("report", "2025-01-01..2025-01-06", max_parallel=1)
     assert len(result.succeeded) == 6
-    assert len(rt.engine.recent) == 5
-    assert list(rt.engine.recent)[-1] == ("report", "2025-01-06")
+    remembered = list(rt.engine.registry.recent_ids())
+    assert len(remembered) == 5
+    assert remembered[-1] == ("report", "2025-01-06")

@@ -73,8 +73,7 @@ def test_a_backfill_killed_20_times_ends_with_every_partition_succeeded_exactly_
             assert len(by_day) == 180
             assert set(by_day.values()) == {1}, f"{asset}: a partition succeeded twice"
             for r in records:
-                node = _node(asset, r.partition)
-                value = rt._call(rt.aio.engine.load_value(node, "check"))
+                value = rt.load_value(asset, r.partition)
                 assert value == expected(asset, r.partition)
 
 

@@ -40,7 +40,7 @@ async def test_materialize_without_upstream_names_the_missing_partition_and_the_
     assert str(info.value) == (
         "cannot materialize report[2025-01-15]: upstream clean[2025-01-15] has no successful "
         "materialization; materialize the upstream first with "
-        "rt.materialize_all('report', partition=datetime.date(2025, 1, 15)) or "
+        "rt.materialize_all('report', partition='2025-01-15') or "
         "`flowstone materialize report --partition 2025-01-15 --with-upstream`"
     )
     assert info.value.missing == [("clean", dt.date(2025, 1, 15))]
@@ -51,7 +51,7 @@ async def test_materialize_reads_upstream_values_through_the_io_manager(make_run
     await rt.materialize_all("clean", "2025-01-02")
     run = await rt.materialize("report", "2025-01-02")
     assert [m.asset for m in run.materializations] == ["report"]
-    stored = await rt.engine.load_value(_node(rt, "report", "2025-01-02"), run.run_id)
+    stored = await rt.load_value("report", "2025-01-02")
     assert stored == 20 + 30 + 40
 
 

@@ -40,7 +40,7 @@ async def test_a_killed_materializer_is_restarted_and_the_attempt_is_counted(
     started = await _started_run(rt)
     task = asyncio.ensure_future(rt.materialize("slow"))
     run_id = await started
-    run_sup = rt.engine.runs[run_id]
+    run_sup = rt.engine.tree.run_supervisor(run_id)
     [child] = await run_sup.which_children()
     child.ref.kill()
     await wait_all_idle()
@@ -68,12 +68,12 @@ async def test_a_materializer_is_registered_under_its_pipeline_asset_partition_a
     task = asyncio.ensure_future(rt.materialize("slow", "2025-01-02"))
     run_id = await started
     name = f"flowstone:named/slow/2025-01-02?run={run_id}"
-    [child] = await rt.engine.runs[run_id].which_children()
+    [child] = await rt.engine.tree.run_supervisor(run_id).which_children()
     assert actors.whereis(name) == child.ref
     # Killed and restarted by its supervisor: the replacement takes the name over.
     child.ref.kill()
     await wait_all_idle()
-    [replacement] = await rt.engine.runs[run_id].which_children()
+    [replacement] = await rt.engine.tree.run_supervisor(run_id).which_children()
     assert replacement.ref != child.ref
     assert actors.whereis(name) == replacement.ref
     release.set()
@@ -92,11 +92,11 @@ async def test_a_crashed_lineage_writer_is_restarted_and_no_record_is_lost(
 
     rt = make_runtime(p)
     await rt.start()
-    writer = actors.whereis(rt.engine.lineage_name)
+    writer = actors.whereis(rt.engine.tree.lineage_name)
     assert writer is not None
     writer.kill()
     await wait_all_idle()
-    replacement = actors.whereis(rt.engine.lineage_name)
+    replacement = actors.whereis(rt.engine.tree.lineage_name)
     assert replacement is not None
     assert replacement != writer
     run = await rt.materialize("one")

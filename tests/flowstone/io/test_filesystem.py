@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import pickle
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -220,7 +221,7 @@ def test_unknown_template_placeholders_and_formats_are_refused_at_validation() -
     assert [str(p) for p in caught.value.problems] == [
         prefix + "format: Input should be 'pickle' or 'json' (got 'csv')",
         prefix + "path: unknown placeholder {day} in path; use {asset}, "
-        "{partition}, {partition_key}, {ext} (got '{asset}/{day}.pkl')",
+        "{partition}, {partition_key}, {pipeline}, {ext} (got '{asset}/{day}.pkl')",
     ]
 
 
@@ -252,3 +253,29 @@ def test_a_pickled_manager_makes_its_directories_wherever_it_is_unpickled(
     (tmp_path / "storage" / "events").rmdir()
     copy.store(context(), 2)
     assert copy.load(context()) == 2
+
+
+def test_each_pipeline_keeps_its_values_in_a_directory_of_its_own(
+    manager: FilesystemIOManager, tmp_path: Path
+) -> None:
+    alpha, beta = (replace(context(), pipeline=name) for name in ("alpha", "beta"))
+    manager.store(alpha, "A")
+    assert not manager.exists(beta)
+    manager.store(beta, "B")
+    assert (manager.load(alpha), manager.load(beta)) == ("A", "B")
+    assert manager.path_for(alpha) == tmp_path / "storage" / "alpha" / "events" / "__all__.pkl"
+
+
+def test_a_path_template_may_name_the_pipeline(
+    manager: FilesystemIOManager, tmp_path: Path
+) -> None:
+    ctx = replace(context(path="out/{pipeline}-{asset}.{ext}"), pipeline="alpha")
+    manager.store(ctx, 1)
+    assert manager.path_for(ctx) == tmp_path / "storage" / "out" / "alpha-events.pkl"
+
+
+def test_a_hand_made_context_with_an_odd_pipeline_name_stays_inside_the_base_dir(
+    manager: FilesystemIOManager,
+) -> None:
+    with pytest.raises(fs.IOManagerError, match=r"leaves the base directory"):
+        manager.store(replace(context(), pipeline=".."), 1)

@@ -69,3 +69,14 @@ def test_loading_a_missing_value_says_which_asset_partition_is_missing() -> None
 
 def test_it_is_called_inline_by_the_engine() -> None:
     assert MemoryIOManager.inline is True
+
+
+def test_one_manager_keeps_each_pipelines_values_apart() -> None:
+    from dataclasses import replace
+
+    manager = MemoryIOManager()
+    alpha, beta = (replace(context("a"), pipeline=name) for name in ("alpha", "beta"))
+    manager.store(alpha, "A")
+    assert not manager.exists(beta)
+    manager.store(beta, "B")
+    assert (manager.load(alpha), manager.load(beta)) == ("A", "B")

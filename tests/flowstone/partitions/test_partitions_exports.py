@@ -28,7 +28,7 @@ CONTRACT = {
 
 def test_every_contract_name_is_exported() -> None:
     assert set(partitions.__all__) >= CONTRACT
-    assert set(partitions.__all__) == CONTRACT | {"StatusRun"}
+    assert set(partitions.__all__) == CONTRACT | {"PartitionKey", "StatusRun"}
 
 
 def test_all_lists_exactly_the_public_attributes() -> None:

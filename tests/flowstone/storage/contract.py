@@ -23,7 +23,13 @@ from tests.flowstone.storage.contract_lineage import (
     LineageContract,
     PruneContract,
 )
-from tests.flowstone.storage.contract_ranges import ChangeLogContract, RangesContract
+from tests.flowstone.storage.contract_pipelines import PipelinesContract
+from tests.flowstone.storage.contract_ranges import (
+    ChangeLogContract,
+    PipelineRangesContract,
+    RangesContract,
+)
+from tests.flowstone.storage.contract_values import ValuesContract
 from tests.flowstone.storage.records import T0, at, batch, ids, mat, run
 
 StorageFactory = Callable[[], Storage]
@@ -33,8 +39,11 @@ class StorageContract(
     LineageContract,
     PruneContract,
     DynamicPartitionsContract,
+    ValuesContract,
+    PipelinesContract,
     RangesContract,
     ChangeLogContract,
+    PipelineRangesContract,
 ):
     """The behaviour every backend shares."""
 

@@ -160,3 +160,26 @@ class ChangeLogContract:
         await asyncio.sleep(0.01)
         await storage.write(batch(mat("a", key(3))))
         assert await asyncio.wait_for(waiter, 5) is True
+
+
+class PipelineRangesContract:
+    """Pipelines sharing one store keep their own ranges and change logs."""
+
+    async def test_each_pipeline_has_its_own_ranges_and_changes(self, storage: Storage) -> None:
+        async with storage.for_pipeline("alpha") as alpha, storage.for_pipeline("beta") as beta:
+            for view in (alpha, beta):
+                await started(view)
+            await alpha.write(batch(mat("a", key(1)), mat("a", key(2))))
+            await beta.write(batch(mat("a", key(2), run="r2", status="failed")))
+            assert (await alpha.partition_ranges("a")).ranges == (StatusRange(1, 2, "succeeded"),)
+            assert (await beta.partition_ranges("a")).ranges == (StatusRange(2, 2, "failed"),)
+            assert [c.status for c in await alpha.changes()] == ["succeeded", "succeeded"]
+            assert [c.status for c in await beta.changes()] == ["failed"]
+            assert await alpha.partition_orderings() == {"a": "numbered"}
+
+    async def test_another_pipelines_writes_do_not_wake_a_follower(self, storage: Storage) -> None:
+        async with storage.for_pipeline("alpha") as alpha, storage.for_pipeline("beta") as beta:
+            last = await alpha.last_change()
+            await beta.write(batch(mat("a", key(1))))
+            assert await alpha.last_change() == last
+            assert await alpha.wait_for_changes(last, timeout=0.05) is False

@@ -11,6 +11,7 @@ from flowstone.storage import (
     InputRef,
     MaterializationRecord,
     RunRecord,
+    Storage,
     WriteBatch,
 )
 
@@ -67,11 +68,14 @@ def run(
     backfill_id: str | None = None,
     kind: str = "materialize",
     tenant: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    error: ErrorInfo | None = None,
+    pipeline: str = "analytics",
 ) -> RunRecord:
     """Build a run started ``started`` seconds after T0."""
     return RunRecord(
         run_id=run_id,
-        pipeline="analytics",
+        pipeline=pipeline,
         kind=kind,
         targets=("report",),
         status=status,
@@ -80,6 +84,8 @@ def run(
         triggered_by="alice@host",
         trigger="backfill" if backfill_id else "manual",
         backfill_id=backfill_id,
+        metadata=dict(metadata or {}),
+        error=error,
         tenant=tenant,
     )
 
@@ -113,3 +119,34 @@ TENANT_INPUT_ROWS = [("r1/orders/tenant=acme/1", "acme")]
 TENANT_PARTITION_ROWS = [("orders", "acme"), ("rates", None), ("report", "beta")]
 """(asset, tenant) of ``tenant_batch``'s partition rows: a partition belongs to the tenant
 of its newest record."""
+
+
+async def write_two_pipelines_unscoped(storage: Storage) -> None:
+    """Write, as a store of schema version 2 would hold them, the records of two pipelines'
+    runs on the same asset partitions, and one of a run that was never recorded."""
+    async with storage:
+        await storage.write(
+            batch(
+                run("ra", pipeline="alpha"),
+                run("rb", pipeline="beta", started=1),
+                mat("raw", "x", run="ra", finished=1),
+                mat("clean", "x", run="ra", finished=2, inputs=[("raw", "x")]),
+                mat("raw", "x", run="rb", status="failed", finished=3),
+                mat("raw", "y", run="lost", finished=4),
+            )
+        )
+
+
+async def check_two_pipelines_after_migrating(storage: Storage) -> None:
+    """The records of ``write_two_pipelines_unscoped`` are each their run's pipeline's."""
+    async with storage.for_pipeline("alpha") as alpha:
+        assert ids(await alpha.materializations()) == ["ra/clean/x/1", "ra/raw/x/1"]
+        assert await alpha.latest_statuses("raw") == {"x": "succeeded"}
+        assert [e.asset for e in await alpha.upstream("clean", "x")] == ["raw"]
+    async with storage.for_pipeline("beta") as beta:
+        assert ids(await beta.materializations()) == ["rb/raw/x/1"]
+        assert await beta.latest_statuses("raw") == {"x": "failed"}
+        assert await beta.latest("raw", ["x"]) == {}
+    async with storage:
+        assert ids(await storage.materializations()) == ["lost/raw/y/1"]
+        assert await storage.latest_statuses("raw") == {"y": "succeeded"}

@@ -17,10 +17,12 @@ from tests.flowstone.storage.records import (
     TENANT_INPUT_ROWS,
     TENANT_PARTITION_ROWS,
     batch,
+    check_two_pipelines_after_migrating,
     ids,
     mat,
     run,
     tenant_batch,
+    write_two_pipelines_unscoped,
 )
 from tests.pg import (
     clear_schema,
@@ -229,9 +231,25 @@ async def test_a_store_of_schema_version_1_gains_tenant_columns_and_keeps_its_re
     finally:
         await conn.close()
 
-    async with PostgresStorage(pg_url) as storage:
+    # Version 3 gives the materialization the pipeline of its run.
+    async with PostgresStorage(pg_url, pipeline="analytics") as storage:
         assert await storage.schema_version() == LATEST_VERSION
         assert await storage.get_run("r1") == run("r1")
         assert await storage.materializations() == [mat("orders", "a", inputs=[("rates", None)])]
         await storage.write(batch(mat("orders", "b", tenant="acme")))
         assert (await storage.latest("orders", ["b"]))["b"].tenant == "acme"
+
+
+async def test_a_store_of_schema_version_2_gives_each_record_the_pipeline_of_its_run(
+    pg_url: str,
+) -> None:
+    await write_two_pipelines_unscoped(PostgresStorage(pg_url))
+    conn = await asyncpg.connect(pg_url)  # take the store back to version 2
+    try:
+        for table in ("materializations", "asset_partitions"):
+            await conn.execute(f"ALTER TABLE flowstone.{table} DROP COLUMN pipeline")
+        await conn.execute("DROP INDEX flowstone.runs_by_pipeline")
+        await conn.execute("DELETE FROM flowstone.schema_version WHERE version > 2")
+    finally:
+        await conn.close()
+    await check_two_pipelines_after_migrating(PostgresStorage(pg_url))

@@ -22,10 +22,12 @@ from tests.flowstone.storage.records import (
     TENANT_INPUT_ROWS,
     TENANT_PARTITION_ROWS,
     batch,
+    check_two_pipelines_after_migrating,
     ids,
     mat,
     run,
     tenant_batch,
+    write_two_pipelines_unscoped,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -188,15 +190,45 @@ async def test_a_store_of_schema_version_1_gains_tenant_columns_and_keeps_its_re
     async with SQLiteStorage(path) as storage:
         await storage.write(batch(run("r1"), mat("orders", "a", inputs=[("rates", None)])))
     conn = sqlite3.connect(path)  # take the file back to version 1
+    rewind_to_version_2(conn)
     for table in ("runs", "materializations", "materialization_inputs", "asset_partitions"):
         conn.execute(f"ALTER TABLE {table} DROP COLUMN tenant")
     conn.execute("DELETE FROM schema_version WHERE version > 1")
     conn.commit()
     conn.close()
 
-    async with SQLiteStorage(path) as storage:
+    # Version 3 gives the materialization the pipeline of its run.
+    async with SQLiteStorage(path, pipeline="analytics") as storage:
         assert await storage.schema_version() == MIGRATIONS[-1].version
         assert await storage.get_run("r1") == run("r1")
         assert await storage.materializations() == [mat("orders", "a", inputs=[("rates", None)])]
         await storage.write(batch(mat("orders", "b", tenant="acme")))
         assert (await storage.latest("orders", ["b"]))["b"].tenant == "acme"
+
+
+def rewind_to_version_2(conn: sqlite3.Connection) -> None:
+    """Undo migration 3 (per-pipeline materializations) on a SQLite file."""
+    for index in ("mat_by_key", "mat_succeeded_by_key", "mat_by_asset", "mat_by_time"):
+        conn.execute(f"DROP INDEX {index}")
+    conn.execute("DROP INDEX runs_by_pipeline")
+    conn.execute("ALTER TABLE materializations DROP COLUMN pipeline")
+    conn.execute("DROP TABLE asset_partitions")
+    (v1,) = (m for m in MIGRATIONS if m.version == 1)
+    for statement in v1.sqlite:
+        head = statement.split("(")[0]
+        if "asset_partitions" in head or any(i in head for i in ("key", "asset ", "time")):
+            conn.execute(statement)
+    conn.execute("ALTER TABLE asset_partitions ADD COLUMN tenant TEXT")
+    conn.execute("DELETE FROM schema_version WHERE version > 2")
+
+
+async def test_a_store_of_schema_version_2_gives_each_record_the_pipeline_of_its_run(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "flowstone.db"
+    await write_two_pipelines_unscoped(SQLiteStorage(path))
+    conn = sqlite3.connect(path)
+    rewind_to_version_2(conn)
+    conn.commit()
+    conn.close()
+    await check_two_pipelines_after_migrating(SQLiteStorage(path))

@@ -260,7 +260,7 @@ async def test_acme_cannot_write_records_that_are_not_acmes(store: Store, statem
 async def test_the_store_opened_as_the_app_role_inside_acmes_scope_returns_acmes_records(
     store: Store,
 ) -> None:
-    async with tenant_scope("acme"), PostgresStorage(store.app.url) as storage:
+    async with tenant_scope("acme"), PostgresStorage(store.app.url, pipeline="shop") as storage:
         records = await storage.materializations()
         orders = await storage.materializations(asset="orders")
         latest = await storage.latest("orders", [ACME, BETA, ACME_2, BETA_2])
@@ -299,7 +299,7 @@ async def test_the_store_opened_as_the_app_role_inside_acmes_scope_returns_acmes
 
 
 async def test_outside_a_scope_the_app_roles_store_sees_only_shared_records(store: Store) -> None:
-    async with PostgresStorage(store.app.url) as storage:
+    async with PostgresStorage(store.app.url, pipeline="shop") as storage:
         records = await storage.materializations()
         runs = await storage.list_runs()
         latest = await storage.latest("orders", [ACME, BETA])
@@ -314,7 +314,7 @@ async def test_outside_a_scope_the_app_roles_store_sees_only_shared_records(stor
 async def test_a_scopes_tenant_does_not_outlive_the_call_on_the_pooled_connection(
     store: Store,
 ) -> None:
-    async with PostgresStorage(store.app.url, min_size=1, max_size=1) as storage:
+    async with PostgresStorage(store.app.url, min_size=1, max_size=1, pipeline="shop") as storage:
         async with tenant_scope("beta"):
             as_beta = await storage.materializations(asset="orders")
         afterwards = await storage.materializations(asset="orders")

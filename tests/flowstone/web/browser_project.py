@@ -74,7 +74,7 @@ async def _seed_big(store: Path, hourly: fs.HourlyPartitions) -> None:
     ranges over a million partitions, most of them never materialized."""
     rng = random.Random(15)
     ordinals = list(range(20_000)) + rng.sample(range(20_000, BIG_COUNT), 4_000)
-    async with SQLiteStorage(store) as storage:
+    async with SQLiteStorage(store, pipeline="browser") as storage:
         storage.order_partitions("big", PartitionOrder(hourly))
         await storage.rebuild_partition_ranges("big")
         for lo in range(0, len(ordinals), 8_000):

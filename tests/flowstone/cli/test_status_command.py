@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.flowstone.cli.test_cli import project, run
 
 __all__ = ["project"]  # the fixture, shared with test_cli
@@ -44,3 +46,13 @@ def test_status_of_an_unknown_asset_exits_2(project: Path) -> None:
     code, out = run("status", "totl")
     assert code == 2
     assert "total" in out
+
+
+def test_ui_refuses_to_start_without_a_token(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("FLOWSTONE_UI_TOKEN", "FLOWSTONE_UI_READ_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    code, out = run("ui", "--port", "1")
+    assert code == 4
+    assert "the dashboard needs at least one token: set FLOWSTONE_UI_TOKEN" in out

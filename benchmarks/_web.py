@@ -7,7 +7,9 @@ process" that writes materializations through the store:
   returning to each client receiving the change (p50 / p95 over clients x trials);
 - the server's RSS idle, and its peak while a 10,000-partition backfill is recorded (10,000
   records written in commits of 50, as a backfill's lineage writer groups them), with the
-  messages each client received meanwhile (coalescing keeps them few).
+  messages each client received meanwhile (coalescing keeps them few);
+- the asset graph of 1,000 assets (20 layers of 50, two dependencies each) laid out by ELK
+  in Debian's chromium (Playwright), when chromium is installed.
 """
 
 from __future__ import annotations
@@ -64,6 +66,40 @@ def _rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return float(line.split()[1]) / 1024
     return 0.0
+
+
+def _thousand_assets() -> str:
+    lines = ["import flowstone as fs", "pipeline = fs.Pipeline('thousand')"]
+    for layer in range(20):
+        for i in range(50):
+            deps = (
+                sorted({f"a{layer - 1}_{(i * 7 + k * 13) % 50}" for k in range(2)}) if layer else []
+            )
+            params = ", ".join(["context", *deps])
+            lines.append(f"@pipeline.asset(depends_on={deps!r})")
+            lines.append(f"def a{layer}_{i}({params}):\n    return 1")
+    return "\n".join(lines) + "\n"
+
+
+def _graph_layout_ms(port: int) -> Value:
+    """Lay out the asset graph in chromium; the time ELK took, as the page reports it."""
+    if not Path("/usr/bin/chromium").exists():
+        return Value.missing("chromium not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.set_extra_http_headers({"Authorization": f"Bearer {TOKEN}"})
+            page.goto(f"http://127.0.0.1:{port}/#/graph")
+            page.wait_for_function("window.__fsGraphReady !== undefined", timeout=300_000)
+            text = page.inner_text(".toolbar .muted")
+        finally:
+            browser.close()
+    return Value(float(text.rsplit(" in ", 1)[1].split(" ms")[0]), note=text)
 
 
 def _start_server(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -166,6 +202,20 @@ def run(options: Options) -> FamilyResult:
         finally:
             process.terminate()
             process.wait(10)
+    with tempfile.TemporaryDirectory(prefix="fs-bench-graph-") as folder_name:
+        folder = Path(folder_name)
+        (folder / "thousand.py").write_text(_thousand_assets())
+        (folder / "flowstone.toml").write_text(
+            '[flowstone]\npipeline = "thousand:pipeline"\nbase_dir = ".fs"\n'
+        )
+        process, port = _start_server(folder)
+        try:
+            layout = _graph_layout_ms(port)
+        except Exception as exc:  # reported, never fatal
+            layout = Value.missing(f"{type(exc).__name__}: {exc}")
+        finally:
+            process.terminate()
+            process.wait(10)
     label = f"{clients} WebSocket clients: commit to browser"
     result.add(Row(f"{label}, p50", "ms", "lower", {UI: f["p50"]}))
     result.add(
@@ -178,4 +228,6 @@ def run(options: Options) -> FamilyResult:
     result.add(
         Row("messages per client during that backfill", "messages", "lower", {UI: f["messages"]})
     )
+    graph = "asset graph of 1,000 assets laid out (ELK in chromium)"
+    result.add(Row(graph, "ms", "lower", {UI: layout}))
     return result

@@ -223,7 +223,7 @@ async function graphPage(main) {
     g.append(svg("rect", { width: c.width, height: c.height, rx: 6 }));
     const label = svg("text", { x: 10, y: 18 }); label.textContent = c.id; g.append(label);
     const sub = svg("text", { x: 10, y: 35, class: "sub" });
-    sub.textContent = node.partitions ? `${node.counts.succeeded}/${node.total} ok` : (node.counts.succeeded ? "materialized" : "never run");
+    sub.textContent = node.partitions ? `${node.counts.succeeded.toLocaleString()}/${node.total.toLocaleString()} ok` : (node.counts.succeeded ? "materialized" : "never run");
     g.append(sub);
     g.addEventListener("click", () => { location.hash = `#/assets/${encodeURIComponent(c.id)}`; });
     world.append(g);
@@ -271,7 +271,7 @@ async function graphPage(main) {
       const b = boxes.get(n.name);
       if (!b) continue;
       b.g.setAttribute("class", `node ${nodeStatus(n)}`);
-      b.sub.textContent = n.partitions ? `${n.counts.succeeded}/${n.total} ok` : (n.counts.succeeded ? "materialized" : "never run");
+      b.sub.textContent = n.partitions ? `${n.counts.succeeded.toLocaleString()}/${n.total.toLocaleString()} ok` : (n.counts.succeeded ? "materialized" : "never run");
     }
   }, 1000);
   onChanges((message) => {

@@ -17,6 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 demo: $(STAMP)
 	cd examples && ../$(BIN)/python -m analytics_demo
+	cd examples && ../$(BIN)/flowstone lineage daily_report -p 2025-01-20
 	@echo "Dashboard on this data: cd examples && FLOWSTONE_UI_TOKEN=demo-token-1 ../$(BIN)/flowstone ui  # then open http://127.0.0.1:8686 and sign in with demo-token-1"
 
 services:

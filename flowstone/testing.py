@@ -3,7 +3,8 @@
 ``run_asset`` calls one asset function with upstream values you give it (no store, no
 I/O managers). ``memory_runtime`` builds a runtime that keeps everything in memory. The
 pytest fixture ``flowstone_runtime`` is a factory of such runtimes, closed after the test;
-enable it with ``pytest_plugins = ["flowstone.testing"]`` in your ``conftest.py``.
+enable it with ``pytest_plugins = ["flowstone.testing"]`` in your ``conftest.py``. Only
+the fixture needs pytest: the helpers work without it installed.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import asyncio
 import inspect
 from collections.abc import Iterator, Mapping
 from typing import Any
-
-import pytest
 
 from actors.testing import MockClock as MockClock
 from actors.testing import use_clock as use_clock
@@ -83,7 +82,6 @@ def memory_runtime(pipeline: Any, **kwargs: Any) -> Runtime:
     return Runtime(pipeline, io_managers=managers, **kwargs)
 
 
-@pytest.fixture
 def flowstone_runtime(tmp_path: Any) -> Iterator[Any]:
     """Factory fixture: ``flowstone_runtime(pipeline, **kw)`` -> an in-memory ``Runtime``."""
     made: list[Runtime] = []
@@ -97,3 +95,12 @@ def flowstone_runtime(tmp_path: Any) -> Iterator[Any]:
     yield make
     for rt in made:
         rt.close()
+
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - exercised in a subprocess without pytest
+    pass
+else:
+    # Registered as a fixture only where pytest exists; the plain function stays importable.
+    flowstone_runtime = pytest.fixture(flowstone_runtime)

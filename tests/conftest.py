@@ -1,4 +1,6 @@
-"""Suite-wide fixtures: no test may leak actors or actor tasks; a mock clock on request."""
+"""Suite-wide fixtures: no test may leak actors or actor tasks; a mock clock on request;
+and, where services are required (``FLOWSTONE_REQUIRE_SERVICES=1``, set by ``.ci/run``), no
+test marked ``postgres``, ``s3`` or ``ray`` may skip."""
 
 from __future__ import annotations
 
@@ -9,10 +11,36 @@ import pytest
 
 from actors import ActorRef
 from actors.testing import MockClock, abandon, live_actors, runtime_tasks, use_clock
+from tests.services import REQUIRE_ENV, services_required
+
+SERVICE_MARKERS = ("postgres", "s3", "ray")
 
 # Scheduling rounds granted after a test for cancelled actor tasks to finish unwinding
 # (a killed actor is dead at once; its task needs a loop iteration or two to end).
 _SETTLE_ROUNDS = 20
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[None] | pytest.TestReport:
+    """Turn the skip of a service test into a failure where services are required.
+
+    ``tests/services.py`` already fails where it decides; this also catches every other way
+    a test that needs PostgreSQL, S3 or Ray could skip (an ``importorskip`` of a library it
+    uses, a ``skipif``), so a CI run can never pass with those tests silently skipped.
+    """
+    report: pytest.TestReport = yield
+    if report.skipped and services_required():
+        needs = [m for m in SERVICE_MARKERS if item.get_closest_marker(m) is not None]
+        if needs:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+            report.outcome = "failed"
+            report.longrepr = (
+                f"a {'/'.join(needs)} test skipped ({reason}), but {REQUIRE_ENV} is set: "
+                "this run requires its services"
+            )
+    return report
 
 
 @pytest.fixture(autouse=True)

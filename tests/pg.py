@@ -13,8 +13,9 @@ or a ``conftest.py`` (the repository root must be on ``sys.path``)::
     @pytest.mark.postgres
     async def test_something(pg_url): ...
 
-When the server cannot be reached the fixtures skip the test with the reason (CI runs
-``.ci/services.sh`` first, so there they always run). The helpers are synchronous where
+When the server cannot be reached the fixtures skip the test with the reason, or fail it
+where ``FLOWSTONE_REQUIRE_SERVICES=1`` (``.ci/run`` sets it after ``.ci/services.sh`` has
+started the server; see ``tests/services.py``). The helpers are synchronous where
 fixtures need them to be: they run their own event loop on a separate thread, so they never
 touch the loop a test is running on.
 """
@@ -33,6 +34,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+
+from tests.services import unavailable
 
 T = TypeVar("T")
 
@@ -90,10 +93,11 @@ def unreachable_reason() -> str | None:
 
 
 def require_postgres() -> None:
-    """Skip the calling test when the server is unreachable."""
+    """Skip the calling test when the server is unreachable (fail it when services are
+    required)."""
     reason = unreachable_reason()
     if reason is not None:
-        pytest.skip(reason)
+        unavailable(reason)
 
 
 async def acreate_database(prefix: str = PREFIX) -> str:
@@ -128,7 +132,8 @@ def drop_database(url: str) -> None:
 
 @contextmanager
 def fresh_database(prefix: str = PREFIX) -> Iterator[str]:
-    """Create a database for the block and drop it afterwards; skip if unreachable."""
+    """Create a database for the block and drop it afterwards; skip (or fail, when services
+    are required) if the server is unreachable."""
     require_postgres()
     url = create_database(prefix)
     try:
@@ -188,6 +193,9 @@ async def aclear_schema(url: str, schema: str, *, keep: tuple[str, ...] = ()) ->
         if names:
             # DELETE, not TRUNCATE: on a few rows it is far cheaper (no new relation files).
             async with conn.transaction():
+                # Replica mode skips ordinary triggers for this transaction, among them
+                # those that keep the approval audit append-only (a superuser reset).
+                await conn.execute("SET LOCAL session_replication_role = replica")
                 for name in names:
                     await conn.execute(f"DELETE FROM {name}")
     finally:

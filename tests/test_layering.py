@@ -1,8 +1,11 @@
-"""The layer order: actors <- supervisors <- flowstone, checked on every module's imports.
+"""The layer order: actors <- supervisors <- flowstone, checked on every module's imports;
+inside flowstone, the order of its wings.
 
 Imports are read with ``ast`` (including those under ``if TYPE_CHECKING:`` and inside
 functions: a lazy import is still a dependency). A lower layer never imports a higher one,
 and a higher layer uses only the public modules of a lower one (no ``_``-prefixed part).
+Inside flowstone, definitions never import the engine, the runtime or the CLI; storage and
+io never import them either; the engine never imports the runtime or the CLI.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Import:
     target: str
     line: int
     top_level: bool
+    plain: bool = False  # `import x` rather than `from x import y`
 
     def __str__(self) -> str:
         return f"{self.importer}:{self.line} imports {self.target}"
@@ -67,16 +71,19 @@ def imports_of(path: Path) -> list[Import]:
         else:
             continue
         top = id(node) in top_level_nodes
-        found.extend(Import(importer, target, node.lineno, top) for target in targets)
+        plain = isinstance(node, ast.Import)
+        found.extend(Import(importer, target, node.lineno, top, plain) for target in targets)
     return found
 
 
 @functools.cache  # flowstone is large; each test reads the same imports
 def all_imports(package: str) -> list[Import]:
-    directory = ROOT / package
-    if not directory.is_dir():
-        pytest.skip(f"package {package!r} does not exist yet")
-    return [i for path in sorted(directory.rglob("*.py")) for i in imports_of(path)]
+    """Every import in ``package`` (a dotted name: ``flowstone.engine``)."""
+    directory = ROOT.joinpath(*package.split("."))
+    assert directory.is_dir(), f"package {package!r} is missing: {directory} does not exist"
+    paths = sorted(directory.rglob("*.py"))
+    assert paths, f"package {package!r} has no modules in {directory}"
+    return [i for path in paths for i in imports_of(path)]
 
 
 def top(target: str) -> str:
@@ -106,6 +113,53 @@ def test_a_layer_uses_only_the_public_modules_of_the_layers_below(package: str) 
         f"{package} reaches into private modules of {sorted(below)}; use their public names "
         "(the package, its abc or testing modules) or ask for a public addition"
     )
+
+
+# Wing of flowstone -> the wings it must never import (nor any of their modules).
+_ABOVE_ENGINE = ("flowstone.approvals", "flowstone.runtime", "flowstone.cli")
+WING_RULES = {
+    "flowstone.definitions": ("flowstone.engine", *_ABOVE_ENGINE),
+    "flowstone.storage": ("flowstone.engine", *_ABOVE_ENGINE),
+    "flowstone.io": ("flowstone.engine", *_ABOVE_ENGINE),
+    "flowstone.engine": _ABOVE_ENGINE,
+    # A new wing may use definitions, partitions, storage, io and the engine; only the
+    # runtime and the CLI sit above it.
+    "flowstone.approvals": ("flowstone.runtime", "flowstone.cli"),
+}
+
+
+def is_within(target: str, package: str) -> bool:
+    return target == package or target.startswith(package + ".")
+
+
+@pytest.mark.parametrize("wing", WING_RULES)
+def test_a_wing_never_imports_the_wings_above_it(wing: str) -> None:
+    forbidden = WING_RULES[wing]
+    violations = [
+        str(i) for i in all_imports(wing) if any(is_within(i.target, above) for above in forbidden)
+    ]
+    assert violations == [], f"{wing} must not import {list(forbidden)}"
+
+
+@pytest.mark.parametrize("wing", WING_RULES)
+def test_a_wing_never_imports_the_flowstone_package_itself(wing: str) -> None:
+    """``import flowstone`` (or ``from flowstone import X`` of a name, not a module) would
+    load every wing, the runtime and the CLI included, through flowstone/__init__.py."""
+    modules = {path.stem for path in (ROOT / "flowstone").iterdir()} - {"__init__"}
+    violations = []
+    for i in all_imports(wing):
+        if i.target == "flowstone":
+            if i.plain:
+                violations.append(str(i))
+            continue  # also recorded with each `from flowstone import name`, checked below
+        if is_within(i.target, "flowstone") and i.target.split(".")[1] not in modules:
+            violations.append(str(i))
+    assert violations == [], f"{wing} must import flowstone's modules, not the package"
+
+
+def test_the_wing_rules_name_packages_that_exist() -> None:
+    for wing in {*WING_RULES, *(w for ws in WING_RULES.values() for w in ws)}:
+        assert ROOT.joinpath(*wing.split("."), "__init__.py").is_file(), wing
 
 
 def test_ray_is_imported_lazily_and_only_by_the_ray_backend_module() -> None:

@@ -6,6 +6,8 @@ show lineage and the graph. Runs on the embedded defaults (SQLite + local files)
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import sys
 import time
@@ -61,10 +63,22 @@ def main(argv: list[str]) -> int:
     console.print(
         f"done in {time.perf_counter() - started:.2f} s; records in {BASE / 'flowstone.db'}"
     )
+    flowstone = cli_command()
     console.print(
-        "try: cd examples && flowstone runs   |   flowstone lineage daily_report -p 2025-01-20"
+        f"try (in examples/): {flowstone} runs   |   "
+        f"{flowstone} lineage daily_report -p 2025-01-20",
+        soft_wrap=True,
     )
     return 0
+
+
+def cli_command() -> str:
+    """How to call the `flowstone` CLI of this interpreter from the current directory,
+    whether or not its virtual environment is activated."""
+    script = Path(sys.executable).parent / "flowstone"
+    if script.is_file():
+        return shlex.quote(os.path.relpath(script))
+    return f"{shlex.quote(sys.executable)} -m flowstone.cli"
 
 
 if __name__ == "__main__":

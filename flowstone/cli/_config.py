@@ -23,7 +23,9 @@ class Settings(BaseSettings):
 
     ``pipeline`` is ``"module:attribute"``; ``runtime`` optionally names a
     ``"module:function"`` returning the keyword arguments of the ``Runtime`` (for I/O
-    managers and resources that need code to build).
+    managers and resources that need code to build); ``ray_address`` is the Ray cluster
+    to run Ray assets on (``"auto"``, ``"ray://head:10001"``, ...; it overrides one the
+    ``runtime`` function returns).
     """
 
     model_config = SettingsConfigDict(env_prefix="FLOWSTONE_", extra="forbid")
@@ -32,6 +34,7 @@ class Settings(BaseSettings):
     storage: str | None = None
     base_dir: str = ".flowstone"
     runtime: str | None = None
+    ray_address: str | None = None
     python_path: list[str] = Field(default_factory=lambda: ["."])
     ui: dict[str, Any] = Field(default_factory=dict)  # [flowstone.ui]: see `flowstone ui`
     root: Path = Path()

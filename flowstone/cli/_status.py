@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from flowstone.cli._commands import State, with_runtime
 from flowstone.cli._output import emit_json
+from flowstone.cli._state import State, errors_to_exit_codes, json_option
 
 
 @click.command()
@@ -19,10 +19,17 @@ from flowstone.cli._output import emit_json
     type=click.IntRange(min=0),
     help="Ranges shown per status (the counts always cover every partition).",
 )
-@with_runtime
-def status(state: State, rt: Any, asset: str, limit: int) -> None:
+@json_option
+@click.pass_obj
+def status(state: State, asset: str, limit: int) -> None:
     """Show the status of every partition of ASSET as ranges, with counts per status."""
-    summary = rt.partition_status(asset)
+    with errors_to_exit_codes():
+        state.pipeline().get(asset)  # an unknown asset is a usage error, store or not
+        with state.runtime(read_only=True) as rt:
+            _show(state, rt.partition_status(asset), asset, limit)
+
+
+def _show(state: State, summary: Any, asset: str, limit: int) -> None:
     encode = summary.order.encoded_at
     by_status = {
         name: [

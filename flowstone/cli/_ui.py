@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from flowstone.cli._commands import State, errors_to_exit_codes
-from flowstone.cli._config import import_object
+from flowstone.cli._state import State, errors_to_exit_codes
+from flowstone.cli._store import check_store
 
 
 @click.command()
@@ -41,15 +41,11 @@ def ui(state: State, host: str, port: int) -> None:
 
 
 def async_runtime(state: State) -> Any:
-    """Build an ``AsyncRuntime`` exactly as the other commands build their ``Runtime``."""
+    """Build an ``AsyncRuntime`` as the other commands build their ``Runtime`` (the server
+    may act, so the store is created when missing and resources are set up)."""
     from flowstone import AsyncRuntime
 
-    s = state.settings
-    kwargs: dict[str, Any] = {}
-    if s.runtime:
-        kwargs = dict(import_object(s.runtime, s.root, s.python_path)())
-    base_dir = (s.root / s.base_dir).resolve()
-    storage = s.storage
-    if storage and storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):
-        storage = f"sqlite:///{(s.root / storage[len('sqlite:///') :]).resolve()}"
-    return AsyncRuntime(state.pipeline(), storage=storage, base_dir=base_dir, **kwargs)
+    check_store(state.storage, state.base_dir, must_exist=False)
+    return AsyncRuntime(
+        state.pipeline(), storage=state.storage, base_dir=state.base_dir, **state.runtime_kwargs()
+    )

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from flowstone.storage._approval_memory import ApprovalData, MemoryApprovalStore
 from flowstone.storage._changes import Change, change_rows
 from flowstone.storage._codec import (
     check_as_of,
@@ -76,6 +77,7 @@ class _Database:
     dynamic: dict[str, dict[str, None]] = field(default_factory=dict)  # insertion order
     owners: dict[str, str] = field(default_factory=dict)  # materialization id -> pipeline
     changes: list[tuple[str, Change]] = field(default_factory=list)  # (pipeline, change)
+    approvals: ApprovalData = field(default_factory=ApprovalData)
 
 
 class MemoryStorage(Storage):
@@ -94,6 +96,7 @@ class MemoryStorage(Storage):
         self._dynamic = self._db.dynamic
         self._ranges = mine.ranges
         self._open = False
+        self.approvals = MemoryApprovalStore(pipeline, self._db.approvals)
 
     def for_pipeline(self, pipeline: str) -> MemoryStorage:
         """Return a view of the same dictionaries for ``pipeline``'s records."""

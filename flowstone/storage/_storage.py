@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Self
 
 from flowstone.errors import StorageError
+from flowstone.storage._approval_store import ApprovalStore
 from flowstone.storage._changes import Change
 from flowstone.storage._ranges import PartitionOrdinals, RangeSummary
 from flowstone.storage._records import (
@@ -51,6 +52,8 @@ class Storage(ABC):
 
     url: str = ""
     pipeline: str = ""
+    #: The checkpoint approvals and their audit trail, in the same database.
+    approvals: ApprovalStore
 
     async def __aenter__(self) -> Self:
         await self.open()

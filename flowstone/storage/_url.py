@@ -17,7 +17,11 @@ SCHEMES = (
 
 
 def open_storage(
-    url: str | None, *, base_dir: str | Path = ".flowstone", pipeline: str = ""
+    url: str | None,
+    *,
+    base_dir: str | Path = ".flowstone",
+    pipeline: str = "",
+    must_exist: bool = False,
 ) -> Storage:
     """Return the ``Storage`` a URL names, not yet opened (``await storage.open()``).
 
@@ -29,16 +33,23 @@ def open_storage(
         base_dir: where the default SQLite file lives.
         pipeline: the pipeline whose records the store reads and writes (several pipelines
             may share one database; see ``Storage``). ``""``: none in particular.
+        must_exist: refuse a store that cannot hold records yet (a SQLite file that does
+            not exist, or ``"memory"``, empty in every new process), for callers that only
+            read; nothing is created. A PostgreSQL URL is not checked here (that needs a
+            connection).
 
     Raises:
         StorageError: the URL names no backend FlowStone has; the message lists the schemes
-            that exist and shows the URL with its password hidden.
+            that exist and shows the URL with its password hidden. With ``must_exist``,
+            also a store that does not exist.
     """
-    storage = _open(url, Path(base_dir))
+    storage = _from_url(url, Path(base_dir))
+    if must_exist:
+        _check_exists(storage)
     return storage.for_pipeline(pipeline) if pipeline else storage
 
 
-def _open(url: str | None, base_dir: Path) -> Storage:
+def _from_url(url: str | None, base_dir: Path) -> Storage:
     if url is None:
         return _sqlite(base_dir / "flowstone.db")
     text = url.strip()
@@ -74,6 +85,23 @@ def _sqlite_url(rest: str, url: str, base_dir: Path) -> Storage:
     if unknown:
         raise unusable(url, f"unknown option(s) {unknown}; the only option is synchronous=full")
     return _sqlite(Path(path), options.get("synchronous", "normal"))
+
+
+def _check_exists(storage: Storage) -> None:
+    from flowstone.storage._memory import MemoryStorage
+    from flowstone.storage._sqlite import SQLiteStorage
+
+    if isinstance(storage, MemoryStorage):
+        raise StorageError(
+            "no records to read in the 'memory' store: it starts empty in every process; "
+            "name the SQLite file or PostgreSQL database the records were written to"
+        )
+    if isinstance(storage, SQLiteStorage) and not storage.path.is_file():
+        raise StorageError(
+            f"no record store at {storage.path.resolve()}: the file does not exist (nothing "
+            f"was created). Check the storage URL and base_dir; a store is created by the "
+            f"first run that records something"
+        )
 
 
 def _sqlite(path: Path, synchronous: str = "normal") -> Storage:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
 import pytest
@@ -60,3 +61,57 @@ def test_the_flowstone_runtime_fixture_builds_runtimes_closed_after_the_test(
     rt = flowstone_runtime(pipeline, resources={"factor": 3})
     assert rt.materialize_all("scaled", "2025-01-05").success
     assert rt.lineage.upstream("scaled", "2025-01-05") == [("raw", dt.date(2025, 1, 5))]
+
+
+def test_run_asset_works_where_pytest_is_not_installed(tmp_path: Any) -> None:
+    """A script (or another test runner) can use the helpers without pytest installed."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    # A meta-path finder that refuses pytest, as an environment without it would.
+    (tmp_path / "sitecustomize.py").write_text(
+        textwrap.dedent(
+            """
+            import sys
+
+            class NoPytest:
+                def find_spec(self, name, path=None, target=None):
+                    if name == "pytest" or name.startswith(("pytest.", "_pytest")):
+                        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+                    return None
+
+            sys.meta_path.insert(0, NoPytest())
+            """
+        )
+    )
+    script = textwrap.dedent(
+        """
+        import flowstone as fs
+        from flowstone.testing import memory_runtime, run_asset
+
+        pipeline = fs.Pipeline("no_pytest")
+
+        @pipeline.asset
+        def one(context):
+            return 1
+
+        @pipeline.asset(depends_on=["one"])
+        def two(context, one):
+            return one + 1
+
+        assert run_asset(pipeline, "two", upstream={"one": 41}) == 42
+        with memory_runtime(pipeline) as rt:
+            assert rt.materialize_all("two").success
+        import sys
+        print("pytest" in sys.modules)
+        """
+    )
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{root}", "PATH": os.environ.get("PATH", "")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

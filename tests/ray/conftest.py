@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from flowstone.engine._ray import LOCAL_CLUSTER_OPTIONS
+from tests.services import require_module
 
 NUM_CPUS = 2
 # Workers import the test modules (asset functions and actor classes are pickled by
@@ -36,7 +37,7 @@ class LocalRay:
 
 def start_local_ray(*, dashboard: bool = False) -> LocalRay:
     """Start a private local Ray cluster for this process (token auth, as Ray defaults)."""
-    ray = pytest.importorskip("ray")
+    ray: Any = require_module("ray", "Ray is not installed")
     if ray.is_initialized():
         ray.shutdown()
     # Through the environment the raylet inherits rather than a job runtime_env: workers

@@ -9,9 +9,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.services import require_module
 
-yaml = pytest.importorskip("yaml")
+yaml = require_module("yaml", "PyYAML is not installed")
 
 CLUSTER = Path(__file__).resolve().parents[2] / "cluster"
 
@@ -22,7 +22,7 @@ def load(path: Path) -> Any:
 
 def test_the_ray_up_yaml_passes_rays_cluster_schema() -> None:
     """What `ray up` checks before it starts anything."""
-    pytest.importorskip("ray")
+    require_module("ray", "Ray is not installed")
     from ray.autoscaler._private.util import prepare_config, validate_config
 
     config = prepare_config(load(CLUSTER / "ray-cluster.yaml"))

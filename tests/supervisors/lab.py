@@ -17,7 +17,8 @@ from supervisors import Backoff, ChildSpec, SupervisorRef
 
 
 class Worker(actors.Actor):
-    """A child that journals its start and its terminate, and exits when told to."""
+    """A child that journals its start and its terminate, and exits when told to (or waits
+    for an ``asyncio.Event``, to hold its mailbox in order)."""
 
     async def init(
         self, lab: Lab, child_id: Hashable, terminate_seconds: float, trap: bool
@@ -33,7 +34,9 @@ class Worker(actors.Actor):
 
     async def handle_cast(self, message: Any) -> None:
         kind, argument = message
-        if kind == "exit":
+        if kind == "wait":  # stay busy (messages queue up) until the event is set
+            await argument.wait()
+        elif kind == "exit":
             if isinstance(argument, BaseException):
                 raise argument
             self.stop(argument)

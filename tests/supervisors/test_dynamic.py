@@ -235,7 +235,8 @@ async def test_children_report_how_they_were_shut_down(
 
 @pytest.mark.parametrize("reason", [("shutdown", "oops"), "normal"])
 async def test_children_that_choose_their_exit_reason_keep_it(reason: Any) -> None:
-    """Behaviour 76: a child answering the shutdown with its own reason reports exactly it."""
+    """Behaviour 76: a child whose own stop is queued ahead of the supervisor's shutdown
+    request reports exactly its own reason."""
 
     class Chooser(actors.Actor):
         async def init(self) -> None:
@@ -245,22 +246,24 @@ async def test_children_that_choose_their_exit_reason_keep_it(reason: Any) -> No
             pass
 
         async def handle_info(self, message: Any) -> None:
-            pass
-
-    chosen: list[actors.ActorRef] = []
+            if isinstance(message, asyncio.Event):
+                await message.wait()
 
     async def start() -> actors.ActorRef:
-        ref = await actors.spawn(Chooser)
-        chosen.append(ref)
-        return ref
+        return await actors.spawn(Chooser)
 
     dyn = await DynamicSupervisor.start()
     ref = await dyn.start_child(ChildSpec("c", start, restart="permanent"))
     assert ref is not None
+    release = asyncio.Event()
+    ref.send(release)  # the child is busy until released: its mailbox keeps its order
+    own_stop = asyncio.create_task(ref.stop(reason))
+    await wait_all_idle()  # its own stop request is queued
     stopping = asyncio.create_task(dyn.stop("shutdown"))
-    await asyncio.sleep(0)
-    ref.send("ignored")
-    await ref.stop(reason)
+    await wait_all_idle()  # the supervisor's shutdown request is queued behind it
+    assert not stopping.done()
+    release.set()
+    await own_stop
     await stopping
     assert ref.exit_reason == reason
 
@@ -316,7 +319,9 @@ async def test_ten_brutal_kill_children_are_all_killed(lab: Lab) -> None:
 async def test_children_exiting_on_their_own_during_shutdown_keep_their_reasons(
     lab: Lab,
 ) -> None:
-    """Behaviour 25: sup_stop_non_shutdown_exit_dynamic, each restart type."""
+    """Behaviour 25: sup_stop_non_shutdown_exit_dynamic, each restart type. Each child's own
+    exit is queued ahead of the supervisor's shutdown request, so they exit during the
+    shutdown with reasons of their own."""
     dyn = await DynamicSupervisor.start()
     reasons: dict[str, Any] = {}
     refs = {}
@@ -325,11 +330,16 @@ async def test_children_exiting_on_their_own_during_shutdown_keep_their_reasons(
             key = f"{restart}{n}"
             refs[key] = await dyn.start_child(lab.spec(key, restart=restart))
             reasons[key] = reason
-    stopping = asyncio.create_task(dyn.stop("shutdown"))
-    await asyncio.sleep(0)
+    release = asyncio.Event()
     for key, ref in refs.items():
         assert ref is not None
+        ref.cast(("wait", release))  # busy until released: each mailbox keeps its order
         ref.cast(("exit", reasons[key]))
+    stopping = asyncio.create_task(dyn.stop("shutdown"))
+    await wait_all_idle()  # every child has the shutdown request queued behind its exit
+    assert not stopping.done()
+    assert all(ref is not None and ref.alive for ref in refs.values())
+    release.set()
     await stopping
     assert {key: ref.exit_reason for key, ref in refs.items() if ref} == reasons
     assert dyn.exit_reason == "shutdown"

@@ -85,7 +85,8 @@ async def test_children_exiting_by_themselves_during_shutdown_keep_their_reasons
     sup = await Supervisor.start([*specs, lab.spec("slow", shutdown=2, terminate_seconds=1)])
     children = await refs(sup)
     stopping = asyncio.create_task(sup.stop("shutdown", timeout=None))
-    await asyncio.sleep(0)  # the stop request is queued before the exits below
+    await wait_all_idle()  # shutting down: "slow" (stopped first) is in its 1 s terminate
+    assert lab.events("terminate") == [("slow", "shutdown")]
     for child_id, ref in children.items():
         if child_id != "slow":
             assert ref is not None

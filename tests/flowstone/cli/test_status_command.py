@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flowstone.cli.test_cli import project, run
-
-__all__ = ["project"]  # the fixture, shared with test_cli
+from tests.flowstone.cli.project import run
 
 
 def test_status_prints_counts_and_ranges_as_json(project: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import flowstone as fs
+from flowstone.testing import memory_runtime
 
 
 def test_a_factory_taking_keyword_inputs_satisfies_any_depends_on() -> None:
@@ -27,11 +28,18 @@ def test_parameters_may_come_in_any_order_and_be_keyword_only() -> None:
     pipeline.asset(name="a")(lambda context: 1)
     pipeline.asset(name="b")(lambda context: 2)
 
+    received: dict[str, int] = {}
+
     @pipeline.asset(depends_on=["a", "b"])
     def total(context: Any, *, b: int, a: int) -> int:
+        received.update(a=a, b=b)
         return a + b
 
-    pipeline.validate()
+    assert pipeline.validate().parents("total") == ("a", "b")
+    with memory_runtime(pipeline) as rt:
+        run = rt.materialize_all("total")
+    assert run.success
+    assert received == {"a": 1, "b": 2}  # each input reaches its parameter by name
 
 
 def test_io_managers_and_resources_are_checked_only_when_given() -> None:

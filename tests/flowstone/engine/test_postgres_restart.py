@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import flowstone as fs
+from tests.services import unavailable
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -81,7 +82,7 @@ class PrivateServer:
 @pytest.fixture
 def server() -> Iterator[PrivateServer]:
     if not BIN or shutil.which("runuser") is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+        unavailable("PostgreSQL server binaries (initdb, pg_ctl) or runuser are not installed")
     # Not under pytest's tmp_path: the postgres user must be able to reach the directory.
     root = Path(tempfile.mkdtemp(prefix="flowstone-pg-"))
     root.chmod(0o755)

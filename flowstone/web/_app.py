@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from flowstone import AsyncRuntime
 from flowstone.errors import AssetNotFound, FlowStoneError
+from flowstone.web._approvals import ApprovalsSection
 from flowstone.web._auth import SESSION_COOKIE, SESSION_SECONDS, Authenticator, User
 from flowstone.web._hub import Hub
 from flowstone.web._pages import app_page, login_page
@@ -43,7 +44,7 @@ class Dashboard:
         self.runtime, self.auth = runtime, auth
         self.views = Views(runtime)
         self.hub = Hub(runtime.storage, interval=interval)
-        self.approvals = PendingWing("approvals", "the approvals wing (issue 12)")
+        self.approvals = ApprovalsSection(runtime)
         self.automation = PendingWing("automation", "the automation wing (issue 13)")
         self.tasks: set[asyncio.Task[Any]] = set()
 
@@ -109,7 +110,7 @@ def _api_routes(board: Dashboard) -> list[Route]:
 
     async def overview(request: Request, user: User) -> Response:
         data = await v.overview()
-        data["approvals"] = board.approvals.describe()
+        data["approvals"] = await board.approvals.describe(limit=20)
         return JSONResponse(data)
 
     async def graph(request: Request, user: User) -> Response:
@@ -175,10 +176,20 @@ def _api_routes(board: Dashboard) -> list[Route]:
         return JSONResponse(await v.supervision())
 
     async def approvals(request: Request, user: User) -> Response:
-        return JSONResponse(board.approvals.describe())
+        return JSONResponse(await board.approvals.describe())
 
     async def decide(request: Request, user: User) -> Response:
-        return JSONResponse(board.approvals.refusal(user), status_code=501)
+        p = request.path_params
+        status, body = await board.approvals.decide(
+            user, p["approval_id"], p["decision"], await _body(request)
+        )
+        log.info("%s: %s %s -> %s", user.name, p["decision"], p["approval_id"], status)
+        return JSONResponse(body, status_code=status)
+
+    async def approve_all(request: Request, user: User) -> Response:
+        status, body = await board.approvals.approve_all(user, await _body(request))
+        log.info("%s: bulk approval -> %s", user.name, status)
+        return JSONResponse(body, status_code=status)
 
     async def automation(request: Request, user: User) -> Response:
         return JSONResponse(board.automation.describe())
@@ -200,6 +211,7 @@ def _api_routes(board: Dashboard) -> list[Route]:
     writes: list[tuple[str, Handler]] = [
         ("/api/assets/{name}/materialize", materialize),
         ("/api/runs/{run_id}/cancel", cancel),
+        ("/api/approvals/bulk/approve", approve_all),
         ("/api/approvals/{approval_id}/{decision}", decide),
     ]
     routes = [Route(path, _guard(board, fn, act=False)) for path, fn in reads]

@@ -91,7 +91,6 @@ class Views:
             "running": [run_json(r) for r in running[:100]],
             "recent_runs": [run_json(r) for r in recent],
             "recent_failures": [record_json(m) for m in failed],
-            "approvals": {"wired": False, "pending": []},
         }
 
     async def graph(self) -> dict[str, Any]:

@@ -100,7 +100,7 @@ const routes = [
   [/^#\/runs\/(.+)$/, runPage],
   [/^#\/lineage(?:\?(.*))?$/, lineagePage],
   [/^#\/supervision$/, supervisionPage],
-  [/^#\/approvals$/, () => pendingPage("Approvals", "/api/approvals")],
+  [/^#\/approvals$/, approvalsPage],
   [/^#\/automation$/, () => pendingPage("Schedules & sensors", "/api/automation")],
 ];
 
@@ -136,7 +136,8 @@ async function overviewPage(main) {
           table(["run", "targets", "partition", "started"], data.running.map((r) =>
             [runLink(r.run_id), r.targets.join(", "), r.partition || "", when(r.started_at)]), "no run in flight")),
         h("section", { class: "card" }, h("h2", {}, "Pending approvals"),
-          data.approvals.wired ? table(["gate"], data.approvals.items.map((a) => [a.id]))
+          data.approvals.wired ? table(["gate", "partition", "message", "requested"], data.approvals.items.map((a) =>
+            [link("#/approvals", a.checkpoint), a.partition ?? "", a.message ?? "", when(a.requested_at)]), "no gate is waiting")
             : h("p", { class: "pending" }, data.approvals.note))),
       h("section", { class: "card" }, h("h2", {}, "Recent failures"),
         table(["asset", "partition", "run", "finished", "error"], data.recent_failures.map((m) =>
@@ -500,6 +501,57 @@ async function supervisionPage(main) {
   const timer = setInterval(render, 2000);
   onChanges(debounce(render, 200));
   return { stop: () => clearInterval(timer) };
+}
+
+// -- approvals queue -------------------------------------------------------------------------------
+
+async function approvalsPage(main) {
+  const operator = state.me.role === "operator";
+  const body = h("div", {});
+  const note = h("p", { class: "muted" });
+  const decide = async (approval, decision) => {
+    const payload = {};
+    if (decision === "modify") {
+      const text = prompt(`New value for ${approval.checkpoint} (JSON)`, JSON.stringify(approval.value));
+      if (text === null) return;
+      try { payload.value = JSON.parse(text); } catch (e) { note.textContent = `not JSON: ${e.message}`; return; }
+    }
+    if (decision === "reject") {
+      const reason = prompt("Why reject?");
+      if (!reason) return;
+      payload.reason = reason;
+    }
+    try {
+      const r = await api(`/api/approvals/${encodeURIComponent(approval.id)}/${decision}`, { method: "POST", body: JSON.stringify(payload) });
+      note.textContent = `${approval.checkpoint}${approval.partition ? "[" + approval.partition + "]" : ""}: ${r.status} by ${r.decided_by}`;
+    } catch (e) { note.textContent = String(e.message); }
+    render();
+  };
+  const checkpoint = h("input", { placeholder: "checkpoint" });
+  const first = h("input", { placeholder: "first partition (optional)" });
+  const last = h("input", { placeholder: "last partition (optional)" });
+  const bulk = operator ? h("form", { class: "toolbar", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const r = await api("/api/approvals/bulk/approve", { method: "POST", body: JSON.stringify({ checkpoint: checkpoint.value, first: first.value, last: last.value }) });
+      note.textContent = `approved ${r.decided.length}, skipped ${r.skipped.length}`;
+    } catch (err) { note.textContent = String(err.message); }
+    render();
+  } }, h("b", {}, "Approve all of"), checkpoint, first, last, h("button", {}, "Approve all")) : null;
+  const render = async () => {
+    const data = await api("/api/approvals");
+    body.replaceChildren(table(["gate", "partition", "run", "message", "value", "requested", "deadline", "status", ""],
+      data.items.map((a) => [a.checkpoint, a.partition ?? "", runLink(a.run_id), a.message ?? "",
+        h("pre", { class: "value" }, JSON.stringify(a.value, null, 1)), when(a.requested_at), when(a.timeout_at), badge(a.status),
+        operator ? h("span", { class: "actions" },
+          h("button", { "data-decision": "approve", onclick: () => decide(a, "approve") }, "Approve"),
+          h("button", { class: "secondary", onclick: () => decide(a, "modify") }, "Modify"),
+          h("button", { class: "danger", onclick: () => decide(a, "reject") }, "Reject")) : h("span", { class: "muted" }, "viewers cannot decide")]),
+      "no gate is waiting"));
+  };
+  main.replaceChildren(h("h1", {}, "Approvals"), h("p", { class: "muted" }, `Decisions are recorded as ${state.me.name}; deciding resumes the run.`), bulk, note, body);
+  await render();
+  onChanges(debounce(render, 250));
 }
 
 // -- sections waiting for their wing ------------------------------------------------------------------

@@ -41,6 +41,15 @@ PIPELINE = textwrap.dedent(
     def config(context):
         return 1
 
+    @pipeline.checkpoint(depends_on=["raw"],
+                         message=lambda context, raw: f"Publish {{context.partition}}?")
+    def reviewed(context, raw):
+        return raw
+
+    @pipeline.asset(depends_on=["reviewed"], partitioned_by=days)
+    def published(context, reviewed):
+        return reviewed
+
     @pipeline.asset(partitioned_by=fs.HourlyPartitions(
         start=start, end=start + dt.timedelta(hours={BIG_COUNT - 1})))
     def big(context):

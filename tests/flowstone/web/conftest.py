@@ -32,6 +32,16 @@ def make_pipeline() -> fs.Pipeline:
     def config(context: fs.AssetContext) -> int:
         return 1
 
+    @pipeline.checkpoint(
+        depends_on=["raw"], message=lambda context, raw: f"Publish {context.partition}?"
+    )
+    def reviewed(context: fs.AssetContext, raw: int) -> int:
+        return raw
+
+    @pipeline.asset(depends_on=["reviewed"], partitioned_by=DAYS)
+    def published(context: fs.AssetContext, reviewed: int) -> int:
+        return reviewed
+
     return pipeline
 
 

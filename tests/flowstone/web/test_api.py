@@ -8,7 +8,9 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from tests.flowstone.web.conftest import OPERATOR, VIEWER, sign_in
+import flowstone as fs
+from flowstone.web import create_app
+from tests.flowstone.web.conftest import OPERATOR, VIEWER, auth, make_pipeline, sign_in
 
 BEARER = {"Authorization": f"Bearer {OPERATOR}"}
 
@@ -103,7 +105,7 @@ def test_the_asset_page_data_has_the_health_ranges_and_attempts(client: TestClie
 def test_the_graph_lists_every_asset_with_its_counts(client: TestClient) -> None:
     nodes = client.get("/api/assets", headers=BEARER).json()["nodes"]
     by_name = {n["name"]: n for n in nodes}
-    assert [n["name"] for n in nodes] == ["raw", "clean", "config"]  # dependency order
+    assert sorted(by_name) == ["clean", "config", "published", "raw", "reviewed"]
     assert by_name["raw"]["counts"]["succeeded"] == 6
     assert by_name["config"]["total"] == 1
 
@@ -119,11 +121,10 @@ def test_runs_and_a_run_with_its_attempts(client: TestClient) -> None:
     assert client.get("/api/runs/nope", headers=BEARER).status_code == 404
 
 
-def test_the_overview_shows_failures_and_marks_approvals_pending(client: TestClient) -> None:
+def test_the_overview_shows_failures_and_open_gates(client: TestClient) -> None:
     data = client.get("/api/overview", headers=BEARER).json()
     assert data["recent_failures"][0]["error"]["message"] == "unlucky day"
-    assert data["approvals"]["wired"] is False
-    assert "pending wiring" in data["approvals"]["note"]
+    assert data["approvals"] == {"wired": True, "items": [], "note": None}
 
 
 def test_lineage_is_paged(client: TestClient) -> None:
@@ -179,3 +180,38 @@ def test_a_reconnecting_browser_catches_up_from_its_last_event_id(client: TestCl
     assert caught_up["type"] == "changes"
     assert set(caught_up["assets"]) == {"raw", "clean"}
     assert caught_up["assets"]["clean"]["changed"] == 6
+
+
+def test_an_operator_approves_a_gate_as_herself_and_the_run_resumes(project: Path) -> None:
+    storage = f"sqlite:///{project}/fs.db"
+    with fs.Runtime(make_pipeline(), storage=storage, base_dir=project) as rt:
+        waiting = rt.materialize_all("published", "2024-01-05")
+    assert waiting.status == "waiting"
+    runtime = fs.AsyncRuntime(make_pipeline(), storage=storage, base_dir=project)
+    with TestClient(create_app(runtime, auth(), interval=0.02)) as client:
+        csrf = sign_in(client, OPERATOR)
+        [gate] = client.get("/api/approvals").json()["items"]
+        assert (gate["checkpoint"], gate["partition"], gate["message"]) == (
+            "reviewed",
+            "2024-01-05",
+            "Publish 2024-01-05?",
+        )
+        with client.websocket_connect("/ws") as ws:
+            ws.receive_json()
+            decided = client.post(
+                f"/api/approvals/{gate['id']}/approve", json={}, headers={"X-CSRF-Token": csrf}
+            )
+            assert (decided.status_code, decided.json()["decided_by"]) == (200, "olga")
+            status = ""
+            while status != "succeeded":
+                message = ws.receive_json()
+                for r in message["runs"]:
+                    if r["run_id"] == waiting.run_id:
+                        status = r["status"]
+        again = client.post(
+            f"/api/approvals/{gate['id']}/reject",
+            json={"reason": "too late"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert again.status_code == 409
+        assert client.get("/api/approvals").json()["items"] == []

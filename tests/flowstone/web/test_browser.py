@@ -200,6 +200,34 @@ def test_a_state_changing_request_without_the_csrf_token_is_refused(
     assert (without, with_token) == (403, 200)
 
 
+def test_approving_a_gate_in_the_browser_resumes_its_run(
+    browser: object, server: str, project: tuple[Path, Path]
+) -> None:
+    folder, _ = project
+    other = flowstone(folder, "materialize", "published", "-p", "2024-01-07", "--with-upstream")
+    other.wait(60)  # the run stops at the gate; the process exits
+    page = signed_in(browser, server, OPERATOR)
+    page.goto(server + "/#/approvals")
+    page.wait_for_selector("text=Publish 2024-01-07?")
+    shots = os.environ.get("FLOWSTONE_UI_SCREENSHOTS")
+    if shots:
+        page.screenshot(path=str(Path(shots) / "ui-approvals.png"))
+    run_id = page.eval_on_selector("td a[href^='#/runs/']", "a => a.getAttribute('href')")[7:]
+    page.click("button[data-decision=approve]")
+    page.wait_for_selector("text=no gate is waiting")
+    page.wait_for_function(
+        """async (id) => (await (await fetch('/api/runs/' + id)).json()).status === 'succeeded'""",
+        arg=run_id,
+        timeout=30_000,
+    )
+    audit = page.evaluate(
+        "async (id) => (await (await fetch('/api/runs/' + id)).json()).materializations"
+        ".map(m => m.asset + ':' + m.status)",
+        run_id,
+    )
+    assert "published:succeeded" in audit
+
+
 def test_every_page_renders(browser: object, server: str) -> None:
     """Each page draws without a script error (and is photographed for docs/ui.md)."""
     page = signed_in(browser, server, OPERATOR)
@@ -214,7 +242,8 @@ def test_every_page_renders(browser: object, server: str) -> None:
         ("runs", "#/runs", "table"),
         ("lineage", "#/lineage?asset=clean&partition=2024-01-11", "table"),
         ("supervision", "#/supervision", "ul.tree"),
-        ("approvals", "#/approvals", ".pending"),
+        ("approvals-decided", "#/approvals", "h1"),
+        ("schedules", "#/automation", ".pending"),
     ]
     for name, path, ready in pages:
         page.goto(server + "/" + path)

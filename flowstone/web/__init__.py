@@ -5,7 +5,8 @@ Module map:
     _auth.py       Authenticator, User, Credential: tokens, signed sessions, CSRF
     _hub.py        Hub: the change-log feed, coalesced per browser over /ws
     _views.py      Views: what each JSON endpoint returns
-    _pending.py    PendingWing: approvals and schedules/sensors until their wings land
+    _approvals.py  ApprovalsSection: the approvals queue and decisions (rt.approvals)
+    _pending.py    PendingWing: schedules/sensors until the automation wing lands
     _pages.py      the sign-in form and the application shell
     _server.py     serve(): run the app with uvicorn
     static/        app.js, app.css and vendored front-end libraries (no CDN)

@@ -34,7 +34,13 @@ from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
 from flowstone.partitions import DynamicPartitions
 from flowstone.runtime._backfill import Backfill
 from flowstone.runtime._lineage import AsyncLineage
-from flowstone.status import PartitionStatus, partition_status, prepare_ranges, register_orders
+from flowstone.status import (
+    PartitionStatus,
+    TreeReporter,
+    partition_status,
+    prepare_ranges,
+    register_orders,
+)
 from flowstone.storage import RunRecord, RunStatus, open_storage
 from flowstone.tenancy import current_tenant, without_tenant
 
@@ -121,6 +127,9 @@ class AsyncRuntime:
             self.events,
             self._engine.registry.cancel,
         )
+        self.tree_reporter = TreeReporter(
+            self.storage, pipeline.name, lambda: self._engine.tree.root
+        )
         self.partition_orders = register_orders(
             self.storage,
             pipeline,
@@ -179,6 +188,7 @@ class AsyncRuntime:
     async def _start_wings(self) -> None:
         """Start the long-lived actors of other wings (see ``start_service``)."""
         await self.gates.start(self.start_service)
+        self.tree_reporter.start()  # publishes the tree for dashboards in other processes
 
     async def start_service(self, spec: supervisors.ChildSpec) -> ActorRef:
         """Start a long-lived actor under this runtime's root supervisor."""
@@ -190,6 +200,7 @@ class AsyncRuntime:
             return
         self._closed = True
         if self._started:
+            await self.tree_reporter.stop()  # before the tree stops: it calls the supervisors
             await self.gates.close()
             await self._engine.close()
             await self._resources.close()

@@ -11,9 +11,10 @@ that reads ``seq > cursor`` never skips a row committed later with a smaller num
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from flowstone.storage._records import MaterializationRecord, RunRecord
 
@@ -40,3 +41,18 @@ def change_rows(
     ]
     rows += [("materialization", m.run_id, m.asset, m.partition, m.status) for m in mats]
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeSnapshot:
+    """What a running runtime last published about itself: who it is and its supervision
+    tree (``flowstone.status.describe_tree``), so that another process (the dashboard) can
+    show it."""
+
+    id: str
+    pipeline: str
+    host: str
+    pid: int
+    started_at: datetime
+    seen_at: datetime
+    tree: Mapping[str, Any] = field(default_factory=dict)

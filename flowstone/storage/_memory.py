@@ -7,10 +7,10 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flowstone.storage._approval_memory import ApprovalData, MemoryApprovalStore
-from flowstone.storage._changes import Change, change_rows
+from flowstone.storage._changes import Change, RuntimeSnapshot, change_rows
 from flowstone.storage._codec import (
     check_as_of,
     check_dynamic_keys,
@@ -77,6 +77,7 @@ class _Database:
     dynamic: dict[str, dict[str, None]] = field(default_factory=dict)  # insertion order
     owners: dict[str, str] = field(default_factory=dict)  # materialization id -> pipeline
     changes: list[tuple[str, Change]] = field(default_factory=list)  # (pipeline, change)
+    runtimes: dict[str, RuntimeSnapshot] = field(default_factory=dict)
     approvals: ApprovalData = field(default_factory=ApprovalData)
 
 
@@ -137,6 +138,24 @@ class MemoryStorage(Storage):
         start = bisect.bisect_right([c.seq for _, c in log], after)
         mine = (c for p, c in log[start:] if p == self.pipeline)
         return list(itertools.islice(mine, limit))
+
+    async def report_runtime(self, snapshot: RuntimeSnapshot) -> None:
+        """Keep a runtime's report; forget runtimes not seen for a day."""
+        require_aware(snapshot.seen_at, "seen_at")
+        stale = snapshot.seen_at - timedelta(days=1)
+        kept = {k: v for k, v in self._db.runtimes.items() if v.seen_at >= stale}
+        kept[snapshot.id] = snapshot
+        self._db.runtimes = kept
+
+    async def runtimes(self, *, seen_after: datetime) -> list[RuntimeSnapshot]:
+        """Return this pipeline's runtimes seen after ``seen_after``, newest first."""
+        cutoff = require_aware(seen_after, "seen_after")
+        found = [
+            r
+            for r in self._db.runtimes.values()
+            if r.pipeline == self.pipeline and r.seen_at > cutoff
+        ]
+        return sorted(found, key=lambda r: r.seen_at, reverse=True)
 
     async def last_change(self) -> int:
         """Return the number of this pipeline's newest change-log row."""

@@ -28,7 +28,9 @@ Design notes (docs/adr/0010-record-store-schema.md):
   of a million partitions is read as a few rows. ``partition_orders`` holds the fingerprint
   of the ordering each asset's ranges follow; no row means no (or stale) ranges.
 - ``changes`` (version 6) logs every run and materialization written, numbered in commit
-  order, so another process (the dashboard) can follow the store (``_changes.py``).
+  order, so another process (the dashboard) can follow the store (``_changes.py``);
+  ``runtimes`` (version 6) holds what each running runtime last published about itself
+  (its supervision tree), a row per runtime, replaced at each heartbeat.
 """
 
 from __future__ import annotations
@@ -484,6 +486,15 @@ _SQLITE_V6 = (
     )""",
     "CREATE INDEX IF NOT EXISTS changes_by_pipeline ON changes (pipeline, seq)",
     "CREATE INDEX IF NOT EXISTS changes_by_time ON changes (at)",
+    """CREATE TABLE IF NOT EXISTS runtimes (
+        id         TEXT PRIMARY KEY,
+        pipeline   TEXT NOT NULL,
+        host       TEXT NOT NULL,
+        pid        INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        seen_at    INTEGER NOT NULL,
+        tree       TEXT NOT NULL
+    )""",
 )
 
 _POSTGRES_V6 = (
@@ -513,6 +524,15 @@ _POSTGRES_V6 = (
     )""",
     "CREATE INDEX IF NOT EXISTS changes_by_pipeline ON {s}.changes (pipeline, seq)",
     "CREATE INDEX IF NOT EXISTS changes_by_time ON {s}.changes (at)",
+    """CREATE TABLE IF NOT EXISTS {s}.runtimes (
+        id         text COLLATE "C" PRIMARY KEY,
+        pipeline   text COLLATE "C" NOT NULL,
+        host       text NOT NULL,
+        pid        integer NOT NULL,
+        started_at timestamptz NOT NULL,
+        seen_at    timestamptz NOT NULL,
+        tree       jsonb NOT NULL
+    )""",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -523,7 +543,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "materializations and partitions per pipeline", _SQLITE_V3, _POSTGRES_V3),
     Migration(4, "checkpoint approvals and their append-only audit", _SQLITE_V4, _POSTGRES_V4),
     Migration(
-        6, "partition status ranges, their orderings, the change log", _SQLITE_V6, _POSTGRES_V6
+        6,
+        "partition status ranges, their orderings, the change log, runtime snapshots",
+        _SQLITE_V6,
+        _POSTGRES_V6,
     ),
 )
 

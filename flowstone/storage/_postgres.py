@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
@@ -33,8 +34,13 @@ from flowstone.storage import _postgres_queries as q
 from flowstone.storage import _postgres_ranges as pg_ranges
 from flowstone.storage import _sql
 from flowstone.storage._approval_postgres import PostgresApprovalStore
-from flowstone.storage._changes import Change
-from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
+from flowstone.storage._changes import Change, RuntimeSnapshot
+from flowstone.storage._codec import (
+    check_as_of,
+    check_dynamic_keys,
+    prepare_batch,
+    require_aware,
+)
 from flowstone.storage._ranges import RangeSummary
 from flowstone.storage._records import (
     LineageEntry,
@@ -460,6 +466,50 @@ class PostgresStorage(Storage):
             return [Change(*row) for row in rows]
 
         return await self._run("changes", fetch)
+
+    async def report_runtime(self, snapshot: RuntimeSnapshot) -> None:
+        """Store a runtime's report (see ``Storage.report_runtime``)."""
+        seen = require_aware(snapshot.seen_at, "seen_at")
+        s = self._st.schema
+        upsert = (
+            f"INSERT INTO {s}.runtimes (id, pipeline, host, pid, started_at, seen_at, tree) "
+            f"VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (id) DO UPDATE SET "
+            f"seen_at = excluded.seen_at, tree = excluded.tree"
+        )
+        forget = f"DELETE FROM {s}.runtimes WHERE seen_at < $1::timestamptz - interval '1 day'"
+        values = (
+            snapshot.id,
+            snapshot.pipeline,
+            snapshot.host,
+            snapshot.pid,
+            require_aware(snapshot.started_at, "started_at"),
+            seen,
+            json.dumps(snapshot.tree),
+        )
+
+        async def write(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                await conn.execute(upsert, *values)
+                await conn.execute(forget, seen)
+
+        await self._run("report_runtime", write, tenant=None)
+
+    async def runtimes(self, *, seen_after: datetime) -> list[RuntimeSnapshot]:
+        """Return this pipeline's runtimes seen after ``seen_after``, newest first."""
+        cutoff = require_aware(seen_after, "seen_after")
+        text = (
+            f"SELECT id, pipeline, host, pid, started_at, seen_at, tree::text FROM "
+            f"{self._st.schema}.runtimes WHERE pipeline = $1 AND seen_at > $2 "
+            f"ORDER BY seen_at DESC"
+        )
+
+        async def fetch(conn: asyncpg.Connection) -> list[RuntimeSnapshot]:
+            rows = await conn.fetch(text, self.pipeline, cutoff)
+            return [
+                RuntimeSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows
+            ]
+
+        return await self._run("runtimes", fetch)
 
     async def last_change(self) -> int:
         """Return the number of the newest change-log row."""

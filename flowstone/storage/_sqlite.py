@@ -28,8 +28,13 @@ from flowstone.storage import _sql
 from flowstone.storage import _sqlite_queries as q
 from flowstone.storage import _sqlite_ranges as sqlite_ranges
 from flowstone.storage._approval_sqlite import SQLiteApprovalStore
-from flowstone.storage._changes import Change
-from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
+from flowstone.storage._changes import Change, RuntimeSnapshot
+from flowstone.storage._codec import (
+    check_as_of,
+    check_dynamic_keys,
+    prepare_batch,
+    require_aware,
+)
 from flowstone.storage._ranges import RangeSummary
 from flowstone.storage._records import (
     LineageEntry,
@@ -269,6 +274,16 @@ class SQLiteStorage(Storage):
     async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
         """Return the change-log rows numbered above ``after``, oldest first."""
         return await self._read(q.changes, self.pipeline, after, limit)
+
+    async def report_runtime(self, snapshot: RuntimeSnapshot) -> None:
+        """Store a runtime's report (see ``Storage.report_runtime``)."""
+        require_aware(snapshot.seen_at, "seen_at")
+        await self._write(q.report_runtime, snapshot)
+
+    async def runtimes(self, *, seen_after: datetime) -> list[RuntimeSnapshot]:
+        """Return this pipeline's runtimes seen after ``seen_after``, newest first."""
+        cutoff = require_aware(seen_after, "seen_after")
+        return await self._read(q.runtimes, self.pipeline, cutoff)
 
     async def last_change(self) -> int:
         """Return the number of the newest change-log row."""

@@ -16,7 +16,7 @@ from typing import Any
 from flowstone.errors import StorageError
 from flowstone.storage import _sql
 from flowstone.storage import _sqlite_ranges as ranges
-from flowstone.storage._changes import Change, change_rows
+from flowstone.storage._changes import Change, RuntimeSnapshot, change_rows
 from flowstone.storage._codec import (
     encode_pkey,
     from_micros,
@@ -303,3 +303,41 @@ def last_change(conn: sqlite3.Connection, pipeline: str) -> int:
         "SELECT coalesce(max(seq), 0) FROM changes WHERE pipeline = ?", (pipeline,)
     ).fetchone()
     return int(row[0])
+
+
+def report_runtime(conn: sqlite3.Connection, snapshot: RuntimeSnapshot) -> None:
+    """Upsert a runtime's report and forget runtimes not seen for a day."""
+    seen = to_micros(snapshot.seen_at)
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO runtimes (id, pipeline, host, pid, started_at, seen_at, tree) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "seen_at = excluded.seen_at, tree = excluded.tree",
+            (
+                snapshot.id,
+                snapshot.pipeline,
+                snapshot.host,
+                snapshot.pid,
+                to_micros(snapshot.started_at),
+                seen,
+                json.dumps(snapshot.tree),
+            ),
+        )
+        conn.execute("DELETE FROM runtimes WHERE seen_at < ?", (seen - 86_400_000_000,))
+
+
+def runtimes(
+    conn: sqlite3.Connection, pipeline: str, seen_after: datetime
+) -> list[RuntimeSnapshot]:
+    """Return ``pipeline``'s runtimes seen after ``seen_after``, newest first."""
+    rows = conn.execute(
+        "SELECT id, pipeline, host, pid, started_at, seen_at, tree FROM runtimes "
+        "WHERE pipeline = ? AND seen_at > ? ORDER BY seen_at DESC",
+        (pipeline, to_micros(seen_after)),
+    )
+    return [
+        RuntimeSnapshot(
+            r[0], r[1], r[2], r[3], from_micros(r[4]), from_micros(r[5]), json.loads(r[6])
+        )
+        for r in rows
+    ]

@@ -16,7 +16,7 @@ from typing import Self
 
 from flowstone.errors import StorageError
 from flowstone.storage._approval_store import ApprovalStore
-from flowstone.storage._changes import Change
+from flowstone.storage._changes import Change, RuntimeSnapshot
 from flowstone.storage._ranges import PartitionOrdinals, RangeSummary
 from flowstone.storage._records import (
     LineageEntry,
@@ -216,6 +216,15 @@ class Storage(ABC):
     @abstractmethod
     async def last_change(self) -> int:
         """Return the number of this pipeline's newest change-log row (0 when none)."""
+
+    @abstractmethod
+    async def report_runtime(self, snapshot: RuntimeSnapshot) -> None:
+        """Store what a running runtime publishes about itself (replacing its last report),
+        and forget runtimes not seen for a day."""
+
+    @abstractmethod
+    async def runtimes(self, *, seen_after: datetime) -> list[RuntimeSnapshot]:
+        """Return this pipeline's runtimes seen after ``seen_after``, newest report first."""
 
     async def wait_for_changes(self, after: int, timeout: float) -> bool:
         """Wait until the change log holds rows above ``after`` (True) or ``timeout``

@@ -7,14 +7,16 @@ listings are limited, lineage is paged. Nothing here enumerates partitions.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import supervisors
 from flowstone import AsyncRuntime
 from flowstone.errors import InvalidPartition
-from flowstone.status import PartitionStatus, partition_status
+from flowstone.status import PartitionStatus, describe_tree, partition_status
 from flowstone.storage import MaterializationRecord, RunRecord
+
+LIVE_SECONDS = 10.0
+"""A runtime whose last report is older than this is not shown (it reports every 2 s)."""
 
 
 def iso(value: datetime | None) -> str | None:
@@ -185,54 +187,21 @@ class Views:
         }
 
     async def supervision(self) -> dict[str, Any]:
-        """The live supervision tree of this server's runtime."""
+        """The live supervision tree of this server's runtime, and the trees other runtimes
+        of the pipeline published in the last ``LIVE_SECONDS`` (``TreeReporter``)."""
         root = self.rt.engine.tree.root
-        if root is None:
-            return {"tree": None}
-        return {"tree": await supervisor_tree("root", root)}
-
-
-async def supervisor_tree(
-    label: str, ref: supervisors.SupervisorRef | supervisors.DynamicSupervisorRef, depth: int = 0
-) -> dict[str, Any]:
-    """Describe a supervisor and, recursively, its children (through the public API)."""
-    stats = ref.statistics()
-    node: dict[str, Any] = {
-        "id": label,
-        "type": "supervisor",
-        "alive": ref.alive,
-        "actor": repr(ref),
-        "strategy": stats.strategy,
-        "restarts": stats.restarts,
-        "total_restarts": stats.total_restarts,
-        "max_restarts": stats.max_restarts,
-        "max_seconds": stats.max_seconds,
-        "counts": {
-            "children": stats.children,
-            "active": stats.active,
-            "workers": stats.workers,
-            "supervisors": stats.supervisors,
-        },
-        "children": [],
-    }
-    if not ref.alive or depth > 6:
-        return node
-    try:
-        children = await ref.which_children()
-    except Exception:  # it exited between the check and the call
-        return node
-    for child in children[:200]:
-        if isinstance(child.ref, supervisors.SupervisorRef | supervisors.DynamicSupervisorRef):
-            node["children"].append(await supervisor_tree(str(child.id), child.ref, depth + 1))
-        else:
-            node["children"].append(
-                {
-                    "id": str(child.id),
-                    "type": child.type,
-                    "state": child.state,
-                    "alive": child.ref is not None and child.ref.alive,
-                    "actor": repr(child.ref) if child.ref is not None else None,
-                }
-            )
-    node["more_children"] = max(0, len(children) - 200)
-    return node
+        own = await describe_tree("root", root) if root is not None else None
+        since = datetime.now(UTC) - timedelta(seconds=LIVE_SECONDS)
+        others = [
+            {
+                "id": r.id,
+                "host": r.host,
+                "pid": r.pid,
+                "started_at": iso(r.started_at),
+                "seen_at": iso(r.seen_at),
+                "tree": dict(r.tree),
+            }
+            for r in await self.storage.runtimes(seen_after=since)
+            if r.id != self.rt.tree_reporter.id
+        ]
+        return {"tree": own, "runtimes": others}

@@ -494,9 +494,17 @@ async function supervisionPage(main) {
   const body = h("div", {});
   const render = async () => {
     const data = await api("/api/supervision");
-    body.replaceChildren(data.tree ? h("ul", { class: "tree" }, treeNode(data.tree)) : h("p", { class: "empty" }, "the runtime is not started"));
+    const seen = (iso) => `${Math.max(0, Math.round((Date.now() - new Date(iso)) / 1000))} s ago`;
+    body.replaceChildren(
+      h("h2", {}, "This server's runtime"),
+      data.tree ? h("ul", { class: "tree" }, treeNode(data.tree)) : h("p", { class: "empty" }, "the runtime is not started"),
+      h("h2", {}, `Other runtimes of this pipeline (${data.runtimes.length})`),
+      ...(data.runtimes.length ? data.runtimes.map((r) => h("section", { class: "card runtime", "data-runtime": r.id },
+        h("div", { class: "muted" }, `${r.host} · pid ${r.pid} · started ${when(r.started_at)} · reported ${seen(r.seen_at)}`),
+        h("ul", { class: "tree" }, treeNode(r.tree))))
+        : [h("p", { class: "empty" }, "no other runtime reported in the last 10 s (a CLI run, a daemon)")]));
   };
-  main.replaceChildren(h("h1", {}, "Supervision tree"), h("p", { class: "muted" }, "The live OTP tree of this server's runtime: supervisors, their children and restart counts (refreshed as runs start and end, and every 2 s)."), body);
+  main.replaceChildren(h("h1", {}, "Supervision trees"), h("p", { class: "muted" }, "The live OTP trees: supervisors, their children and restart counts. Every runtime publishes its tree to the store every 2 s; this page refreshes as runs start and end, and every 2 s."), body);
   await render();
   const timer = setInterval(render, 2000);
   onChanges(debounce(render, 200));

@@ -28,6 +28,7 @@ from tests.flowstone.storage.contract_ranges import (
     ChangeLogContract,
     PipelineRangesContract,
     RangesContract,
+    RuntimeReportsContract,
 )
 from tests.flowstone.storage.contract_values import ValuesContract
 from tests.flowstone.storage.records import T0, at, batch, ids, mat, run
@@ -44,6 +45,7 @@ class StorageContract(
     RangesContract,
     ChangeLogContract,
     PipelineRangesContract,
+    RuntimeReportsContract,
 ):
     """The behaviour every backend shares."""
 

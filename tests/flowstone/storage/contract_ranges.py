@@ -14,8 +14,9 @@ import pytest
 
 from flowstone.errors import StorageError
 from flowstone.storage import Storage
+from flowstone.storage._changes import RuntimeSnapshot
 from flowstone.storage._ranges import RangeSummary, StatusRange, run_length
-from tests.flowstone.storage.records import batch, mat, run
+from tests.flowstone.storage.records import at, batch, mat, run
 
 
 class NumberedKeys:
@@ -183,3 +184,27 @@ class PipelineRangesContract:
             await beta.write(batch(mat("a", key(1))))
             assert await alpha.last_change() == last
             assert await alpha.wait_for_changes(last, timeout=0.05) is False
+
+
+class RuntimeReportsContract:
+    """Runtimes publish their supervision trees for dashboards in other processes."""
+
+    async def test_a_report_replaces_the_last_one_and_old_ones_age_out(
+        self, storage: Storage
+    ) -> None:
+        def report(rid: str, seen: float, tree: dict[str, object]) -> RuntimeSnapshot:
+            return RuntimeSnapshot(rid, storage.pipeline, "host", 7, at(0), at(seen), tree)
+
+        await storage.report_runtime(report("a", 10, {"id": "root", "v": 1}))
+        await storage.report_runtime(report("a", 20, {"id": "root", "v": 2}))
+        await storage.report_runtime(report("b", 15, {"id": "root"}))
+        found = await storage.runtimes(seen_after=at(12))
+        assert [(r.id, r.seen_at, r.tree) for r in found] == [
+            ("a", at(20), {"id": "root", "v": 2}),
+            ("b", at(15), {"id": "root"}),
+        ]
+        assert [r.id for r in await storage.runtimes(seen_after=at(16))] == ["a"]
+        await storage.report_runtime(report("c", 2 * 86_400, {}))  # a day later: a, b go
+        assert [r.id for r in await storage.runtimes(seen_after=at(0))] == ["c"]
+        async with storage.for_pipeline("other") as other:
+            assert await other.runtimes(seen_after=at(0)) == []

@@ -215,3 +215,15 @@ def test_an_operator_approves_a_gate_as_herself_and_the_run_resumes(project: Pat
         )
         assert again.status_code == 409
         assert client.get("/api/approvals").json()["items"] == []
+
+
+def test_the_supervision_page_shows_trees_other_runtimes_published(
+    client: TestClient, project: Path
+) -> None:
+    storage = f"sqlite:///{project}/fs.db"
+    with fs.Runtime(make_pipeline(), storage=storage, base_dir=project) as other:
+        other._call(other.aio.tree_reporter.report())
+        data = client.get("/api/supervision", headers=BEARER).json()
+        [published] = data["runtimes"]
+        assert published["id"] == other.aio.tree_reporter.id
+        assert {c["id"] for c in published["tree"]["children"]} >= {"lineage", "runs"}

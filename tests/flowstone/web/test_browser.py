@@ -14,10 +14,11 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.flowstone.web.browser_project import create
+from tests.flowstone.web.browser_project import PIPELINE, create
 
 CHROMIUM = "/usr/bin/chromium"
 OPERATOR, VIEWER = "operator-browser-token", "viewer-browser-token"
@@ -228,8 +229,17 @@ def test_approving_a_gate_in_the_browser_resumes_its_run(
     assert "published:succeeded" in audit
 
 
-def test_every_page_renders(browser: object, server: str) -> None:
+def test_every_page_renders(browser: object, server: str, project: tuple[Path, Path]) -> None:
     """Each page draws without a script error (and is photographed for docs/ui.md)."""
+    folder, _ = project
+    other = reporting_runtime(folder)  # another runtime publishes its tree meanwhile
+    try:
+        _photograph_every_page(browser, server)
+    finally:
+        other.close()
+
+
+def _photograph_every_page(browser: object, server: str) -> None:
     page = signed_in(browser, server, OPERATOR)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -241,7 +251,7 @@ def test_every_page_renders(browser: object, server: str) -> None:
         ("asset-million", "#/assets/big", "canvas.health[data-rendered]"),
         ("runs", "#/runs", "table"),
         ("lineage", "#/lineage?asset=clean&partition=2024-01-11", "table"),
-        ("supervision", "#/supervision", "ul.tree"),
+        ("supervision", "#/supervision", "section.runtime ul.tree"),
         ("approvals-decided", "#/approvals", "h1"),
         ("schedules", "#/automation", ".pending"),
     ]
@@ -258,3 +268,14 @@ def test_every_page_renders(browser: object, server: str) -> None:
     if target:
         page.screenshot(path=str(Path(target) / "ui-run.png"))
     assert errors == []
+
+
+def reporting_runtime(folder: Path) -> Any:
+    """A runtime of the served pipeline in this process that has reported its tree."""
+    import flowstone as fs
+
+    namespace: dict[str, Any] = {}
+    exec(PIPELINE, namespace)
+    rt = fs.Runtime(namespace["pipeline"], base_dir=folder / ".fs")
+    rt._call(rt.aio.tree_reporter.report())
+    return rt

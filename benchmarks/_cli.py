@@ -28,6 +28,7 @@ FAMILIES: dict[str, str] = {
     "ray": "benchmarks._ray",
     "partition_status": "benchmarks._partition_status",
     "web": "benchmarks._web",
+    "automation": "benchmarks._automation",
 }
 """Family name -> module with ``run(options) -> FamilyResult``, in the order they run."""
 

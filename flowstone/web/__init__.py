@@ -6,7 +6,7 @@ Module map:
     _hub.py        Hub: the change-log feed, coalesced per browser over /ws
     _views.py      Views: what each JSON endpoint returns
     _approvals.py  ApprovalsSection: the approvals queue and decisions (rt.approvals)
-    _pending.py    PendingWing: schedules/sensors until the automation wing lands
+    _automation.py AutomationSection: schedules and sensors (the automation wing's store)
     _pages.py      the sign-in form and the application shell
     _server.py     serve(): run the app with uvicorn
     static/        app.js, app.css and vendored front-end libraries (no CDN)

@@ -27,9 +27,9 @@ from flowstone import AsyncRuntime
 from flowstone.errors import AssetNotFound, FlowStoneError
 from flowstone.web._approvals import ApprovalsSection
 from flowstone.web._auth import SESSION_COOKIE, SESSION_SECONDS, Authenticator, User
+from flowstone.web._automation import AutomationSection
 from flowstone.web._hub import Hub
 from flowstone.web._pages import app_page, login_page
-from flowstone.web._pending import PendingWing
 from flowstone.web._views import Views
 
 log = logging.getLogger("flowstone.web")
@@ -45,7 +45,7 @@ class Dashboard:
         self.views = Views(runtime)
         self.hub = Hub(runtime.storage, interval=interval)
         self.approvals = ApprovalsSection(runtime)
-        self.automation = PendingWing("automation", "the automation wing (issue 13)")
+        self.automation = AutomationSection(runtime)
         self.tasks: set[asyncio.Task[Any]] = set()
 
     def user(self, conn: HTTPConnection) -> User | None:
@@ -192,7 +192,15 @@ def _api_routes(board: Dashboard) -> list[Route]:
         return JSONResponse(body, status_code=status)
 
     async def automation(request: Request, user: User) -> Response:
-        return JSONResponse(board.automation.describe())
+        return JSONResponse(await board.automation.describe())
+
+    async def switch(request: Request, user: User) -> Response:
+        p = request.path_params
+        if p["state"] not in ("on", "off"):
+            return JSONResponse({"error": "use /on or /off"}, status_code=404)
+        status, body = await board.automation.switch(user, p["kind"], p["name"], p["state"] == "on")
+        log.info("%s turned %s %s %s -> %s", user.name, p["kind"], p["name"], p["state"], status)
+        return JSONResponse(body, status_code=status)
 
     reads: list[tuple[str, Handler]] = [
         ("/api/me", me),
@@ -213,6 +221,7 @@ def _api_routes(board: Dashboard) -> list[Route]:
         ("/api/runs/{run_id}/cancel", cancel),
         ("/api/approvals/bulk/approve", approve_all),
         ("/api/approvals/{approval_id}/{decision}", decide),
+        ("/api/automation/{kind}/{name}/{state}", switch),
     ]
     routes = [Route(path, _guard(board, fn, act=False)) for path, fn in reads]
     routes += [Route(path, _guard(board, fn, act=True), methods=["POST"]) for path, fn in writes]

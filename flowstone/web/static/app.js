@@ -101,7 +101,7 @@ const routes = [
   [/^#\/lineage(?:\?(.*))?$/, lineagePage],
   [/^#\/supervision$/, supervisionPage],
   [/^#\/approvals$/, approvalsPage],
-  [/^#\/automation$/, () => pendingPage("Schedules & sensors", "/api/automation")],
+  [/^#\/automation$/, automationPage],
 ];
 
 async function route() {
@@ -562,12 +562,30 @@ async function approvalsPage(main) {
   onChanges(debounce(render, 250));
 }
 
-// -- sections waiting for their wing ------------------------------------------------------------------
+// -- schedules and sensors --------------------------------------------------------------------------
 
-async function pendingPage(title, path) {
-  const main = document.getElementById("main");
-  const data = await api(path);
-  main.replaceChildren(h("h1", {}, title), data.wired ? table(["item"], data.items.map((i) => [JSON.stringify(i)])) : h("p", { class: "pending" }, data.note));
+async function automationPage(main) {
+  const operator = state.me.role === "operator";
+  const body = h("div", {});
+  const render = async () => {
+    const data = await api("/api/automation");
+    const rows = (kind) => data.items.filter((i) => i.kind === kind).map((i) => [
+      h("b", {}, i.name), i.definition,
+      h("span", { class: `badge ${i.enabled ? "succeeded" : "cancelled"}` }, i.enabled ? "on" : "off"),
+      h("div", {}, i.ticks.map((t) => h("div", { class: "small" }, badge(t.status), ` ${when(t.at)} `, t.runs.map((r) => [runLink(r), " "]), t.error ? h("span", { class: "error" }, t.error.split("\n")[0]) : null))),
+      operator ? h("button", { "data-switch": `${i.kind}:${i.name}`, class: i.enabled ? "secondary" : "", onclick: async () => {
+        await api(`/api/automation/${i.kind}/${encodeURIComponent(i.name)}/${i.enabled ? "off" : "on"}`, { method: "POST" });
+        render();
+      } }, i.enabled ? "Turn off" : "Turn on") : ""]);
+    body.replaceChildren(
+      h("section", { class: "card" }, h("h2", {}, "Schedules"), table(["name", "definition", "state", "recent ticks", ""], rows("schedule"), "no schedule in this pipeline")),
+      h("section", { class: "card" }, h("h2", {}, "Sensors"), table(["name", "definition", "state", "recent ticks", ""], rows("sensor"), "no sensor in this pipeline")),
+      h("section", { class: "card" }, h("h2", {}, "Daemons"), table(["daemon", "host", "pid", "status", "heartbeat", "runs"],
+        data.daemons.map((d) => [d.id, d.host, d.pid, badge(d.status), when(d.heartbeat_at), d.runs.length]), "no daemon has run on this store (flowstone daemon)")));
+  };
+  main.replaceChildren(h("h1", {}, "Schedules & sensors"), h("p", { class: "muted" }, "Ticks are claimed and run by daemons (flowstone daemon); on/off persists across restarts."), body);
+  await render();
+  onChanges(debounce(render, 500));
 }
 
 // -- start -----------------------------------------------------------------------------------------

@@ -50,6 +50,12 @@ PIPELINE = textwrap.dedent(
     def published(context, reviewed):
         return reviewed
 
+    pipeline.schedule("nightly_raw", asset="raw", cron="0 2 * * *")
+
+    @pipeline.sensor(interval=30)
+    def new_files(context):
+        return None
+
     @pipeline.asset(partitioned_by=fs.HourlyPartitions(
         start=start, end=start + dt.timedelta(hours={BIG_COUNT - 1})))
     def big(context):

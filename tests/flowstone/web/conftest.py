@@ -42,6 +42,12 @@ def make_pipeline() -> fs.Pipeline:
     def published(context: fs.AssetContext, reviewed: int) -> int:
         return reviewed
 
+    pipeline.schedule("nightly", asset="raw", cron="0 2 * * *")
+
+    @pipeline.sensor(interval=30)
+    def watch(context: object) -> None:
+        return None
+
     return pipeline
 
 

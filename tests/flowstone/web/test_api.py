@@ -227,3 +227,20 @@ def test_the_supervision_page_shows_trees_other_runtimes_published(
         [published] = data["runtimes"]
         assert published["id"] == other.aio.tree_reporter.id
         assert {c["id"] for c in published["tree"]["children"]} >= {"lineage", "runs"}
+
+
+def test_schedules_and_sensors_with_their_state_and_an_operator_switches_one(
+    client: TestClient,
+) -> None:
+    data = client.get("/api/automation", headers=BEARER).json()
+    assert [(i["kind"], i["name"], i["enabled"]) for i in data["items"]] == [
+        ("schedule", "nightly", True),
+        ("sensor", "watch", True),
+    ]
+    assert data["items"][0]["definition"] == "raw @ 0 2 * * * UTC (latest)"
+    off = client.post("/api/automation/schedule/nightly/off", headers=BEARER)
+    assert off.json() == {"kind": "schedule", "name": "nightly", "enabled": False, "by": "olga"}
+    assert not client.get("/api/automation", headers=BEARER).json()["items"][0]["enabled"]
+    assert client.post("/api/automation/schedule/nope/on", headers=BEARER).status_code == 404
+    viewer = {"Authorization": f"Bearer {VIEWER}"}
+    assert client.post("/api/automation/sensor/watch/off", headers=viewer).status_code == 403

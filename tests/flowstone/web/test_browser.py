@@ -253,7 +253,7 @@ def _photograph_every_page(browser: object, server: str) -> None:
         ("lineage", "#/lineage?asset=clean&partition=2024-01-11", "table"),
         ("supervision", "#/supervision", "section.runtime ul.tree"),
         ("approvals-decided", "#/approvals", "h1"),
-        ("schedules", "#/automation", ".pending"),
+        ("schedules", "#/automation", "text=Daemons"),
     ]
     for name, path, ready in pages:
         page.goto(server + "/" + path)

@@ -33,6 +33,10 @@ from flowstone.web._pages import app_page, login_page
 from flowstone.web._views import Views
 
 log = logging.getLogger("flowstone.web")
+_NOT_CANCELLED = (
+    "nothing to cancel with this id here: not executing in this server, not queued, not held "
+    "by a daemon (a run started by a plain CLI process can only be cancelled there)"
+)
 STATIC = Path(__file__).parent / "static"
 Handler = Callable[[Request, User], Awaitable[Response]]
 
@@ -155,9 +159,7 @@ def _api_routes(board: Dashboard) -> list[Route]:
             {
                 "run_id": run_id,
                 "cancelled": cancelled,
-                "note": None
-                if cancelled
-                else "the run is not executing in this server's process; cancel it where it runs",
+                "note": None if cancelled else _NOT_CANCELLED,
             }
         )
 

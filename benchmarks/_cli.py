@@ -22,6 +22,7 @@ from benchmarks._report import FamilyResult, markdown, render
 
 FAMILIES: dict[str, str] = {
     "actors": "benchmarks._actors",
+    "approvals": "benchmarks._approvals",
     "flowstone": "benchmarks._flowstone",
     "postgres": "benchmarks._postgres",
     "ray": "benchmarks._ray",

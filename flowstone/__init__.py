@@ -4,19 +4,26 @@ Layering (enforced by tests/test_layering.py): ``flowstone`` uses only the publi
 ``supervisors`` and ``actors``.
 
 Wings (each a subpackage; tests/test_layering.py keeps them in order):
-    definitions/   what users declare: Pipeline, @asset, Dep, RetryPolicy, resources, graph
+    definitions/   what users declare: Pipeline, @asset, @checkpoint, Dep, RetryPolicy, graph
     partitions/    partition definitions, keys, sets and mappings
     storage/       the record store (memory, SQLite, PostgreSQL)
     io/            I/O managers (memory, fs, s3, parquet, postgres)
     engine/        planning, scheduling, materializers, executors (local, Ray), lineage writer
+    approvals/     checkpoint gates: gatekeeper, decisions, deadlines, audit, notifications
     runtime/       AsyncRuntime, Runtime, backfills, lineage queries, module-level shortcuts
     cli/           the `flowstone` command line
     errors.py, tenancy.py, testing.py   the error hierarchy, tenant scopes, test helpers
 """
 
+from flowstone import approvals as approvals
 from flowstone import errors as errors
 from flowstone import io as io
 from flowstone import tenancy as tenancy
+from flowstone.approvals import Approval as Approval
+from flowstone.approvals import Approve as Approve
+from flowstone.approvals import Modify as Modify
+from flowstone.approvals import Reject as Reject
+from flowstone.approvals import WebhookNotifier as WebhookNotifier
 from flowstone.definitions._asset import AssetDefinition as AssetDefinition
 from flowstone.definitions._asset_info import AssetInfo as AssetInfo
 from flowstone.definitions._context import AssetContext as AssetContext
@@ -31,6 +38,8 @@ from flowstone.engine._events import EventBus as EventBus
 from flowstone.engine._results import BackfillResult as BackfillResult
 from flowstone.engine._results import Materialization as Materialization
 from flowstone.engine._results import RunResult as RunResult
+from flowstone.errors import ApprovalAlreadyDecided as ApprovalAlreadyDecided
+from flowstone.errors import ApprovalNotFound as ApprovalNotFound
 from flowstone.errors import AssetInterrupted as AssetInterrupted
 from flowstone.errors import AssetNotFound as AssetNotFound
 from flowstone.errors import AssetTimeout as AssetTimeout
@@ -40,16 +49,19 @@ from flowstone.errors import ConfigurationError as ConfigurationError
 from flowstone.errors import DefinitionError as DefinitionError
 from flowstone.errors import DefinitionProblem as DefinitionProblem
 from flowstone.errors import FlowStoneError as FlowStoneError
+from flowstone.errors import InvalidDecision as InvalidDecision
 from flowstone.errors import InvalidPartition as InvalidPartition
 from flowstone.errors import IOManagerError as IOManagerError
 from flowstone.errors import MissingUpstream as MissingUpstream
 from flowstone.errors import ResourceError as ResourceError
 from flowstone.errors import ResourceNotDeclared as ResourceNotDeclared
 from flowstone.errors import RunFailed as RunFailed
+from flowstone.errors import RunNotFound as RunNotFound
 from flowstone.errors import RuntimeStopped as RuntimeStopped
 from flowstone.errors import StorageError as StorageError
 from flowstone.errors import StorageUnavailable as StorageUnavailable
 from flowstone.errors import TenantIsolationError as TenantIsolationError
+from flowstone.errors import WaitTimeout as WaitTimeout
 from flowstone.partitions import AllPartitionsMapping as AllPartitionsMapping
 from flowstone.partitions import CronPartitions as CronPartitions
 from flowstone.partitions import DailyPartitions as DailyPartitions
@@ -80,6 +92,10 @@ from flowstone.tenancy import tenant_scope as tenant_scope
 
 __all__ = (
     "AllPartitionsMapping",
+    "Approval",
+    "ApprovalAlreadyDecided",
+    "ApprovalNotFound",
+    "Approve",
     "AssetContext",
     "AssetDefinition",
     "AssetGraph",
@@ -105,9 +121,11 @@ __all__ = (
     "HourlyPartitions",
     "IOManagerError",
     "IdentityMapping",
+    "InvalidDecision",
     "InvalidPartition",
     "Materialization",
     "MissingUpstream",
+    "Modify",
     "MonthlyPartitions",
     "MultiPartitions",
     "PartitionKey",
@@ -116,11 +134,13 @@ __all__ = (
     "PartitionsDefinition",
     "Pipeline",
     "RayOptions",
+    "Reject",
     "ResourceDefinition",
     "ResourceError",
     "ResourceNotDeclared",
     "RetryPolicy",
     "RunFailed",
+    "RunNotFound",
     "RunResult",
     "Runtime",
     "RuntimeStopped",
@@ -131,7 +151,10 @@ __all__ = (
     "TenantScope",
     "TimeWindowMapping",
     "TimeWindowPartitions",
+    "WaitTimeout",
+    "WebhookNotifier",
     "WeeklyPartitions",
+    "approvals",
     "backfill",
     "configure",
     "current_tenant",

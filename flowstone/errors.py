@@ -183,19 +183,107 @@ class AssetTimeout(FlowStoneError, TimeoutError):
         return (type(self), (self.asset, self.partition, self.timeout))
 
 
-class CheckpointRejected(FlowStoneError):
-    """Raised (and recorded as the gate's failed attempt) when a checkpoint gate is
-    rejected; ``reason`` says why, ``decided_by`` who decided. Never retried."""
+class ApprovalNotFound(FlowStoneError, LookupError):
+    """Raised when no checkpoint approval has the id asked for."""
 
-    def __init__(self, checkpoint: str, reason: str, decided_by: str | None = None) -> None:
-        self.checkpoint = checkpoint
-        self.reason = reason
-        self.decided_by = decided_by
-        who = f" by {decided_by}" if decided_by else ""
-        super().__init__(f"checkpoint {checkpoint!r} was rejected{who}: {reason}")
+    def __init__(self, approval_id: str) -> None:
+        super().__init__(
+            f"no approval with id {approval_id!r}; list the open ones with "
+            f"rt.approvals.pending() or `flowstone approvals list`"
+        )
+        self.approval_id = approval_id
+
+    def __str__(self) -> str:
+        # LookupError would show the message in quotes, as if it were the missing key.
+        return str(self.args[0]) if self.args else ""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.checkpoint, self.reason, self.decided_by))
+        return (type(self), (self.approval_id,))
+
+
+class ApprovalAlreadyDecided(FlowStoneError):
+    """Raised when a decision reaches an approval that is already terminal (approved,
+    modified, rejected or expired): it names who decided, when, and the outcome."""
+
+    def __init__(
+        self, approval_id: str, status: str, decided_by: str | None, decided_at: Any
+    ) -> None:
+        when = decided_at.isoformat() if hasattr(decided_at, "isoformat") else decided_at
+        super().__init__(
+            f"approval {approval_id!r} is already {status} (by {decided_by or 'nobody'} at "
+            f"{when}); a decision is final, so this one was not recorded"
+        )
+        self.approval_id = approval_id
+        self.status = status
+        self.decided_by = decided_by
+        self.decided_at = decided_at
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args = (self.approval_id, self.status, self.decided_by, self.decided_at)
+        return (type(self), args)
+
+
+class CheckpointRejected(FlowStoneError):
+    """Raised (and recorded as the gate's failed attempt) when a checkpoint gate is
+    rejected — by a person, ``auto_decide``, a deadline or expiry; ``reason`` says why,
+    ``decided_by`` who decided. The gate's node fails (never retried) and so does its run."""
+
+    def __init__(
+        self,
+        checkpoint: str,
+        reason: str,
+        decided_by: str | None = None,
+        *,
+        partition_key: str | None = None,
+        approval_id: str | None = None,
+    ) -> None:
+        where = f"[{partition_key}]" if partition_key is not None else ""
+        who = f" by {decided_by}" if decided_by else ""
+        super().__init__(f"checkpoint {checkpoint}{where} was rejected{who}: {reason}")
+        self.checkpoint = checkpoint
+        self.reason = reason
+        self.partition_key = partition_key
+        self.decided_by = decided_by
+        self.approval_id = approval_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        kwargs = (self.partition_key, self.decided_by, self.approval_id)
+        return (_rebuild_rejected, (self.checkpoint, self.reason, *kwargs))
+
+
+def _rebuild_rejected(
+    checkpoint: str, reason: str, partition_key: Any, decided_by: Any, approval_id: Any
+) -> CheckpointRejected:
+    return CheckpointRejected(
+        checkpoint,
+        reason,
+        partition_key=partition_key,
+        decided_by=decided_by,
+        approval_id=approval_id,
+    )
+
+
+class RunNotFound(FlowStoneError, LookupError):
+    """Raised when no run has the id asked for."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run with id {run_id!r}; list runs with rt.runs()")
+        self.run_id = run_id
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.run_id,))
+
+
+class WaitTimeout(FlowStoneError, TimeoutError):
+    """Raised by ``rt.wait(run_id, timeout=...)`` when the run is not finished in time."""
+
+
+class InvalidDecision(FlowStoneError, ValueError):
+    """Raised when a decision on a checkpoint is malformed: a rejection without a reason, a
+    modified value that does not fit the gate's declared type, a missing ``by``."""
 
 
 class AssetInterrupted(FlowStoneError):
@@ -227,6 +315,8 @@ class BackfillInterrupted(KeyboardInterrupt):
 
 
 __all__ = (
+    "ApprovalAlreadyDecided",
+    "ApprovalNotFound",
     "AssetInterrupted",
     "AssetNotFound",
     "AssetTimeout",
@@ -237,13 +327,16 @@ __all__ = (
     "DefinitionProblem",
     "FlowStoneError",
     "IOManagerError",
+    "InvalidDecision",
     "InvalidPartition",
     "MissingUpstream",
     "ResourceError",
     "ResourceNotDeclared",
     "RunFailed",
+    "RunNotFound",
     "RuntimeStopped",
     "StorageError",
     "StorageUnavailable",
     "TenantIsolationError",
+    "WaitTimeout",
 )

@@ -12,10 +12,16 @@ Module map:
     _output.py           rich rendering with user data escaped; JSON
     _interrupt.py        what a backfill had done when interrupted
     _logging.py          log records as one line each while a command runs
+    _approvals.py        approvals list|show|approve|modify|reject, audit (checkpoint gates)
 """
 
+from flowstone.cli._approvals import approvals as _approvals
+from flowstone.cli._approvals import audit as _audit
 from flowstone.cli._commands import cli as cli
 from flowstone.cli._commands import main as main
+
+cli.add_command(_approvals)
+cli.add_command(_audit)
 
 __all__ = ("cli", "main")
 

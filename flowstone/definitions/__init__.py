@@ -7,6 +7,7 @@ runtime or the CLI.
 Module map:
     _pipeline.py, _asset_builder.py   Pipeline and the @pipeline.asset decorator
     _asset.py, _asset_info.py         AssetDefinition, AssetInfo
+    _checkpoint.py                    CheckpointSpec and @pipeline.checkpoint (gates)
     _dependency.py                    Dep: a dependency with its partition mapping
     _graph.py, _graph_render.py       AssetGraph (topological order, closures) and its text form
     _validation.py, _cycles.py        whole-pipeline checks run when a Runtime is built

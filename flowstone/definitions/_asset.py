@@ -16,6 +16,7 @@ from flowstone.errors import AssetNotFound, DefinitionError
 from flowstone.partitions import PartitionMapping, PartitionsDefinition, default_mapping
 
 if TYPE_CHECKING:
+    from flowstone.definitions._checkpoint import CheckpointSpec
     from flowstone.definitions._pipeline import Pipeline
 
 
@@ -45,6 +46,8 @@ class AssetDefinition:
         is_async: whether ``fn`` is a coroutine function.
         file, line: where the function is defined (the line of its ``def``).
         pipeline: the pipeline the asset belongs to.
+        checkpoint: for a checkpoint gate (``@pipeline.checkpoint``), how it asks for a
+            decision; None for an ordinary asset.
     """
 
     name: str
@@ -68,6 +71,7 @@ class AssetDefinition:
     file: str
     line: int
     pipeline: Pipeline | None = field(default=None, repr=False)
+    checkpoint: CheckpointSpec | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the decorated function (for tests and notebooks)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, final, overload
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from flowstone.partitions import PartitionsDefinition
 
 AssetFunction = Callable[..., Any]
+_CHECKPOINT_OPTIONS = frozenset(
+    {"max_escalations", "value_type", "partitioned_by", "io_manager", "io_options", "description"}
+)
 
 
 @final
@@ -138,6 +142,81 @@ class Pipeline:
 
         def decorate(function: AssetFunction) -> AssetDefinition:
             definition = build_asset(function, self, **options)
+            self._definitions.append(definition)
+            self._by_name.setdefault(definition.name, definition)
+            return definition
+
+        return decorate(fn) if fn is not None else decorate
+
+    def checkpoint(
+        self,
+        fn: AssetFunction | None = None,
+        /,
+        *,
+        depends_on: Sequence[str | Dep],
+        name: str | None = None,
+        message: str | Callable[..., Any] | None = None,
+        timeout: datetime.timedelta | float | None = None,
+        on_timeout: str = "reject",
+        escalate_to: str | Sequence[str] | None = None,
+        condition: Callable[..., Any] | None = None,
+        auto_decide: Callable[..., Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """Define a checkpoint gate: a node that waits for a decision on its input.
+
+        ``@pipeline.checkpoint(depends_on=["draft"], message=..., timeout=...)`` above
+        ``def approved(context, draft): return draft``. When a run reaches the gate, an
+        approval request is recorded and the run waits (holding no process or thread);
+        on approval the function's return value is what downstream assets receive, on
+        modification the approver's value, and a rejection fails the run with
+        ``fs.CheckpointRejected``. See docs/approvals.md.
+
+        Args:
+            depends_on: the input(s) gated; the gate has their partitions.
+            name: the gate's name; default: the function name.
+            message: the reviewer's text, or ``fn(context, **inputs) -> str``.
+            timeout: how long a request stays open (``timedelta`` or seconds; None: forever).
+            on_timeout: ``"escalate"``, ``"approve"``, ``"reject"`` (default) or ``"extend"``.
+            escalate_to: who escalations go to (a list gives successive levels).
+            condition: ``fn(context, **inputs) -> bool``; False passes without a request.
+            auto_decide: ``fn(context, **inputs) -> fs.Approve() | fs.Modify(v) |
+                fs.Reject(r) | None``; None asks a person.
+            options: ``max_escalations`` (default 3), ``value_type`` (the type a modified
+                value must fit; default: the function's return annotation),
+                ``partitioned_by`` (default: the inputs'), ``io_manager``, ``io_options``,
+                ``description``.
+
+        Raises:
+            DefinitionError: listing every problem, with the function's file and line.
+        """
+        from flowstone.definitions._checkpoint import UNSET, build_checkpoint
+
+        unknown = sorted(set(options) - _CHECKPOINT_OPTIONS)
+        if unknown:
+            raise DefinitionError(
+                f"@pipeline.checkpoint got unknown option(s) {', '.join(map(repr, unknown))}; "
+                f"it accepts {', '.join(sorted(_CHECKPOINT_OPTIONS))} besides the named ones"
+            )
+        settings: dict[str, Any] = {
+            "name": name,
+            "depends_on": depends_on,
+            "message": message,
+            "timeout": timeout,
+            "on_timeout": on_timeout,
+            "escalate_to": escalate_to,
+            "condition": condition,
+            "auto_decide": auto_decide,
+            "max_escalations": options.get("max_escalations", 3),
+            "value_type": options.get("value_type"),
+            "partitioned_by": options.get("partitioned_by", UNSET),
+            "io_manager": options.get("io_manager", "fs"),
+            "io_options": options.get("io_options"),
+            "description": options.get("description"),
+        }
+
+        def decorate(function: AssetFunction) -> AssetDefinition:
+            definition = build_checkpoint(function, self, settings)
             self._definitions.append(definition)
             self._by_name.setdefault(definition.name, definition)
             return definition

@@ -17,6 +17,7 @@ from pydantic import field_validator
 
 from flowstone.definitions._naming import is_identifier, is_pipeline_name
 from flowstone.errors import IOManagerError
+from flowstone.io._digest import DIGEST_KEY, HashingWriter
 from flowstone.io._manager import IOContext, IOManager, IOOptions
 
 _EXTENSIONS = {"pickle": "pkl", "json": "json"}
@@ -87,7 +88,7 @@ class FilesystemIOManager(IOManager):
         return state
 
     def store(self, context: IOContext, value: Any) -> Mapping[str, Any]:
-        """Write ``value``; return ``{"path", "size", "format"}``.
+        """Write ``value``; return ``{"path", "size", "format", "sha256"}``.
 
         Raises:
             IOManagerError: when the value cannot be serialized or written (cause chained).
@@ -95,12 +96,12 @@ class FilesystemIOManager(IOManager):
         options = self._options(context)
         path = self._file(context, options)
         try:
-            size = self._write_atomically(path, value, options.format)
+            size, sha256 = self._write_atomically(path, value, options.format)
         except Exception as error:
             hint = _JSON_HINT if options.format == "json" and _is_encoding_error(error) else ""
             message = f"cannot store {_describe(context)} as {options.format} at {path}{hint}"
             raise _error(context, message, error) from error
-        return {"path": path, "size": size, "format": options.format}
+        return {"path": path, "size": size, "format": options.format, DIGEST_KEY: sha256}
 
     def load(self, context: IOContext) -> Any:
         """Read the value back.
@@ -200,7 +201,7 @@ class FilesystemIOManager(IOManager):
         except Exception as error:
             raise _error(context, f"invalid io_options for {_describe(context)}", error) from error
 
-    def _write_atomically(self, path: str, value: Any, fmt: str) -> int:
+    def _write_atomically(self, path: str, value: Any, fmt: str) -> tuple[int, str]:
         directory, name = os.path.split(path)
         if directory not in self._made:
             os.makedirs(directory, exist_ok=True)
@@ -209,7 +210,8 @@ class FilesystemIOManager(IOManager):
         temporary = f"{directory}/.{name}.{secrets.token_hex(6)}.tmp"
         try:
             with _create(temporary, directory) as file:
-                _serialize(file, value, fmt)
+                hashing = HashingWriter(file)
+                _serialize(hashing, value, fmt)  # type: ignore[arg-type]
                 file.flush()
                 if self.fsync:
                     os.fsync(file.fileno())
@@ -221,7 +223,7 @@ class FilesystemIOManager(IOManager):
             raise
         if self.fsync:
             _fsync_directory(directory)
-        return size
+        return size, hashing.hexdigest()
 
     def __repr__(self) -> str:
         return f"<FilesystemIOManager base_dir={str(self.base_dir)!r}>"

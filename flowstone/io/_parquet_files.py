@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from flowstone.errors import IOManagerError
 
 from . import _tabular
+from ._digest import DIGEST_KEY, file_sha256, sha256_hex
 from ._parquet_layout import FILE_NAME as _FILE
 from ._s3_client import S3Client
 from ._s3_errors import S3Target
@@ -96,6 +97,7 @@ class LocalFiles:
                 file.flush()
                 os.fsync(file.fileno())
                 size = file.tell()
+            sha256 = file_sha256(str(temporary))
             os.replace(temporary, target)
         except BaseException:
             temporary.unlink(missing_ok=True)
@@ -105,7 +107,7 @@ class LocalFiles:
         for other in self._names(directory):
             if other != _FILE:
                 (folder / other).unlink(missing_ok=True)
-        return {"path": str(target), "uri": target.as_uri(), "size": size}
+        return {"path": str(target), "uri": target.as_uri(), "size": size, DIGEST_KEY: sha256}
 
     async def names(self, directory: str, where: Where) -> list[str]:
         return await asyncio.to_thread(self._names, directory)
@@ -180,6 +182,7 @@ class S3Files:
             "size": stored.size,
             "etag": stored.etag,
             "last_modified": stored.last_modified.isoformat(),
+            DIGEST_KEY: sha256_hex(data),
         }
 
     async def names(self, directory: str, where: Where) -> list[str]:

@@ -16,6 +16,7 @@ from pydantic import field_validator
 from flowstone.errors import ConfigurationError, IOManagerError
 
 from . import _tabular
+from ._digest import DIGEST_KEY, sha256_hex
 from ._manager import IOContext, IOManager, IOOptions
 from ._s3_client import S3Client, S3Object, S3Retry, S3Settings, S3Transfer
 from ._s3_errors import S3Target
@@ -147,12 +148,14 @@ class S3IOManager(IOManager):
     # -- the I/O manager interface ---------------------------------------------------------
 
     async def store(self, context: IOContext, value: Any) -> dict[str, Any]:  # type: ignore[override]
-        """Upload ``value``; return ``uri``, ``size``, ``etag``, ``last_modified``, ``format``."""
+        """Upload ``value``; return ``uri``, ``size``, ``etag``, ``last_modified``, ``format``
+        and ``sha256`` (of the uploaded bytes: unlike an ETag, a content digest whatever the
+        upload method)."""
         target = self._target(context, "store")
         fmt = self._format(context, target.key)
         data, extra = await self._encode(target, fmt, value)
         stored = await self.client.put(target, data, content_type=_CONTENT_TYPES[fmt])
-        return {**_describe(stored), "format": fmt, **extra}
+        return {**_describe(stored), "format": fmt, DIGEST_KEY: sha256_hex(data), **extra}
 
     async def load(self, context: IOContext) -> Any:
         """Download and decode the value stored for this asset partition."""

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flowstone.approvals._lineage_at import lineage_at
 from flowstone.engine._node import Node, make_node
+from flowstone.engine._results import Materialization
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
     from flowstone.definitions._graph import AssetGraph
     from flowstone.definitions._pipeline import Pipeline
     from flowstone.engine._catalog import PartitionCatalog
-    from flowstone.storage import Storage
+    from flowstone.storage import MaterializationRecord, Storage
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,18 @@ class AsyncLineage:
         node = self._node(asset, partition)
         entries = await self._storage.upstream(asset, node.encoded, as_of=as_of)
         return [(e.asset, self._decode(e.asset, e.partition)) for e in entries]
+
+    async def at(self, asset: str, partition: Any, timestamp: datetime) -> Materialization | None:
+        """The materialization of ``asset`` current at ``timestamp`` (the newest succeeded
+        one finished by then), with the inputs it consumed; None if there was none yet."""
+        await self._ready()
+        node = self._node(asset, partition)
+        return await lineage_at(self._storage, asset, node.encoded, timestamp, self._public)
+
+    def _public(self, record: MaterializationRecord) -> Materialization:
+        inputs = [(i.asset, self._decode(i.asset, i.partition)) for i in record.inputs]
+        key = self._catalog.decode(record.asset, record.partition)
+        return Materialization.from_record(record, key, inputs)
 
     async def downstream(self, asset: str, partition: Any = None) -> list[tuple[str, Any]]:
         """Recorded materializations that consumed this one, transitively, nearest first."""

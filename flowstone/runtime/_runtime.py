@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowstone.approvals import ApprovalsWing, Notifier
+from flowstone.approvals._wait import wait_for_run
 from flowstone.definitions._resources import ResourceManager
 from flowstone.engine._assembly import EngineAssembly, EngineSettings
 from flowstone.engine._node import Node, make_node
@@ -58,7 +60,8 @@ class AsyncRuntime:
         base_dir: where the embedded defaults keep their files.
         max_workers: size of the thread pool that runs plain (non-async) asset functions.
         user: who the records say ran the work (default: the OS user).
-        gatekeeper: decides at checkpoint gates (the approvals wing provides it).
+        gatekeeper: decides at checkpoint gates (default: the approvals wing's).
+        notifiers: told when a checkpoint gate is requested, escalated or decided.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class AsyncRuntime:
         max_workers: int | None = None,
         user: str | None = None,
         gatekeeper: GateKeeper | None = None,
+        notifiers: Sequence[Notifier] = (),
     ) -> None:
         self.pipeline = pipeline
         self.base_dir = Path(base_dir)
@@ -87,6 +91,12 @@ class AsyncRuntime:
         options = {name: self.graph.io_options(name) for name in pipeline.assets}
         self.storage = open_storage(storage, base_dir=self.base_dir, pipeline=pipeline.name)
         self._resources = ResourceManager(resources or {})
+        # Checkpoint gates (flowstone/approvals): the gatekeeper, rt.approvals, rt.audit;
+        # a decision made through this runtime resumes its run here.
+        self.gates = ApprovalsWing(pipeline, self.storage, notifiers=notifiers, ready=self.start)
+        self.gates.resume = self.resume
+        self.approvals, self.audit = self.gates.approvals, self.gates.audit
+        gatekeeper = gatekeeper if gatekeeper is not None else self.gates.gatekeeper
         self._engine = EngineAssembly.build(
             pipeline,
             self.storage,
@@ -160,6 +170,7 @@ class AsyncRuntime:
 
     async def _start_wings(self) -> None:
         """Start the long-lived actors of other wings (see ``start_service``)."""
+        await self.gates.start(self.start_service)
 
     async def start_service(self, spec: supervisors.ChildSpec) -> ActorRef:
         """Start a long-lived actor under this runtime's root supervisor."""
@@ -171,6 +182,7 @@ class AsyncRuntime:
             return
         self._closed = True
         if self._started:
+            await self.gates.close()
             await self._engine.close()
             await self._resources.close()
 
@@ -310,6 +322,17 @@ class AsyncRuntime:
             if made.status == "succeeded" and nid in plan.nodes:
                 plan.done[nid] = reader.to_materialization(made)
         return plan
+
+    async def wait(self, run_id: str, timeout: float | None = None) -> RunResult:
+        """Wait until run ``run_id`` is neither running nor waiting at a gate (another
+        process may be the one continuing it) and return its result.
+
+        Raises:
+            RunNotFound: no such run. WaitTimeout: ``timeout`` seconds passed first.
+        """
+        await self.start()
+        convert = self._engine.reader.to_materialization
+        return await wait_for_run(self.storage, run_id, convert, timeout=timeout)
 
     async def cancel(self, run_id: str) -> bool:
         """Cancel a run, or a whole backfill by its id, in flight here: running attempts

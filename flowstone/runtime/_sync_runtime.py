@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from flowstone.approvals import Approvals, Notifier
 from flowstone.engine._results import BackfillResult, Materialization, RunResult
 from flowstone.errors import BackfillInterrupted
 from flowstone.runtime._runtime import AsyncRuntime
@@ -91,6 +93,21 @@ class Lineage:
         """Materializations made stale by newer upstream data or code versions."""
         return self._rt._call(self._rt.aio.lineage.stale(asset))
 
+    def at(self, asset: str, partition: Any, timestamp: datetime) -> Materialization | None:
+        """The materialization of ``asset`` current at ``timestamp``, with its inputs."""
+        return self._rt._call(self._rt.aio.lineage.at(asset, partition, timestamp))
+
+
+class Audit:
+    """``rt.audit`` of a blocking ``Runtime`` (see ``flowstone.approvals.AsyncAudit``)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+
+    def report(self, asset: str, partition: Any = None) -> dict[str, Any]:
+        """Executions, lineage, approvals and content digests of one asset partition."""
+        return self._rt._call(self._rt.aio.audit.report(asset, partition))
+
 
 class Runtime:
     """Materialize assets of a pipeline and query what was recorded (blocking API).
@@ -111,6 +128,7 @@ class Runtime:
         max_workers: int | None = None,
         user: str | None = None,
         gatekeeper: GateKeeper | None = None,
+        notifiers: Sequence[Notifier] = (),
     ) -> None:
         self.aio = AsyncRuntime(
             pipeline,
@@ -122,12 +140,15 @@ class Runtime:
             max_workers=max_workers,
             user=user,
             gatekeeper=gatekeeper,
+            notifiers=notifiers,
         )
         self.pipeline = pipeline
         self.graph = self.aio.graph
         self.events = self.aio.events
         self._loop = _LoopThread(f"flowstone-{pipeline.name}")
         self.lineage = Lineage(self)
+        self.approvals = Approvals(self.aio.approvals, self._call)
+        self.audit = Audit(self)
         self._closed = False
         try:
             self._call(self.aio.start())
@@ -196,6 +217,10 @@ class Runtime:
     def resume(self, run_id: str) -> RunResult:
         """See ``AsyncRuntime.resume``."""
         return self._call(self.aio.resume(run_id))
+
+    def wait(self, run_id: str, timeout: float | None = None) -> RunResult:
+        """See ``AsyncRuntime.wait``."""
+        return self._call(self.aio.wait(run_id, timeout))
 
     def load_value(self, asset: str, partition: Any = None) -> Any:
         """See ``AsyncRuntime.load_value``."""

@@ -9,11 +9,22 @@ Module map:
     _postgres.py         PostgresStorage (asyncpg; _postgres_queries.py holds its statements)
     _sql.py              queries both SQL backends share (lineage, prune, listings)
     _migrations.py       versioned schema migrations for both SQL dialects
+    _approval_records.py ApprovalRecord, AuditEntry, statuses (checkpoint gates)
+    _approval_store.py   ApprovalStore: storage.approvals on every backend
+    _approval_memory.py, _approval_sqlite.py, _approval_postgres.py, _approval_sql.py
+                         its three backends and their shared SQL
     _codec.py            record <-> row conversions shared by every backend
 """
 
 from typing import TYPE_CHECKING
 
+from flowstone.storage._approval_records import OPEN_STATUSES as OPEN_STATUSES
+from flowstone.storage._approval_records import TERMINAL_STATUSES as TERMINAL_STATUSES
+from flowstone.storage._approval_records import ApprovalPolicy as ApprovalPolicy
+from flowstone.storage._approval_records import ApprovalRecord as ApprovalRecord
+from flowstone.storage._approval_records import ApprovalStatus as ApprovalStatus
+from flowstone.storage._approval_records import AuditEntry as AuditEntry
+from flowstone.storage._approval_store import ApprovalStore as ApprovalStore
 from flowstone.storage._memory import MemoryStorage as MemoryStorage
 from flowstone.storage._records import MATERIALIZATION_STATUSES as MATERIALIZATION_STATUSES
 from flowstone.storage._records import RUN_STATUSES as RUN_STATUSES
@@ -35,8 +46,15 @@ if TYPE_CHECKING:
 
 __all__ = (
     "MATERIALIZATION_STATUSES",
+    "OPEN_STATUSES",
     "RUN_STATUSES",
+    "TERMINAL_STATUSES",
     "TRIGGERS",
+    "ApprovalPolicy",
+    "ApprovalRecord",
+    "ApprovalStatus",
+    "ApprovalStore",
+    "AuditEntry",
     "ErrorInfo",
     "InputRef",
     "LineageEntry",

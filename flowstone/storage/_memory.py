@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flowstone.storage._approval_memory import ApprovalData, MemoryApprovalStore
 from flowstone.storage._codec import (
     check_as_of,
     check_dynamic_keys,
@@ -69,6 +70,7 @@ class _Database:
     pipelines: dict[str, _Pipeline] = field(default_factory=dict)
     dynamic: dict[str, dict[str, None]] = field(default_factory=dict)  # insertion order
     owners: dict[str, str] = field(default_factory=dict)  # materialization id -> pipeline
+    approvals: ApprovalData = field(default_factory=ApprovalData)
 
 
 class MemoryStorage(Storage):
@@ -86,6 +88,7 @@ class MemoryStorage(Storage):
         self._by_asset = mine.by_asset
         self._dynamic = self._db.dynamic
         self._open = False
+        self.approvals = MemoryApprovalStore(pipeline, self._db.approvals)
 
     def for_pipeline(self, pipeline: str) -> MemoryStorage:
         """Return a view of the same dictionaries for ``pipeline``'s records."""

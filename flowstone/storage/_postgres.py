@@ -30,6 +30,7 @@ import actors
 from flowstone.errors import StorageError, StorageUnavailable
 from flowstone.storage import _postgres_queries as q
 from flowstone.storage import _sql
+from flowstone.storage._approval_postgres import PostgresApprovalStore
 from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
 from flowstone.storage._records import (
     LineageEntry,
@@ -127,6 +128,7 @@ class PostgresStorage(Storage):
         self._pool: asyncpg.Pool | None = None
         self._lock_key = lock_key(schema)
         self._statistics = AnalyzePolicy(self.refresh_statistics)
+        self.approvals = PostgresApprovalStore(self)
 
     def for_pipeline(self, pipeline: str) -> PostgresStorage:
         """Return a store on the same database for ``pipeline``'s records (not yet opened)."""

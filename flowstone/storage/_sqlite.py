@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from flowstone.errors import StorageError, StorageUnavailable
 from flowstone.storage import _sql
 from flowstone.storage import _sqlite_queries as q
+from flowstone.storage._approval_sqlite import SQLiteApprovalStore
 from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
 from flowstone.storage._records import (
     LineageEntry,
@@ -74,6 +75,7 @@ class SQLiteStorage(Storage):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self.approvals = SQLiteApprovalStore(self)
 
     def for_pipeline(self, pipeline: str) -> SQLiteStorage:
         """Return a store on the same file for ``pipeline``'s records (not yet opened)."""

@@ -13,6 +13,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from flowstone.storage._approval_store import ApprovalStore
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -47,6 +48,8 @@ class Storage(ABC):
 
     url: str = ""
     pipeline: str = ""
+    #: The checkpoint approvals and their audit trail, in the same database.
+    approvals: ApprovalStore
 
     async def __aenter__(self) -> Self:
         await self.open()

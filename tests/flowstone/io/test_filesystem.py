@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import pickle
@@ -48,7 +49,12 @@ def test_an_unpartitioned_value_goes_to_the_all_file_as_pickle(
 ) -> None:
     metadata = manager.store(context(), {"rows": [1, 2]})
     path = tmp_path / "storage" / "events" / "__all__.pkl"
-    assert metadata == {"path": str(path), "size": path.stat().st_size, "format": "pickle"}
+    assert metadata == {
+        "path": str(path),
+        "size": path.stat().st_size,
+        "format": "pickle",
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
     assert manager.load(context()) == {"rows": [1, 2]}
 
 

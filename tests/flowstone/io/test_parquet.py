@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -87,6 +88,7 @@ async def test_the_materialization_metadata_records_location_rows_and_schema(
         "path": str(path),
         "uri": path.as_uri(),
         "size": path.stat().st_size,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "format": "parquet",
         "compression": "snappy",
         "kind": "pyarrow",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import os
 import pickle
 import re
@@ -75,6 +76,7 @@ async def test_a_json_value_round_trips_and_its_metadata_describes_the_object(
         "etag": head.etag,
         "last_modified": head.last_modified.isoformat(),
         "format": "json",
+        "sha256": hashlib.sha256(b'{"rows": [1, 2, 3]}').hexdigest(),
     }
 
 

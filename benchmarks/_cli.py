@@ -26,6 +26,7 @@ FAMILIES: dict[str, str] = {
     "flowstone": "benchmarks._flowstone",
     "postgres": "benchmarks._postgres",
     "ray": "benchmarks._ray",
+    "automation": "benchmarks._automation",
 }
 """Family name -> module with ``run(options) -> FamilyResult``, in the order they run."""
 

@@ -10,12 +10,14 @@ Wings (each a subpackage; tests/test_layering.py keeps them in order):
     io/            I/O managers (memory, fs, s3, parquet, postgres)
     engine/        planning, scheduling, materializers, executors (local, Ray), lineage writer
     approvals/     checkpoint gates: gatekeeper, decisions, deadlines, audit, notifications
+    automation/    run queue, daemons, schedules, sensors, automation policies
     runtime/       AsyncRuntime, Runtime, backfills, lineage queries, module-level shortcuts
     cli/           the `flowstone` command line
     errors.py, tenancy.py, testing.py   the error hierarchy, tenant scopes, test helpers
 """
 
 from flowstone import approvals as approvals
+from flowstone import automation as automation
 from flowstone import errors as errors
 from flowstone import io as io
 from flowstone import tenancy as tenancy
@@ -24,8 +26,10 @@ from flowstone.approvals import Approve as Approve
 from flowstone.approvals import Modify as Modify
 from flowstone.approvals import Reject as Reject
 from flowstone.approvals import WebhookNotifier as WebhookNotifier
+from flowstone.automation import DaemonConfig as DaemonConfig
 from flowstone.definitions._asset import AssetDefinition as AssetDefinition
 from flowstone.definitions._asset_info import AssetInfo as AssetInfo
+from flowstone.definitions._automation_policy import Automation as Automation
 from flowstone.definitions._context import AssetContext as AssetContext
 from flowstone.definitions._dependency import Dep as Dep
 from flowstone.definitions._graph import AssetGraph as AssetGraph
@@ -33,6 +37,11 @@ from flowstone.definitions._pipeline import Pipeline as Pipeline
 from flowstone.definitions._ray_options import RayOptions as RayOptions
 from flowstone.definitions._resources import ResourceDefinition as ResourceDefinition
 from flowstone.definitions._retry import RetryPolicy as RetryPolicy
+from flowstone.definitions._schedule import ScheduleDefinition as ScheduleDefinition
+from flowstone.definitions._sensor import RunRequest as RunRequest
+from flowstone.definitions._sensor import SensorContext as SensorContext
+from flowstone.definitions._sensor import SensorDefinition as SensorDefinition
+from flowstone.definitions._sensor import SensorResult as SensorResult
 from flowstone.engine._events import Event as Event
 from flowstone.engine._events import EventBus as EventBus
 from flowstone.engine._results import BackfillResult as BackfillResult
@@ -79,6 +88,7 @@ from flowstone.partitions import StaticPartitions as StaticPartitions
 from flowstone.partitions import TimeWindowMapping as TimeWindowMapping
 from flowstone.partitions import TimeWindowPartitions as TimeWindowPartitions
 from flowstone.partitions import WeeklyPartitions as WeeklyPartitions
+from flowstone.runtime._daemon import Daemon as Daemon
 from flowstone.runtime._default import backfill as backfill
 from flowstone.runtime._default import configure as configure
 from flowstone.runtime._default import lineage as lineage
@@ -104,11 +114,14 @@ __all__ = (
     "AssetNotFound",
     "AssetTimeout",
     "AsyncRuntime",
+    "Automation",
     "BackfillInterrupted",
     "BackfillResult",
     "CheckpointRejected",
     "ConfigurationError",
     "CronPartitions",
+    "Daemon",
+    "DaemonConfig",
     "DailyPartitions",
     "DefinitionError",
     "DefinitionProblem",
@@ -141,9 +154,14 @@ __all__ = (
     "RetryPolicy",
     "RunFailed",
     "RunNotFound",
+    "RunRequest",
     "RunResult",
     "Runtime",
     "RuntimeStopped",
+    "ScheduleDefinition",
+    "SensorContext",
+    "SensorDefinition",
+    "SensorResult",
     "StaticPartitions",
     "StorageError",
     "StorageUnavailable",
@@ -155,6 +173,7 @@ __all__ = (
     "WebhookNotifier",
     "WeeklyPartitions",
     "approvals",
+    "automation",
     "backfill",
     "configure",
     "current_tenant",

@@ -45,6 +45,13 @@ async def wait_for_run(
         if deadline is not None and clock.now() >= deadline:
             raise WaitTimeout(
                 f"run {run_id} is still {run.status} after {timeout:g} s; call wait() again "
-                f"later, or see its gates with rt.approvals.pending()"
+                f"later, or {_HINTS.get(str(run.status), _HINTS['waiting'])}"
             )
         await actors.sleep(poll)
+
+
+#: What a run still unfinished may be waiting for, per status.
+_HINTS = {
+    "queued": "check that a daemon is running (`flowstone daemons`): it runs queued runs",
+    "waiting": "see its gates with rt.approvals.pending()",
+}

@@ -13,15 +13,20 @@ Module map:
     _interrupt.py        what a backfill had done when interrupted
     _logging.py          log records as one line each while a command runs
     _approvals.py        approvals list|show|approve|modify|reject, audit (checkpoint gates)
+    _automation.py       daemon, daemons, submit, wait, cancel, queue, schedules, sensors,
+                         automation why (the automation wing)
 """
 
 from flowstone.cli._approvals import approvals as _approvals
 from flowstone.cli._approvals import audit as _audit
+from flowstone.cli._automation import COMMANDS as _AUTOMATION_COMMANDS
 from flowstone.cli._commands import cli as cli
 from flowstone.cli._commands import main as main
 
 cli.add_command(_approvals)
 cli.add_command(_audit)
+for _command in _AUTOMATION_COMMANDS:
+    cli.add_command(_command)
 
 __all__ = ("cli", "main")
 

@@ -16,6 +16,7 @@ from flowstone.errors import AssetNotFound, DefinitionError
 from flowstone.partitions import PartitionMapping, PartitionsDefinition, default_mapping
 
 if TYPE_CHECKING:
+    from flowstone.definitions._automation_policy import Automation
     from flowstone.definitions._checkpoint import CheckpointSpec
     from flowstone.definitions._pipeline import Pipeline
 
@@ -48,6 +49,8 @@ class AssetDefinition:
         pipeline: the pipeline the asset belongs to.
         checkpoint: for a checkpoint gate (``@pipeline.checkpoint``), how it asks for a
             decision; None for an ordinary asset.
+        pool: the named concurrency pool its queued runs occupy (limits hold across daemons).
+        automation: an ``fs.Automation`` policy the daemon evaluates, or None.
     """
 
     name: str
@@ -72,6 +75,8 @@ class AssetDefinition:
     line: int
     pipeline: Pipeline | None = field(default=None, repr=False)
     checkpoint: CheckpointSpec | None = None
+    pool: str | None = None
+    automation: Automation | None = field(default=None, repr=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the decorated function (for tests and notebooks)."""

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, final, overload
 
 from flowstone.definitions._asset import AssetDefinition
 from flowstone.definitions._asset_builder import build_asset
+from flowstone.definitions._automation_policy import Automation
 from flowstone.definitions._naming import is_pipeline_name
-from flowstone.errors import AssetNotFound, DefinitionError
+from flowstone.definitions._schedule import ScheduleDefinition, build_schedule
+from flowstone.definitions._sensor import SensorDefinition, build_sensor
+from flowstone.errors import AssetNotFound, DefinitionError, DefinitionProblem
 
 if TYPE_CHECKING:
     from flowstone.definitions._asset_info import AssetInfo
@@ -25,6 +29,18 @@ AssetFunction = Callable[..., Any]
 _CHECKPOINT_OPTIONS = frozenset(
     {"max_escalations", "value_type", "partitioned_by", "io_manager", "io_options", "description"}
 )
+
+
+def check_automation_options(name: object, pool: object, automation: object) -> None:
+    """Check the ``pool=`` and ``automation=`` arguments of ``@pipeline.asset``."""
+    who = f"asset {name!r}: " if isinstance(name, str) else ""
+    if pool is not None and (not isinstance(pool, str) or not pool.strip()):
+        raise DefinitionError(f"{who}pool must be a non-empty name, got {pool!r}")
+    if automation is not None and not isinstance(automation, Automation):
+        raise DefinitionError(
+            f"{who}automation must be an fs.Automation, got {automation!r}; e.g. "
+            f"automation=fs.Automation.on_missing()"
+        )
 
 
 @final
@@ -53,6 +69,8 @@ class Pipeline:
         # both places of a duplicated name, so none may be dropped here.
         self._definitions: list[AssetDefinition] = []
         self._by_name: dict[str, AssetDefinition] = {}
+        self._schedules: dict[str, ScheduleDefinition] = {}
+        self._sensors: dict[str, SensorDefinition] = {}
 
     @overload
     def asset(self, fn: AssetFunction, /) -> AssetDefinition: ...
@@ -75,6 +93,8 @@ class Pipeline:
         executor: str = "local",
         ray_options: RayOptions | None = None,
         resources: Sequence[str] = (),
+        pool: str | None = None,
+        automation: Automation | None = None,
     ) -> Callable[[AssetFunction], AssetDefinition]: ...
 
     def asset(
@@ -94,6 +114,8 @@ class Pipeline:
         executor: str = "local",
         ray_options: RayOptions | None = None,
         resources: Sequence[str] = (),
+        pool: str | None = None,
+        automation: Automation | None = None,
     ) -> AssetDefinition | Callable[[AssetFunction], AssetDefinition]:
         """Define an asset: ``@pipeline.asset(depends_on=[...])`` above ``def name(context, ...)``.
 
@@ -117,6 +139,8 @@ class Pipeline:
             executor: ``"local"`` (default) or ``"ray"``.
             ray_options: an ``fs.RayOptions`` for ``executor="ray"``.
             resources: names of the runtime resources the asset reads.
+            pool: a named concurrency pool for queued runs (see docs/automation.md).
+            automation: an ``fs.Automation`` policy the daemon evaluates.
 
         Returns:
             The ``AssetDefinition`` (callable like the function), or a decorator making it.
@@ -140,8 +164,12 @@ class Pipeline:
             "resources": resources,
         }
 
+        check_automation_options(name or getattr(fn, "__name__", None), pool, automation)
+
         def decorate(function: AssetFunction) -> AssetDefinition:
             definition = build_asset(function, self, **options)
+            if pool is not None or automation is not None:
+                definition = replace(definition, pool=pool, automation=automation)
             self._definitions.append(definition)
             self._by_name.setdefault(definition.name, definition)
             return definition
@@ -156,7 +184,7 @@ class Pipeline:
         depends_on: Sequence[str | Dep],
         name: str | None = None,
         message: str | Callable[..., Any] | None = None,
-        timeout: datetime.timedelta | float | None = None,
+        timeout: timedelta | float | None = None,
         on_timeout: str = "reject",
         escalate_to: str | Sequence[str] | None = None,
         condition: Callable[..., Any] | None = None,
@@ -223,6 +251,83 @@ class Pipeline:
 
         return decorate(fn) if fn is not None else decorate
 
+    def schedule(
+        self,
+        name: str,
+        *,
+        asset: str,
+        cron: str,
+        timezone: str = "UTC",
+        partition: Callable[[datetime], Any] | None = None,
+        catch_up: str = "latest",
+    ) -> ScheduleDefinition:
+        """Define a cron schedule requesting runs of ``asset`` (with its upstream).
+
+        Args:
+            name: the schedule's name; its runs say ``triggered_by="schedule:<name>"``.
+            asset: the asset to materialize (checked when the pipeline is validated).
+            cron: a crontab expression, 5 fields (or 6, seconds first).
+            timezone: the IANA zone the expression is read in (DST-correct).
+            partition: ``callable(scheduled_time) -> key``; default: for a time-partitioned
+                asset, the window that closed at the tick.
+            catch_up: after downtime, ``"skip"`` the missed ticks, run the ``"latest"`` one,
+                or run ``"all"`` of them.
+
+        Raises:
+            DefinitionError: an invalid cron expression, zone, catch_up, or a duplicate name.
+        """
+        definition = build_schedule(
+            name, asset=asset, cron=cron, timezone=timezone, partition=partition,
+            catch_up=catch_up,
+        )  # fmt: skip
+        if name in self._schedules:
+            raise DefinitionError(f"schedule {name!r} is defined twice in pipeline {self.name!r}")
+        self._schedules[name] = definition
+        return definition
+
+    def sensor(
+        self,
+        *,
+        interval: float = 30.0,
+        name: str | None = None,
+        jitter: float = 0.1,
+        timeout: float = 60.0,
+        resources: Sequence[str] = (),
+    ) -> Callable[[Callable[..., Any]], SensorDefinition]:
+        """Define a sensor: ``@pipeline.sensor(interval=30)`` above ``def name(context)``.
+
+        The function receives an ``fs.SensorContext`` (``context.cursor``,
+        ``context.resources``) and returns an ``fs.SensorResult`` (or a list of
+        ``fs.RunRequest``, or None for nothing to do).
+
+        Raises:
+            DefinitionError: a bad interval, jitter or timeout, or a duplicate name.
+        """
+
+        def decorate(fn: Callable[..., Any]) -> SensorDefinition:
+            definition = build_sensor(
+                fn, name=name, interval=interval, jitter=jitter, timeout=timeout,
+                resources=resources,
+            )  # fmt: skip
+            if definition.name in self._sensors:
+                raise DefinitionError(
+                    f"sensor {definition.name!r} is defined twice in pipeline {self.name!r}"
+                )
+            self._sensors[definition.name] = definition
+            return definition
+
+        return decorate
+
+    @property
+    def schedules(self) -> Mapping[str, ScheduleDefinition]:
+        """The schedules by name (read-only)."""
+        return MappingProxyType(self._schedules)
+
+    @property
+    def sensors(self) -> Mapping[str, SensorDefinition]:
+        """The sensors by name (read-only)."""
+        return MappingProxyType(self._sensors)
+
     @property
     def assets(self) -> Mapping[str, AssetDefinition]:
         """The assets by name, in definition order (read-only)."""
@@ -261,9 +366,22 @@ class Pipeline:
         from flowstone.definitions._validation import pipeline_problems
 
         problems, io_options = pipeline_problems(self, io_managers, resources)
+        problems = [*problems, *self._schedule_problems()]
         if problems:
             raise DefinitionError(problems)
         return AssetGraph(self, validated_io_options=io_options)
+
+    def _schedule_problems(self) -> list[DefinitionProblem]:
+        from flowstone.definitions._naming import suggestion
+
+        return [
+            DefinitionProblem(
+                f"schedule {s.name!r} requests unknown asset {s.asset!r}"
+                f"{suggestion(s.asset, list(self._by_name))}"
+            )
+            for s in self._schedules.values()
+            if s.asset not in self._by_name
+        ]
 
     def __contains__(self, name: object) -> bool:
         return name in self._by_name

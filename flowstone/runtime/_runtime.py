@@ -33,6 +33,7 @@ from flowstone.errors import (
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
 from flowstone.runtime._backfill import Backfill
 from flowstone.runtime._lineage import AsyncLineage
+from flowstone.runtime._queue_methods import QueueMethods
 from flowstone.storage import RunRecord, RunStatus, open_storage
 from flowstone.tenancy import current_tenant, without_tenant
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from flowstone.engine._gate import GateKeeper
 
 
-class AsyncRuntime:
+class AsyncRuntime(QueueMethods):
     """Materialize assets of ``pipeline`` and query what was recorded (async API).
 
     Args:
@@ -183,6 +184,7 @@ class AsyncRuntime:
         self._closed = True
         if self._started:
             await self.gates.close()
+            await self._close_queue()
             await self._engine.close()
             await self._resources.close()
 
@@ -335,10 +337,13 @@ class AsyncRuntime:
         return await wait_for_run(self.storage, run_id, convert, timeout=timeout)
 
     async def cancel(self, run_id: str) -> bool:
-        """Cancel a run, or a whole backfill by its id, in flight here: running attempts
-        are interrupted and recorded as cancelled, nothing else of it starts (re-running a
-        backfill resumes it). Return False when nothing with that id runs here."""
-        return self._engine.registry.cancel(run_id) or self._backfill.cancel(run_id)
+        """Cancel a run or a whole backfill: in flight here (running attempts are
+        interrupted and recorded as cancelled, nothing else of it starts; re-running a
+        backfill resumes it), queued, or running in a daemon (which sees the request at its
+        next heartbeat). Return False when there is nothing with that id to cancel."""
+        if self._engine.registry.cancel(run_id) or self._backfill.cancel(run_id):
+            return True
+        return await self._cancel_queued(run_id)
 
     async def cancel_backfills(self) -> list[str]:
         """Cancel every backfill in flight here; return their ids."""

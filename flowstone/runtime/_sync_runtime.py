@@ -214,13 +214,21 @@ class Runtime:
         """See ``AsyncRuntime.cancel``."""
         return self._call(self.aio.cancel(run_id))
 
-    def resume(self, run_id: str) -> RunResult:
-        """See ``AsyncRuntime.resume``."""
-        return self._call(self.aio.resume(run_id))
+    def submit(self, asset: str, partition: Any = None, *, upstream: bool = True) -> str:
+        """See ``AsyncRuntime.submit``."""
+        return self._call(self.aio.submit(asset, partition, upstream=upstream))
+
+    def submit_backfill(self, asset: str, partitions: Any) -> tuple[str, list[str]]:
+        """See ``AsyncRuntime.submit_backfill``."""
+        return self._call(self.aio.submit_backfill(asset, partitions))
 
     def wait(self, run_id: str, timeout: float | None = None) -> RunResult:
         """See ``AsyncRuntime.wait``."""
         return self._call(self.aio.wait(run_id, timeout))
+
+    def resume(self, run_id: str) -> RunResult:
+        """See ``AsyncRuntime.resume``."""
+        return self._call(self.aio.resume(run_id))
 
     def load_value(self, asset: str, partition: Any = None) -> Any:
         """See ``AsyncRuntime.load_value``."""

@@ -68,10 +68,20 @@ def layered(size: int, width: int = LAYER_WIDTH) -> DagSpec:
     return _with_sink(nodes, "layered")
 
 
+def fanout(size: int, width: int = LAYER_WIDTH) -> DagSpec:
+    """A tree from one source: every asset is read by the next ``width`` assets not yet
+    placed (a0 by a1..a10, a1 by a11..a20, ...), so the frontier widens tenfold per level;
+    the sink reads every leaf."""
+    nodes: list[tuple[str, tuple[str, ...]]] = [("a0", ())]
+    nodes += [(f"a{i}", (f"a{(i - 1) // width}",)) for i in range(1, size - 1)]
+    return _with_sink(nodes, "fanout")
+
+
 SHAPES: dict[str, Callable[[int], DagSpec]] = {
     "chain": chain,
     "diamond": diamond,
     "layered": layered,
+    "fanout": fanout,
 }
 
 

@@ -1,6 +1,6 @@
 """Family "flowstone": asset DAGs and a daily backfill, FlowStone vs Dagster vs plain Python.
 
-- DAGs of 100 and 1,000 trivial assets (chain, diamond, layered; see ``_dags``), all
+- DAGs of 100 and 1,000 trivial assets (chain, diamond, layered, fan-out; see ``_dags``), all
   materialized by one call (``materialize_all(sink)`` / Dagster's ``materialize(assets)``);
   the figure is wall time divided by the number of assets, after one warm-up run.
 - A backfill of daily partitions of a two-asset chain: FlowStone's ``backfill(max_parallel=10)``
@@ -29,7 +29,15 @@ FS_MEM, FS_SQL = "FlowStone memory", "FlowStone SQLite"
 DAG_SQL, DAG_EPH, PLAIN = "Dagster SQLite", "Dagster ephemeral", "plain Python"
 BACKFILL_CHAIN = 2
 DAGSTER_RATIO = Ratio(DAG_SQL, FS_SQL)
-TARGET = Target(FS_SQL, ">=", 100, ratio=DAGSTER_RATIO, text=">= 100× less than Dagster SQLite")
+EPHEMERAL_RATIO = Ratio(DAG_EPH, FS_MEM)
+TARGET = Target(
+    FS_SQL,
+    ">=",
+    100,
+    ratio=DAGSTER_RATIO,
+    also=(EPHEMERAL_RATIO,),
+    text=">= 100× less than Dagster (SQLite vs SQLite, memory vs ephemeral)",
+)
 
 
 def _specs(options: Options) -> list[DagSpec]:
@@ -115,7 +123,7 @@ def _table(options: Options, specs: list[DagSpec], answers: dict[str, Answers]) 
         name="flowstone",
         title="flowstone: asset DAGs and a daily backfill, FlowStone vs Dagster vs plain Python",
         systems=[FS_MEM, FS_SQL, DAG_SQL, DAG_EPH, PLAIN],
-        ratios=[DAGSTER_RATIO, Ratio(DAG_EPH, FS_MEM)],
+        ratios=[DAGSTER_RATIO, EPHEMERAL_RATIO],
     )
     not_run = "not run; use --exhaustive"
     for spec in specs:

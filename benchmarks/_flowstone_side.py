@@ -147,7 +147,8 @@ async def _events_async(storage_url: str, job: dict[str, Any], workdir: Path) ->
     import actors
     from flowstone.storage import MaterializationRecord, open_storage
 
-    writer_class = importlib.import_module("flowstone.engine._lineage_writer").LineageWriter
+    writer_module = importlib.import_module("flowstone.engine._lineage_writer")
+    writer_class, message = writer_module.LineageWriter, writer_module.Record
     moment = dt.datetime.now(dt.UTC)
     run_id = f"bench-events-{random.getrandbits(32):08x}"
 
@@ -170,12 +171,12 @@ async def _events_async(storage_url: str, job: dict[str, Any], workdir: Path) ->
             single, many = job["single"], job["concurrent"]
             started = time.perf_counter()
             for i in range(single):
-                await writer.call(("materialization", record(f"s{i}")), timeout=60)
+                await writer.call(message(record(f"s{i}")), timeout=60)
             one_by_one = single / (time.perf_counter() - started)
 
             async def caller(index: int, count: int) -> None:
                 for i in range(count):
-                    await writer.call(("materialization", record(f"c{index}-{i}")), timeout=60)
+                    await writer.call(message(record(f"c{index}-{i}")), timeout=60)
 
             callers = job.get("callers", 64)
             started = time.perf_counter()

@@ -5,7 +5,8 @@ Each system gets its own throwaway database on the server at ``FLOWSTONE_BENCH_P
 to create and drop them). Both use a files I/O manager, so the difference is the orchestration
 and the record store:
 
-- per-materialization overhead: a layered DAG materialized in one call, per asset;
+- per-materialization overhead: each DAG shape (chain, diamond, layered, fan-out)
+  materialized in one call, per asset;
 - a daily backfill of a two-asset chain, per partition (Dagster: one materialize per key);
 - ``lineage.upstream`` latency over the backfilled records;
 - ``lineage.upstream`` latency with 1M materialization records: the backfill's records are
@@ -25,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from benchmarks._answers import Answers, dagster_answers
-from benchmarks._dags import layered
+from benchmarks._dags import SHAPES, DagSpec
 from benchmarks._flowstone_side import run_in_child
 from benchmarks._options import Options
 from benchmarks._pg_seed import seed_history
@@ -76,19 +77,26 @@ def _history(dsn: str, count: int, target: int) -> Value:
     return Value(value.value, p99=value.p99, note=f"{total:,} records") if value.ok else value
 
 
-def _measure(options: Options) -> tuple[dict[str, Answers], int, int, Value]:
-    spec = layered(options.pick(30, 100))
+def _specs(options: Options) -> list[DagSpec]:
+    return [make(options.pick(30, 100)) for make in SHAPES.values()]
+
+
+def _measure(options: Options) -> tuple[dict[str, Answers], int, Value]:
+    specs = _specs(options)
     count = options.pick(20, 60)
-    keys = [spec.label, "backfill", "events"]
+    keys = [spec.label for spec in specs] + ["backfill", "events"]
     fs_jobs: list[dict[str, Any]] = [
-        {"task": "dag", "spec": spec.to_json(), "reps": options.pick(1, 3)},
+        {"task": "dag", "spec": spec.to_json(), "reps": options.pick(1, 3)} for spec in specs
+    ]
+    fs_jobs += [
         {"task": "backfill", "count": count, "chain": CHAIN, "lineage_samples": 200},
         {"task": "events", "single": options.pick(200, 1_000), "concurrent": 64 * 80},
     ]
     dagster_jobs: list[dict[str, Any]] = [
-        {"task": "dag", "label": spec.label, "assets": spec.to_json()["assets"], "reps": 1},
-        {"task": "partitions", "count": count, "chain": CHAIN},
+        {"task": "dag", "label": spec.label, "assets": spec.to_json()["assets"], "reps": 1}
+        for spec in specs
     ]
+    dagster_jobs.append({"task": "partitions", "count": count, "chain": CHAIN})
     answers: dict[str, Answers] = {}
     history = Value.missing("not measured")
     try:
@@ -104,12 +112,12 @@ def _measure(options: Options) -> tuple[dict[str, Answers], int, int, Value]:
         reason = f"PostgreSQL at {ADMIN_DSN}: {type(exc).__name__}: {exc}"
         answers = {name: Answers(keys, None, error=reason) for name in (FS_PG, DAG_PG)}
         history = Value.missing(reason)
-    return answers, spec.size, count, history
+    return answers, count, history
 
 
 def run(options: Options) -> FamilyResult:
     """Measure both systems on their own database and build the family's table."""
-    answers, size, count, history = _measure(options)
+    answers, count, history = _measure(options)
     ratio = Ratio(DAG_PG, FS_PG)
     result = FamilyResult(
         name="postgres",
@@ -118,9 +126,9 @@ def run(options: Options) -> FamilyResult:
         ratios=[ratio],
     )
     target = Target(FS_PG, ">=", 100, ratio=ratio, text=">= 100× less than Dagster")
-    label = layered(size).label
-    values = {name: a.per_unit(label, size) for name, a in answers.items()}
-    result.add(Row(f"DAG {label}: per asset", "µs", "lower", values, target))
+    for spec in _specs(options):
+        values = {name: a.per_unit(spec.label, spec.size) for name, a in answers.items()}
+        result.add(Row(f"DAG {spec.label}: per asset", "µs", "lower", values, target))
     values = {name: a.per_unit("backfill", count) for name, a in answers.items()}
     metric = f"daily backfill {count} × {CHAIN}: per partition"
     result.add(Row(metric, "µs", "lower", values, target))

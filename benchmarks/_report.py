@@ -65,18 +65,20 @@ class Target:
     threshold: float
     ratio: Ratio | None = None
     text: str = ""
+    also: tuple[Ratio, ...] = ()
+    """Further ratios that must meet the same threshold (every store pairing of a row)."""
 
     def met(self, row: Row) -> bool | None:
         """True or False when the figures exist, None when they do not."""
         if self.ratio is not None:
-            figure = row.ratio(self.ratio)
+            figures = [row.ratio(ratio) for ratio in (self.ratio, *self.also)]
         else:
             measured = row.values.get(self.system)
-            figure = measured.value if measured is not None else None
-        if figure is None:
+            figures = [measured.value if measured is not None else None]
+        if any(figure is None for figure in figures):
             return None
         compare = operator.le if self.op == "<=" else operator.ge
-        return bool(compare(figure, self.threshold))
+        return all(compare(figure, self.threshold) for figure in figures)
 
 
 @dataclass

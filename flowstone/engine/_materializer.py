@@ -333,7 +333,10 @@ class Job:
             guard = self._guard = StoreGuard()
             blocking = partial(io.attempt_blocking, asset, self.node, upstreams, context, guard)
             try:
-                work = services.executors.local.call_in_context(blocking)
+                # An attempt under a timeout stays in the pool: only there can it be timed out.
+                work = services.executors.local.call_attempt(
+                    asset.name, blocking, may_inline=asset.timeout is None
+                )
                 metadata = await self._timed(work, may_expire=guard.abandon)
             finally:
                 self._guard = None

@@ -8,7 +8,7 @@ time normalisation as the SQL backends, so the contract suite sees identical val
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -252,11 +252,42 @@ def normalise_materialization(record: MaterializationRecord) -> MaterializationR
         user=record.user,
         host=record.host,
         code_version=record.code_version,
-        inputs=load_inputs(dump_inputs(record.inputs)),
-        metadata=load_metadata(dump_json(dict(record.metadata))),
+        inputs=_normal_inputs(record.inputs),
+        metadata=_normal_metadata(record.metadata),
         error=load_error(dump_error(record.error)),
         tenant=record.tenant,
     )
+
+
+def _normal_inputs(inputs: Sequence[InputRef]) -> tuple[InputRef, ...]:
+    """``load_inputs(dump_inputs(inputs))``, without the JSON round trip when the inputs are
+    plain ``InputRef``s of plain strings already (what the engine writes)."""
+    if type(inputs) is tuple and all(
+        type(i) is InputRef
+        and type(i.asset) is str
+        and type(i.materialization_id) is str
+        and (i.partition is None or type(i.partition) is str)
+        for i in inputs
+    ):
+        return inputs
+    return load_inputs(dump_inputs(inputs))
+
+
+def _normal_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``load_metadata(dump_json(metadata))``, without the JSON round trip for a flat mapping
+    of clean text keys to clean text, ints, bools and None (what most attempts record)."""
+    for key, value in metadata.items():
+        if not (type(key) is str and key.isascii() and "\x00" not in key):
+            break
+        kind = type(value)
+        if kind is str:
+            if not (value.isascii() and "\x00" not in value):
+                break
+        elif not (value is None or kind is int or kind is bool):
+            break
+    else:
+        return {key: metadata[key] for key in sorted(metadata)}  # JSON's sort_keys order
+    return load_metadata(dump_json(dict(metadata)))
 
 
 # -- queries ----------------------------------------------------------------------------------

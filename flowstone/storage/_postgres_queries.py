@@ -86,7 +86,7 @@ class Statements:
             f"ON CONFLICT (id) DO UPDATE SET {_set_all(mat_columns, 'id')}"
         )
         self.keys_of = (
-            f"SELECT pipeline, asset, pkey FROM {s}.materializations WHERE id = ANY($1::text[])"
+            f"SELECT id, pipeline, asset, pkey FROM {s}.materializations WHERE id = ANY($1::text[])"
         )
         self.delete_inputs = (
             f"DELETE FROM {s}.materialization_inputs WHERE materialization_id = ANY($1::text[])"
@@ -234,19 +234,24 @@ async def _write_materializations(
     orders: Mapping[str, PartitionOrdinals] | None,
 ) -> None:
     """Upsert materializations with their inputs, pointers and status ranges."""
-    ids = [m.id for m in mats]
-    found = await conn.fetch(st.keys_of, ids)
-    keys = {(r["pipeline"], r["asset"], r["pkey"]) for r in found}
-    keys.update((st.pipeline, m.asset, encode_pkey(m.partition)) for m in mats)
+    # A replaced record may have moved (same id, other key): refresh its old key too.
+    replaced = await conn.fetch(st.keys_of, [m.id for m in mats])
+    new_keys = {(st.pipeline, m.asset, encode_pkey(m.partition)) for m in mats}
+    old_keys = {(r["pipeline"], r["asset"], r["pkey"]) for r in replaced} - new_keys
+    keys = new_keys | old_keys
     rows = [(*materialization_values(m, _same), st.pipeline) for m in mats]
     await conn.execute(st.upsert_materializations, *_columns(rows, 20))
-    await conn.execute(st.delete_inputs, ids)
+    # Each statement is a round trip: skip those with nothing to do. Only a record written
+    # before has input rows to replace, and a key that just received a record is not empty
+    # (only the keys replaced records left may be).
+    if replaced:
+        await conn.execute(st.delete_inputs, [r["id"] for r in replaced])
     inputs = [row for m in mats for row in input_values(m)]
     if inputs:
         await conn.execute(st.insert_inputs, *_columns(inputs, 7))
-    pipelines, assets, pkeys = _columns(sorted(keys), 3)
-    await conn.execute(st.refresh, pipelines, assets, pkeys)
-    await conn.execute(st.forget_empty, pipelines, assets, pkeys)
+    await conn.execute(st.refresh, *_columns(sorted(keys), 3))
+    if old_keys:
+        await conn.execute(st.forget_empty, *_columns(sorted(old_keys), 3))
     if orders:
         mine = [(asset, pkey) for p, asset, pkey in keys if p == st.pipeline]
         await ranges.maintain(conn, st.schema, st.pipeline, mine, orders)

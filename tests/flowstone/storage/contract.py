@@ -135,6 +135,22 @@ class StorageContract(
         assert await storage.latest_statuses("clean") == {"a": "succeeded"}
         assert [e.asset for e in await storage.upstream("clean", "a")] == ["raw"]
 
+    async def test_a_record_rewritten_under_another_key_leaves_its_old_key(
+        self, storage: Storage
+    ) -> None:
+        first = mat("clean", "a", inputs=[("raw", "a")])
+        await storage.write(batch(first, mat("clean", "c", inputs=[("raw", "c")])))
+        moved = replace(mat("clean", "b", finished=2, inputs=[("raw", "b")]), id=first.id)
+        await storage.write(batch(moved))
+        assert await storage.latest_statuses("clean") == {"b": "succeeded", "c": "succeeded"}
+        assert [(e.asset, e.partition) for e in await storage.upstream("clean", "b")] == [
+            ("raw", "b")
+        ]
+        assert await storage.upstream("clean", "a") == []
+        assert [(e.asset, e.partition) for e in await storage.upstream("clean", "c")] == [
+            ("raw", "c")
+        ]
+
     async def test_the_last_version_of_an_id_in_one_batch_wins(self, storage: Storage) -> None:
         await storage.write(batch(run("r1", status="pending"), run("r1", status="running")))
         stored = await storage.get_run("r1")

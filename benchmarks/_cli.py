@@ -26,6 +26,8 @@ FAMILIES: dict[str, str] = {
     "flowstone": "benchmarks._flowstone",
     "postgres": "benchmarks._postgres",
     "ray": "benchmarks._ray",
+    "partition_status": "benchmarks._partition_status",
+    "web": "benchmarks._web",
     "automation": "benchmarks._automation",
     "telemetry": "benchmarks._telemetry",
 }

@@ -14,6 +14,8 @@ Wings (each a subpackage; tests/test_layering.py keeps them in order):
     telemetry/     OpenTelemetry traces and metrics, run-log capture (the engine's hook)
     runtime/       AsyncRuntime, Runtime, backfills, lineage queries, module-level shortcuts
     cli/           the `flowstone` command line
+    status/        partition status as ranges (rt.partition_status, `flowstone status`)
+    web/           the dashboard (`flowstone ui`)
     errors.py, tenancy.py, testing.py   the error hierarchy, tenant scopes, test helpers
 """
 
@@ -97,6 +99,8 @@ from flowstone.runtime._default import materialize as materialize
 from flowstone.runtime._default import materialize_all as materialize_all
 from flowstone.runtime._runtime import AsyncRuntime as AsyncRuntime
 from flowstone.runtime._sync_runtime import Runtime as Runtime
+from flowstone.status import PartitionRange as PartitionRange
+from flowstone.status import PartitionStatus as PartitionStatus
 from flowstone.telemetry import Telemetry as Telemetry
 from flowstone.tenancy import TenantScope as TenantScope
 from flowstone.tenancy import current_tenant as current_tenant
@@ -145,7 +149,9 @@ __all__ = (
     "MultiPartitions",
     "PartitionKey",
     "PartitionMapping",
+    "PartitionRange",
     "PartitionSet",
+    "PartitionStatus",
     "PartitionsDefinition",
     "Pipeline",
     "RayOptions",

@@ -24,6 +24,11 @@ from flowstone.cli._automation import COMMANDS as _AUTOMATION_COMMANDS
 from flowstone.cli._commands import cli as cli
 from flowstone.cli._commands import main as main
 from flowstone.cli._logs import logs as _logs
+from flowstone.cli._status import status as _status
+from flowstone.cli._ui import ui as _ui
+
+cli.add_command(_status)
+cli.add_command(_ui)
 
 cli.add_command(_approvals)
 cli.add_command(_audit)

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     runtime: str | None = None
     ray_address: str | None = None
     python_path: list[str] = Field(default_factory=lambda: ["."])
+    ui: dict[str, Any] = Field(default_factory=dict)  # [flowstone.ui]: see `flowstone ui`
     root: Path = Path()
 
 

@@ -32,9 +32,17 @@ from flowstone.errors import (
     RuntimeStopped,
 )
 from flowstone.io import FilesystemIOManager, IOManager, MemoryIOManager
+from flowstone.partitions import DynamicPartitions
 from flowstone.runtime._backfill import Backfill
 from flowstone.runtime._lineage import AsyncLineage
 from flowstone.runtime._queue_methods import QueueMethods
+from flowstone.status import (
+    PartitionStatus,
+    TreeReporter,
+    partition_status,
+    prepare_ranges,
+    register_orders,
+)
 from flowstone.storage import MemoryStorage, RunLogLine, RunRecord, RunStatus, open_storage
 from flowstone.telemetry import Telemetry
 from flowstone.tenancy import current_tenant, without_tenant
@@ -136,6 +144,14 @@ class AsyncRuntime(QueueMethods):
             self.events,
             self._engine.registry.cancel,
         )
+        self.tree_reporter = TreeReporter(
+            self.storage, pipeline.name, lambda: self._engine.tree.root
+        )
+        self.partition_orders = register_orders(
+            self.storage,
+            pipeline,
+            lambda name: self._engine.catalog.stored_keys(DynamicPartitions(name)),
+        )
         self._started = False
         self._closed = False
         self._start_failure: str | None = None
@@ -175,6 +191,7 @@ class AsyncRuntime(QueueMethods):
     async def _start_services(self) -> None:
         try:
             await self._engine.start()
+            await prepare_ranges(self.storage, self.partition_orders)
             await self._resources.start()
             await self._start_wings()
         except BaseException as exc:
@@ -188,6 +205,7 @@ class AsyncRuntime(QueueMethods):
     async def _start_wings(self) -> None:
         """Start the long-lived actors of other wings (see ``start_service``)."""
         await self.gates.start(self.start_service)
+        self.tree_reporter.start()  # publishes the tree for dashboards in other processes
 
     async def start_service(self, spec: supervisors.ChildSpec) -> ActorRef:
         """Start a long-lived actor under this runtime's root supervisor."""
@@ -199,6 +217,7 @@ class AsyncRuntime(QueueMethods):
             return
         self._closed = True
         if self._started:
+            await self.tree_reporter.stop()  # before the tree stops: it calls the supervisors
             await self.gates.close()
             await self._close_queue()
             await self._engine.close()
@@ -413,6 +432,20 @@ class AsyncRuntime(QueueMethods):
         when given); stored when the run (or each resumption of it) ends."""
         await self.start()
         return await self.storage.run_logs(run_id, limit=limit)
+
+    async def partition_status(self, asset: str) -> PartitionStatus:
+        """The status of every partition of ``asset`` as ranges, plus counts (succeeded,
+        failed, running, waiting, missing); O(ranges), never O(partitions)."""
+        await self.start()
+        self.pipeline.get(asset)  # AssetNotFound with suggestions
+        running = [
+            r.partition
+            for r in await self.storage.list_runs(limit=10_000, status="running")
+            if asset in r.targets
+        ]
+        return await partition_status(
+            self.storage, asset, self.partition_orders[asset], running=running
+        )
 
     async def add_dynamic_partitions(self, name: str, keys: list[str]) -> list[str]:
         """Add keys to a dynamic partitions set; return the new ones."""

@@ -251,6 +251,10 @@ class Runtime:
         """See ``AsyncRuntime.logs``."""
         return self._call(self.aio.logs(run_id, limit=limit))
 
+    def partition_status(self, asset: str) -> Any:
+        """The status of every partition of ``asset`` as ranges, plus counts."""
+        return self._call(self.aio.partition_status(asset))
+
     def add_dynamic_partitions(self, name: str, keys: list[str]) -> list[str]:
         """See ``AsyncRuntime.add_dynamic_partitions``."""
         return self._call(self.aio.add_dynamic_partitions(name, keys))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from flowstone.storage._approval_memory import ApprovalData, MemoryApprovalStore
+from flowstone.storage._changes import Change, RuntimeSnapshot, change_rows
 from flowstone.storage._codec import (
     check_as_of,
     check_dynamic_keys,
@@ -20,7 +23,9 @@ from flowstone.storage._codec import (
     prepare_batch,
     require_aware,
 )
+from flowstone.storage._memory_ranges import RangeTable
 from flowstone.storage._migrations import LATEST_VERSION
+from flowstone.storage._ranges import RangeSummary, run_length
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -61,6 +66,7 @@ class _Pipeline:
     records: dict[str, MaterializationRecord] = field(default_factory=dict)
     partitions: dict[_Key, _Partition] = field(default_factory=dict)
     by_asset: dict[str, set[str]] = field(default_factory=dict)
+    ranges: dict[str, RangeTable] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +77,8 @@ class _Database:
     pipelines: dict[str, _Pipeline] = field(default_factory=dict)
     dynamic: dict[str, dict[str, None]] = field(default_factory=dict)  # insertion order
     owners: dict[str, str] = field(default_factory=dict)  # materialization id -> pipeline
+    changes: list[tuple[str, Change]] = field(default_factory=list)  # (pipeline, change)
+    runtimes: dict[str, RuntimeSnapshot] = field(default_factory=dict)
     approvals: ApprovalData = field(default_factory=ApprovalData)
     run_logs: dict[str, list[RunLogLine]] = field(default_factory=dict)  # by run id
 
@@ -90,6 +98,7 @@ class MemoryStorage(Storage):
         self._by_asset = mine.by_asset
         self._dynamic = self._db.dynamic
         self._logs = self._db.run_logs
+        self._ranges = mine.ranges
         self._open = False
         self.approvals = MemoryApprovalStore(pipeline, self._db.approvals)
 
@@ -118,21 +127,101 @@ class MemoryStorage(Storage):
         normal_mats = [normalise_materialization(m) for m in mats]
         for run in normal_runs:
             self._runs[run.run_id] = run
+        touched: set[tuple[str, str | None]] = set()
         for record in normal_mats:
-            self._put(record)
+            touched.update(self._put(record))
+        self._maintain_ranges(touched)
+        now, log = datetime.now(UTC), self._db.changes
+        for row in change_rows(normal_runs, normal_mats):
+            log.append((self.pipeline, Change(len(log) + 1, now, *row)))
 
-    def _put(self, record: MaterializationRecord) -> None:
+    async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
+        """Return the change-log rows of this pipeline numbered above ``after``, oldest first."""
+        log = self._db.changes
+        start = bisect.bisect_right([c.seq for _, c in log], after)
+        mine = (c for p, c in log[start:] if p == self.pipeline)
+        return list(itertools.islice(mine, limit))
+
+    async def report_runtime(self, snapshot: RuntimeSnapshot) -> None:
+        """Keep a runtime's report; forget runtimes not seen for a day."""
+        require_aware(snapshot.seen_at, "seen_at")
+        stale = snapshot.seen_at - timedelta(days=1)
+        kept = {k: v for k, v in self._db.runtimes.items() if v.seen_at >= stale}
+        kept[snapshot.id] = snapshot
+        self._db.runtimes = kept
+
+    async def runtimes(self, *, seen_after: datetime) -> list[RuntimeSnapshot]:
+        """Return this pipeline's runtimes seen after ``seen_after``, newest first."""
+        cutoff = require_aware(seen_after, "seen_after")
+        found = [
+            r
+            for r in self._db.runtimes.values()
+            if r.pipeline == self.pipeline and r.seen_at > cutoff
+        ]
+        return sorted(found, key=lambda r: r.seen_at, reverse=True)
+
+    async def last_change(self) -> int:
+        """Return the number of this pipeline's newest change-log row."""
+        mine = (c.seq for p, c in reversed(self._db.changes) if p == self.pipeline)
+        return next(mine, 0)
+
+    def _put(self, record: MaterializationRecord) -> list[tuple[str, str | None]]:
         # Ids are unique in the whole store, as SQL's primary key makes them: a record written
         # again by another pipeline moves to that pipeline.
+        touched: list[tuple[str, str | None]] = [(record.asset, record.partition)]
         owner = self._db.pipelines[self._db.owners.get(record.id, self.pipeline)]
         old = owner.records.pop(record.id, None)
         if old is not None:
             del owner.partitions[(old.asset, encode_pkey(old.partition))].records[old.id]
+            if owner.records is self._records:
+                touched.append((old.asset, old.partition))
         self._db.owners[record.id] = self.pipeline
         self._records[record.id] = record
         key = (record.asset, encode_pkey(record.partition))
         self._partitions.setdefault(key, _Partition()).records[record.id] = record
         self._by_asset.setdefault(record.asset, set()).add(key[1])
+        return touched
+
+    # -- partition status ranges --------------------------------------------------------------
+
+    def _maintain_ranges(self, touched: set[tuple[str, str | None]]) -> None:
+        changes: dict[str, dict[int, str | None]] = {}
+        for asset, partition in touched:
+            table, order = self._ranges.get(asset), self.partition_orders.get(asset)
+            if table is None or order is None:
+                continue
+            if table.ordering != order.fingerprint:
+                del self._ranges[asset]  # stale: rebuilt on demand
+                continue
+            ordinal = order.ordinal(partition)
+            if ordinal is not None:
+                newest = self._partitions[(asset, encode_pkey(partition))].newest()
+                changes.setdefault(asset, {})[ordinal] = newest.status if newest else None
+        for asset, points in changes.items():
+            if asset in self._ranges:
+                self._ranges[asset].apply(points)
+
+    async def partition_ranges(
+        self, asset: str, *, first: int | None = None, last: int | None = None
+    ) -> RangeSummary:
+        """Return the status ranges of ``asset`` (see ``Storage.partition_ranges``)."""
+        table = self._ranges.get(asset)
+        return RangeSummary(None) if table is None else table.summary(first, last)
+
+    async def partition_orderings(self) -> dict[str, str]:
+        """Return, per asset that has status ranges, the fingerprint they follow."""
+        return {asset: table.ordering for asset, table in self._ranges.items()}
+
+    async def rebuild_partition_ranges(self, asset: str) -> RangeSummary:
+        """Recompute the status ranges of ``asset`` from its newest records."""
+        order = self._order_for(asset)
+        points = []
+        for partition, status in (await self.latest_statuses(asset)).items():
+            ordinal = order.ordinal(partition)
+            if ordinal is not None:
+                points.append((ordinal, status))
+        self._ranges[asset] = RangeTable(order.fingerprint, run_length(points))
+        return self._ranges[asset].summary(None, None)
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -320,6 +409,9 @@ class MemoryStorage(Storage):
                 if ref.materialization_id is not None and ref.materialization_id not in keep:
                     keep.add(ref.materialization_id)
                     pending.append(ref.materialization_id)
+        self._db.changes[:] = [
+            (p, c) for p, c in self._db.changes if p != self.pipeline or c.at >= cutoff
+        ]
         doomed = [rid for rid in self._records if rid not in keep]
         for rid in doomed:
             record = self._records.pop(rid)

@@ -22,6 +22,15 @@ Design notes (docs/adr/0010-record-store-schema.md):
   row-level security keys on it (docs/adr/0015-tenant-isolation-with-rls.md). Inputs copy
   their materialization's tenant and ``asset_partitions`` that of the partition's newest
   record, so a policy can judge every row by itself, without a join.
+- ``partition_ranges`` (version 6) run-length encodes ``asset_partitions.latest_status``
+  over partition ordinals: ``[first, last]`` ranges of consecutive ordinals sharing a
+  status, maintained in the same transaction as every write (``_ranges.py``), so the status
+  of a million partitions is read as a few rows. ``partition_orders`` holds the fingerprint
+  of the ordering each asset's ranges follow; no row means no (or stale) ranges.
+- ``changes`` (version 6) logs every run and materialization written, numbered in commit
+  order, so another process (the dashboard) can follow the store (``_changes.py``);
+  ``runtimes`` (version 6) holds what each running runtime last published about itself
+  (its supervision tree), a row per runtime, replaced at each heartbeat.
 """
 
 from __future__ import annotations
@@ -537,6 +546,84 @@ _POSTGRES_V5 = tuple(
     t.replace("{s}", "{s}.").replace("{time}", "timestamptz") for t in _AUTOMATION_TABLES
 )
 
+# Version 6: status ranges per (pipeline, asset) over partition ordinals, the fingerprint of
+# the ordering each follows, and the change log other processes follow (the dashboard).
+_SQLITE_V6 = (
+    """CREATE TABLE IF NOT EXISTS partition_ranges (
+        pipeline TEXT NOT NULL,
+        asset    TEXT NOT NULL,
+        first    INTEGER NOT NULL,
+        last     INTEGER NOT NULL,
+        status   TEXT NOT NULL,
+        PRIMARY KEY (pipeline, asset, first)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS partition_orders (
+        pipeline TEXT NOT NULL,
+        asset    TEXT NOT NULL,
+        ordering TEXT NOT NULL,
+        PRIMARY KEY (pipeline, asset)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS changes (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at        INTEGER NOT NULL,
+        pipeline  TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        run_id    TEXT NOT NULL,
+        asset     TEXT,
+        partition TEXT,
+        status    TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS changes_by_pipeline ON changes (pipeline, seq)",
+    "CREATE INDEX IF NOT EXISTS changes_by_time ON changes (at)",
+    """CREATE TABLE IF NOT EXISTS runtimes (
+        id         TEXT PRIMARY KEY,
+        pipeline   TEXT NOT NULL,
+        host       TEXT NOT NULL,
+        pid        INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        seen_at    INTEGER NOT NULL,
+        tree       TEXT NOT NULL
+    )""",
+)
+
+_POSTGRES_V6 = (
+    """CREATE TABLE IF NOT EXISTS {s}.partition_ranges (
+        pipeline text COLLATE "C" NOT NULL,
+        asset    text COLLATE "C" NOT NULL,
+        first    bigint NOT NULL,
+        last     bigint NOT NULL,
+        status   text NOT NULL,
+        PRIMARY KEY (pipeline, asset, first)
+    )""",
+    """CREATE TABLE IF NOT EXISTS {s}.partition_orders (
+        pipeline text COLLATE "C" NOT NULL,
+        asset    text COLLATE "C" NOT NULL,
+        ordering text NOT NULL,
+        PRIMARY KEY (pipeline, asset)
+    )""",
+    """CREATE TABLE IF NOT EXISTS {s}.changes (
+        seq       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at        timestamptz NOT NULL DEFAULT now(),
+        pipeline  text COLLATE "C" NOT NULL,
+        kind      text NOT NULL,
+        run_id    text COLLATE "C" NOT NULL,
+        asset     text COLLATE "C",
+        partition text,
+        status    text NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS changes_by_pipeline ON {s}.changes (pipeline, seq)",
+    "CREATE INDEX IF NOT EXISTS changes_by_time ON {s}.changes (at)",
+    """CREATE TABLE IF NOT EXISTS {s}.runtimes (
+        id         text COLLATE "C" PRIMARY KEY,
+        pipeline   text COLLATE "C" NOT NULL,
+        host       text NOT NULL,
+        pid        integer NOT NULL,
+        started_at timestamptz NOT NULL,
+        seen_at    timestamptz NOT NULL,
+        tree       jsonb NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, materializations, lineage inputs, partitions", _SQLITE_V1, _POSTGRES_V1),
     Migration(
@@ -545,6 +632,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "materializations and partitions per pipeline", _SQLITE_V3, _POSTGRES_V3),
     Migration(4, "checkpoint approvals and their append-only audit", _SQLITE_V4, _POSTGRES_V4),
     Migration(5, "run queue, daemons, automation ticks, run keys", _SQLITE_V5, _POSTGRES_V5),
+    Migration(
+        6,
+        "partition status ranges, their orderings, the change log, runtime snapshots",
+        _SQLITE_V6,
+        _POSTGRES_V6,
+    ),
     Migration(7, "run logs", SQLITE_V7, POSTGRES_V7),
 )
 

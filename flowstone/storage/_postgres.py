@@ -18,7 +18,9 @@ and commits the records of many tenants in one transaction.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
@@ -29,9 +31,17 @@ import asyncpg
 import actors
 from flowstone.errors import StorageError, StorageUnavailable
 from flowstone.storage import _postgres_queries as q
+from flowstone.storage import _postgres_ranges as pg_ranges
 from flowstone.storage import _sql
 from flowstone.storage._approval_postgres import PostgresApprovalStore
-from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
+from flowstone.storage._changes import Change, RuntimeSnapshot
+from flowstone.storage._codec import (
+    check_as_of,
+    check_dynamic_keys,
+    prepare_batch,
+    require_aware,
+)
+from flowstone.storage._ranges import RangeSummary
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -127,6 +137,7 @@ class PostgresStorage(Storage):
         self.pipeline = pipeline
         self._st = q.Statements(f'"{schema}"', pipeline)
         self._pool: asyncpg.Pool | None = None
+        self._listener: tuple[asyncpg.Connection, asyncio.Event] | None = None
         self._lock_key = lock_key(schema)
         self._statistics = AnalyzePolicy(self.refresh_statistics)
         self.approvals = PostgresApprovalStore(self)
@@ -177,6 +188,9 @@ class PostgresStorage(Storage):
 
     async def close(self) -> None:
         """Close every pooled connection."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener[0].terminate()
         await self._statistics.stop()
         pool, self._pool = self._pool, None
         if pool is not None:
@@ -269,7 +283,10 @@ class PostgresStorage(Storage):
         runs, mats = prepare_batch(batch, self.pipeline)
         if runs or mats:
             tenant = batch_tenant(runs, mats, current_tenant())
-            await self._run("write", lambda c: q.write(c, self._st, runs, mats), tenant=tenant)
+            orders = dict(self.partition_orders)
+            await self._run(
+                "write", lambda c: q.write(c, self._st, runs, mats, orders), tenant=tenant
+            )
             self._statistics.written(len(mats))
 
     async def refresh_statistics(self) -> None:
@@ -350,6 +367,34 @@ class PostgresStorage(Storage):
         query = _sql.status_counts(self._st.dialect, asset)
         return dict(await self._run("status_counts", lambda c: q.fetch_pairs(c, query)))
 
+    # -- partition status ranges --------------------------------------------------------------
+
+    async def partition_ranges(
+        self, asset: str, *, first: int | None = None, last: int | None = None
+    ) -> RangeSummary:
+        """Return the status ranges of ``asset`` (see ``Storage.partition_ranges``)."""
+        schema = self._st.schema
+        pipeline = self.pipeline
+        return await self._run(
+            "partition_ranges", lambda c: pg_ranges.read(c, schema, pipeline, asset, first, last)
+        )
+
+    async def partition_orderings(self) -> dict[str, str]:
+        """Return, per asset that has status ranges, the fingerprint they follow."""
+        schema, pipeline = self._st.schema, self.pipeline
+        return await self._run(
+            "partition_orderings", lambda c: pg_ranges.orderings(c, schema, pipeline)
+        )
+
+    async def rebuild_partition_ranges(self, asset: str) -> RangeSummary:
+        """Recompute the status ranges of ``asset`` (see ``Storage.rebuild_partition_ranges``)."""
+        order, schema = self._order_for(asset), self._st.schema
+        await self._run(
+            "rebuild_partition_ranges",
+            lambda c: pg_ranges.rebuild(c, schema, self.pipeline, asset, order),
+        )
+        return await self.partition_ranges(asset)
+
     # -- lineage ------------------------------------------------------------------------------
 
     async def upstream(
@@ -398,7 +443,10 @@ class PostgresStorage(Storage):
         """Delete old materializations that nothing kept needs (see ``Storage.prune``)."""
         text, args = _sql.prune(self._st.dialect, older_than).positional()
 
+        cutoff = self._st.dialect.time(older_than, "older_than")
+
         async def delete(conn: asyncpg.Connection) -> int:
+            await conn.execute(f"DELETE FROM {self._st.schema}.changes WHERE at < $1", cutoff)
             status = await conn.execute(text, *args)
             return int(str(status).rsplit(" ", 1)[-1])
 
@@ -425,6 +473,97 @@ class PostgresStorage(Storage):
         return await self._run(
             "run_logs", lambda c: postgres_read(c, self._st.schema, run_id, limit)
         )
+
+    # -- change log ---------------------------------------------------------------------------
+
+    async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
+        """Return the change-log rows of this pipeline numbered above ``after``, oldest
+        first."""
+        text = (
+            f"SELECT seq, at, kind, run_id, asset, partition, status FROM "
+            f"{self._st.schema}.changes WHERE pipeline = $3 AND seq > $1 ORDER BY seq LIMIT $2"
+        )
+
+        async def fetch(conn: asyncpg.Connection) -> list[Change]:
+            rows = await conn.fetch(text, after, limit, self.pipeline)
+            return [Change(*row) for row in rows]
+
+        return await self._run("changes", fetch)
+
+    async def report_runtime(self, snapshot: RuntimeSnapshot) -> None:
+        """Store a runtime's report (see ``Storage.report_runtime``)."""
+        seen = require_aware(snapshot.seen_at, "seen_at")
+        s = self._st.schema
+        upsert = (
+            f"INSERT INTO {s}.runtimes (id, pipeline, host, pid, started_at, seen_at, tree) "
+            f"VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (id) DO UPDATE SET "
+            f"seen_at = excluded.seen_at, tree = excluded.tree"
+        )
+        forget = f"DELETE FROM {s}.runtimes WHERE seen_at < $1::timestamptz - interval '1 day'"
+        values = (
+            snapshot.id,
+            snapshot.pipeline,
+            snapshot.host,
+            snapshot.pid,
+            require_aware(snapshot.started_at, "started_at"),
+            seen,
+            json.dumps(snapshot.tree),
+        )
+
+        async def write(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                await conn.execute(upsert, *values)
+                await conn.execute(forget, seen)
+
+        await self._run("report_runtime", write, tenant=None)
+
+    async def runtimes(self, *, seen_after: datetime) -> list[RuntimeSnapshot]:
+        """Return this pipeline's runtimes seen after ``seen_after``, newest first."""
+        cutoff = require_aware(seen_after, "seen_after")
+        text = (
+            f"SELECT id, pipeline, host, pid, started_at, seen_at, tree::text FROM "
+            f"{self._st.schema}.runtimes WHERE pipeline = $1 AND seen_at > $2 "
+            f"ORDER BY seen_at DESC"
+        )
+
+        async def fetch(conn: asyncpg.Connection) -> list[RuntimeSnapshot]:
+            rows = await conn.fetch(text, self.pipeline, cutoff)
+            return [
+                RuntimeSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows
+            ]
+
+        return await self._run("runtimes", fetch)
+
+    async def last_change(self) -> int:
+        """Return the number of the newest change-log row."""
+        text = f"SELECT coalesce(max(seq), 0) FROM {self._st.schema}.changes WHERE pipeline = $1"
+        return int(await self._run("last_change", lambda c: c.fetchval(text, self.pipeline)))
+
+    async def wait_for_changes(self, after: int, timeout: float) -> bool:
+        """Wait for a notification from a writer (``LISTEN``), or ``timeout``.
+
+        One dedicated connection listens; a lost one is replaced on the next call, and the
+        newest number is always re-read first, so nothing committed is waited past.
+        """
+        signal = await self._listen()
+        signal.clear()
+        if await self.last_change() > after:
+            return True
+        try:
+            await asyncio.wait_for(signal.wait(), timeout)
+        except TimeoutError:
+            pass
+        return await self.last_change() > after
+
+    async def _listen(self) -> asyncio.Event:
+        listener = self._listener
+        if listener is not None and not _is_closed(listener[0]):
+            return listener[1]
+        signal = asyncio.Event()
+        conn = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
+        await conn.add_listener(self._st.channel, lambda *_: signal.set())
+        self._listener = (conn, signal)
+        return signal
 
 
 def batch_tenant(

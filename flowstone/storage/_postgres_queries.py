@@ -8,14 +8,17 @@ and every row of a table is upserted by the same ``INSERT ... ON CONFLICT``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from flowstone.errors import StorageError
+from flowstone.storage import _postgres_ranges as ranges
 from flowstone.storage import _sql
+from flowstone.storage._changes import change_rows
 from flowstone.storage._codec import (
     encode_pkey,
     input_values,
@@ -26,6 +29,7 @@ from flowstone.storage._codec import (
     run_values,
 )
 from flowstone.storage._migrations import LATEST_VERSION, pending, too_new_message
+from flowstone.storage._ranges import PartitionOrdinals
 from flowstone.storage._records import LineageEntry, MaterializationRecord, RunRecord
 
 _RUN_TYPES = (
@@ -91,6 +95,10 @@ class Statements:
             f"INSERT INTO {s}.materialization_inputs ({_INPUT_COLUMNS}) {_unnest(_INPUT_TYPES)}"
         )
         self.refresh = _refresh(s)
+        bare = s.strip('"')
+        self.channel = f"flowstone_changes_{bare}"[:63]
+        digest = hashlib.sha256(f"flowstone.changes:{bare}".encode()).digest()
+        self.changes_lock = int.from_bytes(digest[:8], "big", signed=True)
         self.forget_empty = (
             f"DELETE FROM {s}.asset_partitions ap USING unnest($1::text[], $2::text[], "
             f"$3::text[]) AS k(pipeline, asset, pkey) WHERE ap.pipeline = k.pipeline "
@@ -203,6 +211,7 @@ async def write(
     st: Statements,
     runs: Sequence[RunRecord],
     mats: Sequence[MaterializationRecord],
+    orders: Mapping[str, PartitionOrdinals] | None = None,
 ) -> None:
     """Upsert a batch in one transaction; durable when the commit returns."""
     async with conn.transaction():
@@ -213,21 +222,60 @@ async def write(
         await conn.execute(_KEY_DRIVEN)
         if runs:
             await conn.execute(st.upsert_runs, *_columns([run_values(r, _same) for r in runs], 14))
-        if not mats:
-            return
-        ids = [m.id for m in mats]
-        found = await conn.fetch(st.keys_of, ids)
-        keys = {(r["pipeline"], r["asset"], r["pkey"]) for r in found}
-        keys.update((st.pipeline, m.asset, encode_pkey(m.partition)) for m in mats)
-        rows = [(*materialization_values(m, _same), st.pipeline) for m in mats]
-        await conn.execute(st.upsert_materializations, *_columns(rows, 20))
-        await conn.execute(st.delete_inputs, ids)
-        inputs = [row for m in mats for row in input_values(m)]
-        if inputs:
-            await conn.execute(st.insert_inputs, *_columns(inputs, 7))
-        pipelines, assets, pkeys = _columns(sorted(keys), 3)
-        await conn.execute(st.refresh, pipelines, assets, pkeys)
-        await conn.execute(st.forget_empty, pipelines, assets, pkeys)
+        if mats:
+            await _write_materializations(conn, st, mats, orders)
+        await append_changes(conn, st, runs, mats)
+
+
+async def _write_materializations(
+    conn: asyncpg.Connection,
+    st: Statements,
+    mats: Sequence[MaterializationRecord],
+    orders: Mapping[str, PartitionOrdinals] | None,
+) -> None:
+    """Upsert materializations with their inputs, pointers and status ranges."""
+    ids = [m.id for m in mats]
+    found = await conn.fetch(st.keys_of, ids)
+    keys = {(r["pipeline"], r["asset"], r["pkey"]) for r in found}
+    keys.update((st.pipeline, m.asset, encode_pkey(m.partition)) for m in mats)
+    rows = [(*materialization_values(m, _same), st.pipeline) for m in mats]
+    await conn.execute(st.upsert_materializations, *_columns(rows, 20))
+    await conn.execute(st.delete_inputs, ids)
+    inputs = [row for m in mats for row in input_values(m)]
+    if inputs:
+        await conn.execute(st.insert_inputs, *_columns(inputs, 7))
+    pipelines, assets, pkeys = _columns(sorted(keys), 3)
+    await conn.execute(st.refresh, pipelines, assets, pkeys)
+    await conn.execute(st.forget_empty, pipelines, assets, pkeys)
+    if orders:
+        mine = [(asset, pkey) for p, asset, pkey in keys if p == st.pipeline]
+        await ranges.maintain(conn, st.schema, st.pipeline, mine, orders)
+
+
+async def append_changes(
+    conn: asyncpg.Connection,
+    st: Statements,
+    runs: Sequence[RunRecord],
+    mats: Sequence[MaterializationRecord],
+) -> None:
+    """Log the batch in ``changes`` and notify listeners (delivered at commit).
+
+    The lock makes sequence numbers follow commit order: a writer holding it commits before
+    the next one draws numbers, so a reader of ``seq > cursor`` never misses a row that
+    commits later with a smaller number. It is taken by the batch's last statements and
+    held only until the commit right after them.
+    """
+    rows = change_rows(runs, mats)
+    if not rows:
+        return
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", st.changes_lock)
+    await conn.execute(
+        f"INSERT INTO {st.schema}.changes (pipeline, kind, run_id, asset, partition, status) "
+        f"SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])",
+        st.pipeline,
+        *_columns(rows, 5),
+    )
+    await conn.execute("SELECT pg_notify($1, '')", st.channel)
 
 
 async def add_dynamic_partitions(

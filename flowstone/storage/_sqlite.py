@@ -26,8 +26,16 @@ from typing import Any, TypeVar
 from flowstone.errors import StorageError, StorageUnavailable
 from flowstone.storage import _sql
 from flowstone.storage import _sqlite_queries as q
+from flowstone.storage import _sqlite_ranges as sqlite_ranges
 from flowstone.storage._approval_sqlite import SQLiteApprovalStore
-from flowstone.storage._codec import check_as_of, check_dynamic_keys, prepare_batch
+from flowstone.storage._changes import Change, RuntimeSnapshot
+from flowstone.storage._codec import (
+    check_as_of,
+    check_dynamic_keys,
+    prepare_batch,
+    require_aware,
+)
+from flowstone.storage._ranges import RangeSummary
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -180,7 +188,8 @@ class SQLiteStorage(Storage):
         """Commit the batch in one durable transaction (see ``Storage.write``)."""
         runs, mats = prepare_batch(batch, self.pipeline)
         if runs or mats:
-            await self._write(q.write, runs, mats, self.pipeline)
+            orders = dict(self.partition_orders)
+            await self._write(q.write, runs, mats, self.pipeline, orders)
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -243,6 +252,43 @@ class SQLiteStorage(Storage):
     async def status_counts(self, asset: str) -> dict[str, int]:
         """Count partitions of ``asset`` by the status of their newest materialization."""
         return dict(await self._read(_fetch_pairs, _sql.status_counts(self._d, asset)))
+
+    # -- partition status ranges --------------------------------------------------------------
+
+    async def partition_ranges(
+        self, asset: str, *, first: int | None = None, last: int | None = None
+    ) -> RangeSummary:
+        """Return the status ranges of ``asset`` (see ``Storage.partition_ranges``)."""
+        return await self._read(sqlite_ranges.read, self.pipeline, asset, first, last)
+
+    async def partition_orderings(self) -> dict[str, str]:
+        """Return, per asset that has status ranges, the fingerprint they follow."""
+        return await self._read(sqlite_ranges.orderings, self.pipeline)
+
+    async def rebuild_partition_ranges(self, asset: str) -> RangeSummary:
+        """Recompute the status ranges of ``asset`` (see ``Storage.rebuild_partition_ranges``)."""
+        await self._write(q.rebuild_ranges, self.pipeline, asset, self._order_for(asset))
+        return await self.partition_ranges(asset)
+
+    # -- change log ---------------------------------------------------------------------------
+
+    async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
+        """Return the change-log rows numbered above ``after``, oldest first."""
+        return await self._read(q.changes, self.pipeline, after, limit)
+
+    async def report_runtime(self, snapshot: RuntimeSnapshot) -> None:
+        """Store a runtime's report (see ``Storage.report_runtime``)."""
+        require_aware(snapshot.seen_at, "seen_at")
+        await self._write(q.report_runtime, snapshot)
+
+    async def runtimes(self, *, seen_after: datetime) -> list[RuntimeSnapshot]:
+        """Return this pipeline's runtimes seen after ``seen_after``, newest first."""
+        cutoff = require_aware(seen_after, "seen_after")
+        return await self._read(q.runtimes, self.pipeline, cutoff)
+
+    async def last_change(self) -> int:
+        """Return the number of the newest change-log row."""
+        return await self._read(q.last_change, self.pipeline)
 
     # -- lineage ------------------------------------------------------------------------------
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from flowstone.errors import StorageError
 from flowstone.storage import _sql
+from flowstone.storage import _sqlite_ranges as ranges
+from flowstone.storage._changes import Change, RuntimeSnapshot, change_rows
 from flowstone.storage._codec import (
     encode_pkey,
     from_micros,
@@ -27,6 +29,7 @@ from flowstone.storage._codec import (
     to_micros,
 )
 from flowstone.storage._migrations import LATEST_VERSION, pending, too_new_message
+from flowstone.storage._ranges import PartitionOrdinals
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -139,11 +142,19 @@ def write(
     runs: Sequence[RunRecord],
     mats: Sequence[MaterializationRecord],
     pipeline: str,
+    orders: Mapping[str, PartitionOrdinals] | None = None,
 ) -> None:
-    """Upsert runs and materializations (of ``pipeline``) in one transaction and refresh the
-    partition pointers."""
+    """Upsert runs and materializations (of ``pipeline``) in one transaction, refresh the
+    partition pointers and the status ranges of assets with a registered order, and log the
+    batch in the change log."""
     with transaction(conn):
         conn.executemany(_UPSERT_RUN, [run_values(r, to_micros) for r in runs])
+        now = to_micros(datetime.now(UTC))
+        conn.executemany(
+            "INSERT INTO changes (at, pipeline, kind, run_id, asset, partition, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(now, pipeline, *row) for row in change_rows(runs, mats)],
+        )
         if not mats:
             return
         ids = json.dumps([m.id for m in mats])
@@ -169,12 +180,24 @@ def write(
         params = [{"pipeline": p, "asset": asset, "pkey": pkey} for p, asset, pkey in keys]
         conn.executemany(_REFRESH_PARTITION, params)
         conn.executemany(_FORGET_EMPTY_PARTITION, params)
+        if orders:
+            mine = [(asset, pkey) for p, asset, pkey in keys if p == pipeline]
+            ranges.maintain(conn, pipeline, mine, orders)
+
+
+def rebuild_ranges(
+    conn: sqlite3.Connection, pipeline: str, asset: str, order: PartitionOrdinals
+) -> None:
+    """Recompute the status ranges of one asset in a write transaction."""
+    with transaction(conn):
+        ranges.rebuild(conn, pipeline, asset, order)
 
 
 def prune(conn: sqlite3.Connection, dialect: _sql.Dialect, older_than: datetime) -> int:
     """Delete what ``Storage.prune`` allows; return how many materializations went."""
     query = _sql.prune(dialect, older_than)
     with transaction(conn):
+        conn.execute("DELETE FROM changes WHERE at < ?", (to_micros(older_than),))
         conn.execute(query.text, query.params)
         # rowcount is -1 for a statement that starts with WITH; changes() counts the rows
         # the DELETE itself removed (not the inputs removed by the cascade).
@@ -262,3 +285,59 @@ def dynamic_partitions(conn: sqlite3.Connection, name: str) -> list[str]:
     """Return the keys of a set in insertion order."""
     rows = conn.execute("SELECT key FROM dynamic_partitions WHERE name = ? ORDER BY seq", (name,))
     return [row[0] for row in rows]
+
+
+def changes(conn: sqlite3.Connection, pipeline: str, after: int, limit: int) -> list[Change]:
+    """Return the change-log rows of ``pipeline`` above ``after``, oldest first."""
+    rows = conn.execute(
+        "SELECT seq, at, kind, run_id, asset, partition, status FROM changes "
+        "WHERE pipeline = ? AND seq > ? ORDER BY seq LIMIT ?",
+        (pipeline, after, limit),
+    )
+    return [Change(r[0], from_micros(r[1]), *r[2:]) for r in rows]
+
+
+def last_change(conn: sqlite3.Connection, pipeline: str) -> int:
+    """Return the newest change-log number of ``pipeline`` (0 when none)."""
+    row = conn.execute(
+        "SELECT coalesce(max(seq), 0) FROM changes WHERE pipeline = ?", (pipeline,)
+    ).fetchone()
+    return int(row[0])
+
+
+def report_runtime(conn: sqlite3.Connection, snapshot: RuntimeSnapshot) -> None:
+    """Upsert a runtime's report and forget runtimes not seen for a day."""
+    seen = to_micros(snapshot.seen_at)
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO runtimes (id, pipeline, host, pid, started_at, seen_at, tree) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "seen_at = excluded.seen_at, tree = excluded.tree",
+            (
+                snapshot.id,
+                snapshot.pipeline,
+                snapshot.host,
+                snapshot.pid,
+                to_micros(snapshot.started_at),
+                seen,
+                json.dumps(snapshot.tree),
+            ),
+        )
+        conn.execute("DELETE FROM runtimes WHERE seen_at < ?", (seen - 86_400_000_000,))
+
+
+def runtimes(
+    conn: sqlite3.Connection, pipeline: str, seen_after: datetime
+) -> list[RuntimeSnapshot]:
+    """Return ``pipeline``'s runtimes seen after ``seen_after``, newest first."""
+    rows = conn.execute(
+        "SELECT id, pipeline, host, pid, started_at, seen_at, tree FROM runtimes "
+        "WHERE pipeline = ? AND seen_at > ? ORDER BY seen_at DESC",
+        (pipeline, to_micros(seen_after)),
+    )
+    return [
+        RuntimeSnapshot(
+            r[0], r[1], r[2], r[3], from_micros(r[4]), from_micros(r[5]), json.loads(r[6])
+        )
+        for r in rows
+    ]

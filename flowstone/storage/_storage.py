@@ -7,13 +7,17 @@ the store never needs to know how a key is shaped.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from flowstone.errors import StorageError
 from flowstone.storage._approval_store import ApprovalStore
+from flowstone.storage._changes import Change, RuntimeSnapshot
+from flowstone.storage._ranges import PartitionOrdinals, RangeSummary
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -148,6 +152,97 @@ class Storage(ABC):
     @abstractmethod
     async def status_counts(self, asset: str) -> dict[str, int]:
         """Count partitions of ``asset`` by the status of their newest materialization."""
+
+    # -- partition status ranges -----------------------------------------------------------
+
+    def order_partitions(self, asset: str, order: PartitionOrdinals | None) -> None:
+        """Register how ``asset``'s keys are numbered, so the store keeps status ranges for
+        it as records are written (None forgets it). Synchronous: nothing is read or written
+        until ``rebuild_partition_ranges`` or a write."""
+        orders = self.partition_orders
+        if order is None:
+            orders.pop(asset, None)
+        else:
+            orders[asset] = order
+
+    @property
+    def partition_orders(self) -> dict[str, PartitionOrdinals]:
+        """The registered orderings by asset (see ``order_partitions``)."""
+        found: dict[str, PartitionOrdinals] | None = self.__dict__.get("_partition_orders")
+        if found is None:
+            found = self.__dict__["_partition_orders"] = {}
+        return found
+
+    @abstractmethod
+    async def partition_ranges(
+        self, asset: str, *, first: int | None = None, last: int | None = None
+    ) -> RangeSummary:
+        """Return the status ranges of ``asset`` (clipped to ordinals ``first..last`` when
+        given) and the fingerprint they were built with; O(ranges returned).
+
+        The ranges are current only when that fingerprint equals the registered order's;
+        otherwise call ``rebuild_partition_ranges``."""
+
+    @abstractmethod
+    async def partition_orderings(self) -> dict[str, str]:
+        """Return, per asset that has status ranges, the fingerprint they follow."""
+
+    @abstractmethod
+    async def rebuild_partition_ranges(self, asset: str) -> RangeSummary:
+        """Recompute the status ranges of ``asset`` from the newest status of every recorded
+        partition, with the registered order, atomically with respect to writers; O(recorded
+        partitions), for a new or changed order.
+
+        Raises:
+            StorageError: no order is registered for ``asset``.
+        """
+
+    def _order_for(self, asset: str) -> PartitionOrdinals:
+        order = self.partition_orders.get(asset)
+        if order is None:
+            raise StorageError(
+                f"no partition order is registered for asset {asset!r}; call "
+                f"storage.order_partitions({asset!r}, order) first (the runtime does this "
+                f"for every asset of its pipeline)"
+            )
+        return order
+
+    # -- change log -------------------------------------------------------------------------
+
+    @abstractmethod
+    async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
+        """Return this pipeline's change-log rows numbered above ``after``, oldest first (at
+        most ``limit``): every run and materialization written, in commit order."""
+
+    @abstractmethod
+    async def last_change(self) -> int:
+        """Return the number of this pipeline's newest change-log row (0 when none)."""
+
+    @abstractmethod
+    async def report_runtime(self, snapshot: RuntimeSnapshot) -> None:
+        """Store what a running runtime publishes about itself (replacing its last report),
+        and forget runtimes not seen for a day."""
+
+    @abstractmethod
+    async def runtimes(self, *, seen_after: datetime) -> list[RuntimeSnapshot]:
+        """Return this pipeline's runtimes seen after ``seen_after``, newest report first."""
+
+    async def wait_for_changes(self, after: int, timeout: float) -> bool:
+        """Wait until the change log holds rows above ``after`` (True) or ``timeout``
+        seconds pass (False), written by this process or any other.
+
+        This default re-reads the newest number every 50 ms (one index lookup); PostgreSQL
+        waits for a notification instead.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if await self.last_change() > after:
+                return True
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(0.05, left))
 
     # -- lineage ----------------------------------------------------------------------------
 

@@ -24,6 +24,12 @@ from tests.flowstone.storage.contract_lineage import (
     PruneContract,
 )
 from tests.flowstone.storage.contract_pipelines import PipelinesContract
+from tests.flowstone.storage.contract_ranges import (
+    ChangeLogContract,
+    PipelineRangesContract,
+    RangesContract,
+    RuntimeReportsContract,
+)
 from tests.flowstone.storage.contract_run_log import RunLogContract
 from tests.flowstone.storage.contract_values import ValuesContract
 from tests.flowstone.storage.records import T0, at, batch, ids, mat, run
@@ -38,6 +44,10 @@ class StorageContract(
     ValuesContract,
     PipelinesContract,
     RunLogContract,
+    RangesContract,
+    ChangeLogContract,
+    PipelineRangesContract,
+    RuntimeReportsContract,
 ):
     """The behaviour every backend shares."""
 

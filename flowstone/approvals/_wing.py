@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import actors
 import supervisors
@@ -30,6 +30,23 @@ from flowstone.storage import ApprovalRecord, ApprovalStore, Storage
 log = logging.getLogger("flowstone.approvals")
 
 Resume = Callable[[str], Awaitable[Any]]
+
+
+class HandOff(Protocol):
+    """Continues a run after a decision through a durable queue (the runtime supplies
+    ``flowstone.automation``'s; see docs/approvals.md, "How a decision resumes a run")."""
+
+    async def enqueue(self, run_id: str, *, here: bool = False) -> str:
+        """Queue the run; return ``"daemons"``, ``"here"`` or why nobody needs to."""
+        ...
+
+    async def run_here(self, run_id: str) -> int:
+        """Claim the queued run and resume it in this process."""
+        ...
+
+
+#: Decisions after which the run only fails at the gate: resumed where they are made.
+_FAILING = frozenset({"rejected", "expired"})
 _MISSING = object()
 _DECODED_MAX = 100_000
 
@@ -76,6 +93,8 @@ class ApprovalsWing:
         self.approvals = AsyncApprovals(self)
         self.audit = AsyncAudit(self)
         self.resume: Resume | None = None
+        self.hand_off: HandOff | None = None
+        self.handed_to_daemons: set[str] = set()
         self._ready = ready
         self._interval = timer_interval
         self._timer: actors.ActorRef | None = None
@@ -140,6 +159,8 @@ class ApprovalsWing:
         await self.notifications.drain()
 
     async def _decided(self, record: ApprovalRecord) -> None:
+        if self.hand_off is not None and await self._handed_off(record, self.hand_off):
+            return
         if self.resume is None:
             return
         run_id = record.run_id
@@ -152,6 +173,32 @@ class ApprovalsWing:
         task = asyncio.get_running_loop().create_task(self._resume(run_id, record.id))
         self._resumes.add(task)
         task.add_done_callback(self._resumes.discard)
+
+    async def _handed_off(self, record: ApprovalRecord, hand_off: HandOff) -> bool:
+        """Queue the run durably before the decision call returns; resume it here unless
+        live daemons will. False when the queue could not be reached (resume directly)."""
+        run_id = record.run_id
+        try:
+            where = await hand_off.enqueue(run_id, here=record.status in _FAILING)
+        except Exception:
+            log.exception("could not queue run %s after approval %s", run_id, record.id)
+            return False
+        if where == "daemons":
+            self.handed_to_daemons.add(run_id)
+        elif where == "here":
+            task = asyncio.get_running_loop().create_task(self._run_here(hand_off, run_id))
+            self._resumes.add(task)
+            task.add_done_callback(self._resumes.discard)
+        return True
+
+    @staticmethod
+    async def _run_here(hand_off: HandOff, run_id: str) -> None:
+        try:
+            await hand_off.run_here(run_id)
+        except Exception:
+            # The decision and the queue row are stored: a daemon, or the next decision,
+            # resumes the run.
+            log.exception("resuming run %s after a decision failed", run_id)
 
     async def _resume(self, run_id: str, approval_id: str) -> None:
         assert self.resume is not None

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from flowstone.automation._handoff_sql import requeue_if_decided
 from flowstone.automation._records import (
     Claim,
     DaemonRecord,
@@ -210,9 +211,13 @@ async def renew(
     return Renewal(frozenset(set(run_ids) - mine), frozenset(cancel))
 
 
-async def finish(tx: Tx, owner: str, run_id: str) -> bool:
-    """Mark a claimed run done; False when this daemon no longer owned it."""
-    return bool(
+async def finish(tx: Tx, owner: str, run_id: str, now: datetime | None = None) -> bool:
+    """Mark a claimed run done; False when this daemon no longer owned it.
+
+    With ``now``, a run left waiting at a gate decided meanwhile is queued again in the
+    same transaction (``_handoff_sql.requeue_if_decided``), so no decision is missed.
+    """
+    done = bool(
         await tx.execute(
             "UPDATE {t}run_queue SET state = 'done', lease_until = NULL "
             "WHERE run_id = :run_id AND owner = :owner AND state = 'claimed'",
@@ -220,6 +225,9 @@ async def finish(tx: Tx, owner: str, run_id: str) -> bool:
             owner=owner,
         )
     )
+    if done and now is not None:
+        await requeue_if_decided(tx, run_id, now)
+    return done
 
 
 async def abandon(tx: Tx, owner: str, run_id: str, now: datetime, reason: str) -> bool:

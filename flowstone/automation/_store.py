@@ -20,8 +20,10 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from flowstone.automation import _handoff_sql as h
 from flowstone.automation import _queue_sql as q
 from flowstone.automation import _tick_sql as t
+from flowstone.automation._clock import wall_now
 from flowstone.automation._records import (
     AutomationState,
     Claim,
@@ -82,9 +84,21 @@ class AutomationStore:
         """Heartbeat: extend leases, report lost runs and cancel requests."""
         return await self._run(q.renew, owner, list(run_ids), now, lease_until)
 
-    async def finish(self, owner: str, run_id: str) -> bool:
-        """Mark a claimed run done; False when the lease was lost."""
-        return await self._run(q.finish, owner, run_id)
+    async def finish(self, owner: str, run_id: str, *, look_again: bool = True) -> bool:
+        """Mark a claimed run done (queued again when it waits at a gate decided
+        meanwhile, unless ``look_again`` is False; see ``_handoff_sql``); False when the
+        lease was lost."""
+        return await self._run(q.finish, owner, run_id, wall_now() if look_again else None)
+
+    async def hand_off(self, run_id: str, now: datetime) -> str:
+        """Queue ``run_id`` to be resumed after a decision (see ``_handoff_sql.hand_off``)."""
+        return await self._run(h.hand_off, run_id, now)
+
+    async def claim_run(
+        self, run_id: str, owner: str, now: datetime, lease_until: datetime
+    ) -> Claim | None:
+        """Claim the queue row of one run for ``owner``; None when someone else holds it."""
+        return await self._run(h.claim_run, run_id, owner, now, lease_until)
 
     async def abandon(self, owner: str, run_id: str, now: datetime, reason: str) -> bool:
         """Fail a claimed run that cannot be executed (recorded with ``reason``)."""

@@ -1,10 +1,12 @@
 """``flowstone approvals ...`` and ``flowstone audit``: the approval queue and the audit
 report from the command line.
 
-A decision made here resumes its run in this process (the CLI waits until the run is
-done or waits at another gate), so approving from a terminal continues a run started
-anywhere. Exit codes as for every command, plus: 1 the approval was already decided
-(someone else won), 2 unknown approval id or an invalid decision.
+A decision made here puts its run on the run queue: when a daemon of the pipeline is
+live, the daemon continues it and the CLI says "queued for the daemons"; otherwise the
+CLI resumes it in this process (and waits until the run is done or waits at another gate),
+so approving from a terminal continues a run started anywhere. Exit codes as for every
+command, plus: 1 the approval was already decided (someone else won), 2 unknown approval
+id or an invalid decision.
 """
 
 from __future__ import annotations
@@ -178,7 +180,8 @@ def show(state: State, rt: Any, approval_id: str) -> None:
 
 def _after_decision(state: State, rt: Any, decided: list[Approval], wait: bool) -> None:
     if wait:
-        # This process resumes the runs (until a daemon takes them over): let them finish.
+        # Runs this process resumes (no daemon is live): let them finish. Runs handed to
+        # live daemons are not waited for.
         rt._call(rt.aio.gates.settle())
     if state.json:
         emit_json([a.to_json() for a in decided])
@@ -186,6 +189,8 @@ def _after_decision(state: State, rt: Any, decided: list[Approval], wait: bool) 
     for a in decided:
         where = label(a.checkpoint, a.partition_key)
         console().print(esc(f"{a.status}: {where} ({a.id}, run {a.run_id})"))
+    for run_id in sorted({a.run_id for a in decided} & rt.aio.gates.handed_to_daemons):
+        console().print(esc(f"run {run_id}: queued for the daemons"))
 
 
 _BY = click.option("--by", default=default_actor, show_default="user@host", help="Who decides.")

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flowstone.automation._queue import RunQueue
+from flowstone.automation._store import AutomationStore
 from flowstone.errors import StorageError
 
 if TYPE_CHECKING:
@@ -36,6 +37,10 @@ class QueueMethods:
             user = f"{self._engine.user}@{self._engine.host}"
             self._run_queue = RunQueue(self.pipeline, self.storage, user=user)
         return self._run_queue
+
+    async def _queue_store(self) -> AutomationStore:
+        """The queue's automation store, opened on first use (the decision hand-off's)."""
+        return await self.queue.store()
 
     async def submit(self, asset: str, partition: Any = None, *, upstream: bool = True) -> str:
         """Queue a run of ``asset`` (with its upstream closure unless ``upstream=False``)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowstone.approvals import ApprovalsWing, Notifier
 from flowstone.approvals._wait import wait_for_run
+from flowstone.automation._handoff import ResumeHandOff
 from flowstone.definitions._resources import ResourceManager
 from flowstone.engine._assembly import EngineAssembly, EngineSettings
 from flowstone.engine._node import Node, make_node
@@ -42,7 +43,7 @@ from flowstone.status import (
     prepare_ranges,
     register_orders,
 )
-from flowstone.storage import RunLogLine, RunRecord, RunStatus, open_storage
+from flowstone.storage import MemoryStorage, RunLogLine, RunRecord, RunStatus, open_storage
 from flowstone.telemetry import Telemetry
 from flowstone.tenancy import current_tenant, without_tenant
 
@@ -109,6 +110,9 @@ class AsyncRuntime(QueueMethods):
         # a decision made through this runtime resumes its run here.
         self.gates = ApprovalsWing(pipeline, self.storage, notifiers=notifiers, ready=self.start)
         self.gates.resume = self.resume
+        if not isinstance(self.storage, MemoryStorage):
+            # With a shared store, a decision continues the run through the run queue.
+            self.gates.hand_off = ResumeHandOff(pipeline.name, self._queue_store, self.resume)
         self.approvals, self.audit = self.gates.approvals, self.gates.audit
         gatekeeper = gatekeeper if gatekeeper is not None else self.gates.gatekeeper
         self._owns_telemetry = telemetry is None

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from flowstone.automation._observer import NO_OBSERVER, DaemonObserver
 from flowstone.automation._store import AutomationStore
 from flowstone.errors import StorageError
 from flowstone.storage import Storage
@@ -110,6 +111,8 @@ class DaemonContext:
     storage: Storage
     definitions: DefinitionsHolder
     launcher: RunLauncher
+    observer: DaemonObserver = NO_OBSERVER
+    """Told of claims, ticks and heartbeats (the telemetry wing's daemon metrics)."""
 
     def __post_init__(self) -> None:
         require_serves(self.storage, self.definitions.current.pipeline)

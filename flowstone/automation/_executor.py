@@ -90,9 +90,23 @@ class RunExecutor(actors.Actor):
         claims = await self.ctx.store.claim(
             self.config.daemon_id, now, lease_until, limits, version
         )
+        observer = self.ctx.observer
         for claim in claims:
             crash_point("run_claimed")
+            observer.run_claimed(claim.takeover)
             await self._start(claim)
+        if observer.counts_queue:
+            await self._count_queue(pipeline)
+
+    async def _count_queue(self, pipeline: str) -> None:
+        # Counted here, on the actor, not in the metric callback: the SDK collects on its
+        # own thread, which must never wait for (or fail on) the record store.
+        try:
+            total, pools = await self.ctx.store.queue_depth(pipeline)
+        except Exception:
+            log.debug("could not count the queue of %s", pipeline, exc_info=True)
+            return
+        self.ctx.observer.queue_depth(pipeline, total, pools)
 
     async def _start(self, claim: Claim) -> None:
         if claim.claims > self.config.max_claims:
@@ -104,6 +118,7 @@ class RunExecutor(actors.Actor):
             self.ctx.launcher.resume(claim.run_id), name=f"flowstone-run-{claim.run_id}"
         )
         self.tasks[claim.run_id] = task
+        self.ctx.observer.run_started()
         ref, run_id = self.ref, claim.run_id
 
         def finished(done: asyncio.Task[str]) -> None:
@@ -179,6 +194,7 @@ class RunExecutor(actors.Actor):
             self.tasks.pop(run_id, None)
             if await self.ctx.store.release(self.config.daemon_id, run_id):
                 handed.append(run_id)
+                self.ctx.observer.run_handed_back()
         return handed
 
     async def terminate(self, reason: object) -> None:

@@ -38,6 +38,7 @@ class Heartbeat(actors.Actor):
 
     async def _beat(self, status: str) -> None:
         await self.ctx.store.register_daemon(self.record(status, wall_now()))
+        self.ctx.observer.heartbeat(status)
 
     def record(self, status: str, now: datetime) -> DaemonRecord:
         """This daemon's row as of ``now``."""

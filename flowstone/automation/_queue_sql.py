@@ -371,3 +371,17 @@ async def daemons(tx: Tx) -> list[DaemonRecord]:
         )
         for r in rows
     ]
+
+
+async def depth(tx: Tx, pipeline: str) -> tuple[int, dict[str, int]]:
+    """Return the queued (unclaimed) runs of ``pipeline``: in all, and per pool."""
+    (total,) = await tx.fetch(
+        "SELECT COUNT(*) FROM {t}run_queue WHERE state = 'queued' AND pipeline = :pipeline",
+        pipeline=pipeline,
+    )
+    rows = await tx.fetch(
+        "SELECT p.pool, COUNT(*) FROM {t}run_pools p JOIN {t}run_queue q ON q.run_id = p.run_id "
+        "WHERE q.state = 'queued' AND q.pipeline = :pipeline GROUP BY p.pool",
+        pipeline=pipeline,
+    )
+    return int(total[0]), {str(pool): int(n) for pool, n in rows}

@@ -157,6 +157,7 @@ class ScheduleActor(actors.Actor):
             log.warning("schedule %s: tick %s was taken over by another daemon", self.name, tick)
             return
         crash_point("run_created")
+        self.ctx.observer.tick(self.origin, outcome.status, (now - tick).total_seconds())
         if created:
             log.info("schedule %s: tick %s -> run %s", self.name, tick, ", ".join(created))
 

@@ -122,6 +122,7 @@ class SensorActor(actors.Actor):
             log.warning("sensor %s: slot %s was taken over by another daemon", self.name, slot)
             return
         crash_point("run_created")
+        self.ctx.observer.tick(self.origin, outcome.status, (now - slot).total_seconds())
         if created:
             log.info("sensor %s: %d run(s) requested", self.name, len(created))
 

@@ -108,6 +108,10 @@ class AutomationStore:
         """Hand a claimed run back to the queue."""
         return await self._run(q.release, owner, run_id)
 
+    async def queue_depth(self, pipeline: str) -> tuple[int, dict[str, int]]:
+        """The queued (unclaimed) runs of ``pipeline``: in all, and per pool."""
+        return await self._run(q.depth, pipeline)
+
     async def request_cancel(self, run_id: str, now: datetime) -> str:
         """Cancel a queued run, or flag a claimed one for its daemon."""
         return await self._run(q.request_cancel, run_id, now)

@@ -26,6 +26,7 @@ from flowstone.automation._context import (
     require_serves,
 )
 from flowstone.automation._executor import Drain
+from flowstone.automation._observer import NO_OBSERVER, DaemonObserver
 from flowstone.automation._reload import (
     ModuleWatcher,
     import_spec,
@@ -36,6 +37,7 @@ from flowstone.automation._reload import (
 from flowstone.automation._store import AutomationStore, open_automation_store
 from flowstone.automation._tree import executor_name, start_tree, sync_automation
 from flowstone.runtime._runtime import AsyncRuntime
+from flowstone.telemetry import Telemetry
 
 log = logging.getLogger("flowstone.automation")
 
@@ -119,7 +121,12 @@ class Daemon:
         self.pipeline = import_spec(pipeline) if isinstance(pipeline, str) else pipeline
         self.spec = spec or self.spec or locate(self.pipeline)
         self.storage_url = storage
-        self.runtime_kwargs: Mapping[str, Any] = kwargs
+        # One Telemetry for the daemon and every runtime it builds (a reload builds another):
+        # a runtime given one never shuts it down, so a retired runtime cannot stop the
+        # providers the new one and the daemon's own metrics still use.
+        self._owns_telemetry = kwargs.get("telemetry") is None
+        self.telemetry: Telemetry = kwargs.pop("telemetry", None) or Telemetry.from_environment()
+        self.runtime_kwargs: Mapping[str, Any] = {**kwargs, "telemetry": self.telemetry}
         self.reload = reload
         self.reload_interval = reload_interval
         self.stopping = asyncio.Event()
@@ -153,7 +160,12 @@ class Daemon:
             self.pipeline, code_version_of(self.pipeline), _resources_of(runtime)
         )
         self.ctx = ctx = DaemonContext(
-            self.config, store, storage, DefinitionsHolder(definitions), launcher
+            self.config,
+            store,
+            storage,
+            DefinitionsHolder(definitions),
+            launcher,
+            self._observer(),
         )
         tree = await start_tree(ctx)
         log.info("daemon %s started (code %s)", self.config.daemon_id, definitions.code_version)
@@ -197,6 +209,12 @@ class Daemon:
         await store.close()
         await ctx.storage.close()
         await launcher.close()
+        if self._owns_telemetry:
+            await asyncio.to_thread(self.telemetry.shutdown)
+
+    def _observer(self) -> DaemonObserver:
+        metrics = self.telemetry.daemon_metrics(self.pipeline.name)
+        return NO_OBSERVER if metrics is None else metrics
 
     def _runtime(self, pipeline: Any) -> AsyncRuntime:
         return AsyncRuntime(pipeline, self.storage_url, **self.runtime_kwargs)

@@ -49,7 +49,8 @@ class TelemetryInstrumentation:
         self.metrics = Metrics(meters, version) if meters is not None else None
         self.propagator = telemetry.propagator
         self.capture = telemetry.capture_logs
-        self.runs: dict[str, trace.Span] = {}
+        self.runs: dict[str, _Traced] = {}
+        """The runs in progress that have a span, by run id."""
         self.attempts: dict[str, SpanContext] = {}
         """Span contexts of the attempts in progress, by the id of the record they write
         (a commit span links to the attempts whose records it carries)."""
@@ -82,8 +83,11 @@ class TelemetryInstrumentation:
         if self.tracer is None:
             return NO_SCOPE
         try:
+            traced = self.runs.get(run_id)
+            if traced is not None and not traced.recording:
+                return NO_SCOPE  # the run was sampled out (decided once, at its start)
             if not trace.get_current_span().is_recording():
-                return NO_SCOPE  # outside an attempt, or its run was sampled out
+                return NO_SCOPE  # outside an attempt, or the attempt was sampled out
             attributes: dict[str, Any] = {"flowstone.asset": asset, "flowstone.run_id": run_id}
             if partition_key is not None:
                 attributes["flowstone.partition"] = partition_key
@@ -101,10 +105,10 @@ class TelemetryInstrumentation:
         try:
             if self.metrics is not None:
                 self.metrics.restarts.add(1, {"flowstone.child": child})
-            span = self.runs.get(run_id) if run_id is not None else None
-            if span is not None:
+            traced = self.runs.get(run_id) if run_id is not None else None
+            if traced is not None and traced.recording:
                 attributes = {"flowstone.child": child, "flowstone.reason": reason[:1000]}
-                span.add_event(_spans.RESTART_EVENT, attributes)
+                traced.span.add_event(_spans.RESTART_EVENT, attributes)
         except Exception:
             _spans.failed("report a restart")
 
@@ -145,11 +149,28 @@ class TelemetryInstrumentation:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def carrier_of(self, span: trace.Span) -> dict[str, str]:
-        """The trace context of ``span`` as the configured propagators write it."""
+    def carrier_of(
+        self, span: trace.Span, context: otel_context.Context | None = None
+    ) -> dict[str, str]:
+        """The trace context of ``span`` as the configured propagators write it (``context``:
+        one that holds ``span`` already, saving a copy)."""
         carrier: dict[str, str] = {}
-        self.propagator.inject(carrier, context=trace.set_span_in_context(span))
+        if context is None:
+            context = trace.set_span_in_context(span)
+        self.propagator.inject(carrier, context=context)
         return carrier
+
+
+class _Traced:
+    """A run's span, the context holding it (the parent of its attempts, made once) and
+    its sampling decision (read once: every attempt and I/O of the run follows it)."""
+
+    __slots__ = ("context", "recording", "span")
+
+    def __init__(self, span: trace.Span) -> None:
+        self.span = span
+        self.context = trace.set_span_in_context(span)
+        self.recording = span.is_recording()
 
 
 def _scope() -> Any:
@@ -182,14 +203,14 @@ class _RunScope:
             self.span = owner.tracer.start_span(
                 _spans.RUN, parent, attributes=_run_attributes(spec)
             )
-            owner.runs[spec.run_id] = self.span
+            traced = owner.runs[spec.run_id] = _Traced(self.span)
             # A resumed run keeps the context of the run's first span: every resumption is a
             # child of it, in the same trace.
-            self.context = dict(stored) if stored else owner.carrier_of(self.span)
+            self.context = dict(stored) if stored else owner.carrier_of(self.span, traced.context)
         except Exception:
             _spans.failed("open a run span")
             return self
-        if self.stored and self.span.is_recording():
+        if self.stored and traced.recording:
             await self._gate_waits(self.span)
         return self
 
@@ -267,7 +288,7 @@ def _run_attributes(spec: RunSpec) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "flowstone.run_id": spec.run_id,
         "flowstone.run.kind": spec.kind,
-        "flowstone.targets": list(spec.targets),
+        "flowstone.targets": tuple(spec.targets),
         "flowstone.trigger": spec.trigger,
     }
     if spec.partition is not None:
@@ -321,10 +342,10 @@ class _AttemptScope:
 
     def _start_span(self, tracer: trace.Tracer) -> None:
         owner, job, node = self.owner, self.job, self.job.node
-        run_span = owner.runs.get(job.run_id)
-        if run_span is not None and not run_span.is_recording():
+        traced = owner.runs.get(job.run_id)
+        if traced is not None and not traced.recording:
             return  # the run was sampled out: so are its attempts, at no cost
-        parent = trace.set_span_in_context(run_span) if run_span is not None else None
+        parent = traced.context if traced is not None else None
         attributes: dict[str, Any] = {
             "flowstone.asset": node.asset,
             "flowstone.run_id": job.run_id,
@@ -335,7 +356,7 @@ class _AttemptScope:
             attributes["flowstone.partition"] = node.encoded
         span = tracer.start_span(_spans.MATERIALIZE, parent, attributes=attributes)
         self.span = span
-        self.token = otel_context.attach(trace.set_span_in_context(span))
+        self.token = otel_context.attach(trace.set_span_in_context(span, parent))
         self.record_id = MaterializationRecord.make_id(
             job.run_id, node.asset, node.encoded, self.attempt
         )

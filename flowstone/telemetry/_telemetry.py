@@ -18,6 +18,7 @@ from flowstone.telemetry._run_logs import LINES_PER_RUN
 
 if TYPE_CHECKING:
     from flowstone.storage import Storage
+    from flowstone.telemetry._daemon_metrics import DaemonMetrics
     from flowstone.telemetry._instrumentation import TelemetryInstrumentation
 
 SHUTDOWN_SECONDS = 5.0
@@ -111,6 +112,14 @@ class Telemetry:
         from flowstone.telemetry._instrumentation import TelemetryInstrumentation
 
         return TelemetryInstrumentation(self, storage, _version())
+
+    def daemon_metrics(self, pipeline: str) -> DaemonMetrics | None:
+        """Internal: the metrics of a daemon of ``pipeline`` (None when metrics are off)."""
+        if self.meter_provider is None:
+            return None
+        from flowstone.telemetry._daemon_metrics import DaemonMetrics
+
+        return DaemonMetrics(self.meter_provider, pipeline, _version())
 
     def shutdown(self, timeout: float = SHUTDOWN_SECONDS) -> None:
         """Send what is queued and stop the providers ``from_environment`` built.

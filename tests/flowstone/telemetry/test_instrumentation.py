@@ -229,3 +229,46 @@ async def test_a_run_resumed_from_its_stored_trace_context_continues_the_same_tr
     assert after.context.trace_id == before.context.trace_id
     assert parent_of(after) == before.context.span_id
     assert [s.attributes["flowstone.status"] for s in (before, after)] == ["waiting", "succeeded"]  # type: ignore[index]
+
+
+class CountingSampler:
+    """Samples every run out, and counts the spans the SDK was asked to start."""
+
+    def __init__(self) -> None:
+        from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+        self.asked: list[str] = []
+        self.inner = ParentBased(ALWAYS_OFF)
+
+    def should_sample(self, parent: Any, trace_id: int, name: str, *args: Any, **kw: Any) -> Any:
+        self.asked.append(name)
+        return self.inner.should_sample(parent, trace_id, name, *args, **kw)
+
+    def get_description(self) -> str:
+        return "counting"
+
+
+async def test_a_sampled_out_run_starts_no_attempt_or_io_span(make_runtime: Any) -> None:
+    """The run's sampling decision is taken once: its attempts and I/O never reach the SDK,
+    while its metrics and its stored trace context are kept."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+
+    sampler = CountingSampler()
+    tracer_provider = TracerProvider(sampler=sampler)  # type: ignore[arg-type]
+    reader = InMemoryMetricReader()
+    telemetry = fs.Telemetry(tracer_provider, MeterProvider(metric_readers=[reader]))
+    rt = make_runtime(two_steps(), telemetry=telemetry)
+    result = await rt.materialize_all("clean", "2025-01-02")
+    assert result.status == "succeeded"
+    # Commits are roots of their own (they serve many runs): the sampler decides for them.
+    assert [n for n in sampler.asked if n != "flowstone.lineage.commit"] == ["flowstone.run"]
+    record = await rt.storage.get_run(result.run_id)
+    assert record is not None
+    flags = record.metadata["trace_context"]["traceparent"].rsplit("-", 1)[1]
+    assert int(flags, 16) & 1 == 0  # kept, with its "not sampled" decision, for a resumption
+    data = reader.get_metrics_data()
+    assert data is not None
+    names = {m.name for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics}
+    assert "flowstone.materializations" in names

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
-from flowstone.approvals._approval import Approval, approval_of
+from flowstone.approvals._approval import Approval, approval_of, approvals_of
 from flowstone.errors import ApprovalAlreadyDecided, ApprovalNotFound, InvalidPartition
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class AsyncApprovals:
         await self._wing.ready()
         partitions = None if partition is None else [self._encode(checkpoint, partition)]
         before = None if older_than is None else self._wing.now() - older_than
-        records = await self._wing.store.list_approvals(
+        found = await self._wing.store.list_fields(
             checkpoint=checkpoint,
             partitions=partitions,
             requested_before=before,
@@ -67,11 +67,9 @@ class AsyncApprovals:
         )
         if partition_range is not None:
             first, last = (self._encode(checkpoint, k) for k in partition_range)
-            records = [
-                r for r in records if r.partition is not None and first <= r.partition <= last
-            ]
-            records = records if limit is None else records[:limit]
-        return [approval_of(r, self._wing.decode) for r in records]
+            found = [f for f in found if f[2] is not None and first <= f[2] <= last]
+            found = found if limit is None else found[:limit]
+        return approvals_of(found, self._wing.decode)
 
     async def get(self, approval_id: str) -> Approval:
         """Return one approval.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, final
 
 from flowstone.storage import OPEN_STATUSES, ApprovalRecord
+from flowstone.storage._approval_records import ApprovalFields
 
 
 @final
@@ -108,6 +109,48 @@ def approval_of(record: ApprovalRecord, decode: Decode | None = None) -> Approva
         value=record.view,
         modified_value=record.modified_value,
     )
+
+
+def approvals_of(found: Iterable[ApprovalFields], decode: Decode) -> list[Approval]:
+    """Return the public form of listed approvals (``ApprovalStore.list_fields``)."""
+    # Positional construction from the plain tuples: a listing builds one object per gate.
+    return [
+        Approval(
+            id_,
+            checkpoint,
+            None if key is None else decode(checkpoint, key),
+            run_id,
+            status,
+            message,
+            requested_at,
+            timeout_at,
+            decided_by,
+            decided_at,
+            reason,
+            escalated_to,
+            count,
+            key,
+            view,
+            modified,
+        )
+        for (
+            id_,
+            checkpoint,
+            key,
+            run_id,
+            status,
+            message,
+            requested_at,
+            timeout_at,
+            decided_by,
+            decided_at,
+            reason,
+            escalated_to,
+            count,
+            view,
+            modified,
+        ) in found
+    ]
 
 
 def _iso(value: datetime | None) -> str | None:

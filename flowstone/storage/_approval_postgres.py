@@ -15,18 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from flowstone.storage._approval_records import ApprovalRecord, AuditEntry
+from flowstone.storage._approval_records import ApprovalFields, ApprovalRecord, AuditEntry
 from flowstone.storage._approval_sql import (
     APPROVAL_COLUMNS,
     AUDIT_COLUMNS,
+    FIELD_COLUMNS,
     Where,
-    approval_filter,
     approval_from_row,
     approval_values,
     audit_filter,
     audit_from_row,
     audit_values,
     change_values,
+    fields_from_rows,
+    listing_query,
 )
 from flowstone.storage._approval_store import (
     ApprovalStore,
@@ -61,6 +63,7 @@ class PostgresApprovalStore(ApprovalStore):
         self._storage = storage
         s = storage._st.schema
         self._select = f"SELECT {APPROVAL_COLUMNS} FROM {s}.approvals"
+        self._select_fields = f"SELECT {FIELD_COLUMNS} FROM {s}.approvals"
         self._insert = (
             f"INSERT INTO {s}.approvals ({APPROVAL_COLUMNS}) "
             f"VALUES ({_placeholders(APPROVAL_COLUMNS)}) "
@@ -163,7 +166,8 @@ class PostgresApprovalStore(ApprovalStore):
     ) -> list[ApprovalRecord]:
         """Return approvals, oldest request first (see ``ApprovalStore.list_approvals``)."""
         where = Where(numbered=True)
-        approval_filter(
+        text = listing_query(
+            self._select,
             where,
             _same,
             pipeline=self._storage.pipeline,
@@ -173,11 +177,32 @@ class PostgresApprovalStore(ApprovalStore):
             requested_before=requested_before,
             requested_after=requested_after,
             run_id=run_id,
+            limit=limit,
         )
-        text = f"{self._select} {where.clause()} ORDER BY requested_at, id"
-        if limit is not None:
-            text += f" LIMIT {int(limit)}"
         return await self._fetch(text, where.params)
+
+    async def list_fields(
+        self,
+        *,
+        checkpoint: str | None = None,
+        partitions: Sequence[str | None] | None = None,
+        requested_before: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[ApprovalFields]:
+        """Return open approvals' listing fields (see ``ApprovalStore.list_fields``)."""
+        where = Where(numbered=True)
+        text = listing_query(
+            self._select_fields,
+            where,
+            _same,
+            pipeline=self._storage.pipeline,
+            open_only=True,
+            checkpoint=checkpoint,
+            partitions=partitions,
+            requested_before=requested_before,
+            limit=limit,
+        )
+        return await self._fetch_fields(text, where.params)
 
     async def due(self, now: datetime, *, limit: int = 500) -> list[ApprovalRecord]:
         """Return open approvals whose deadline has come, earliest first."""
@@ -235,5 +260,11 @@ class PostgresApprovalStore(ApprovalStore):
     async def _fetch(self, text: str, params: Sequence[Any]) -> list[ApprovalRecord]:
         async def run(conn: asyncpg.Connection) -> list[ApprovalRecord]:
             return [approval_from_row(row, _same) for row in await conn.fetch(text, *params)]
+
+        return await self._storage._run("approvals.list", run)
+
+    async def _fetch_fields(self, text: str, params: Sequence[Any]) -> list[ApprovalFields]:
+        async def run(conn: asyncpg.Connection) -> list[ApprovalFields]:
+            return fields_from_rows(await conn.fetch(text, *params), _same)
 
         return await self._storage._run("approvals.list", run)

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from flowstone.storage._approval_records import ApprovalPolicy, ApprovalRecord, AuditEntry
+from flowstone.storage._approval_records import (
+    ApprovalFields,
+    ApprovalPolicy,
+    ApprovalRecord,
+    AuditEntry,
+)
 from flowstone.storage._codec import dump_json, encode_pkey, require_aware
 
 APPROVAL_COLUMNS = (
@@ -21,6 +26,11 @@ APPROVAL_COLUMNS = (
     "timeout_at, decided_by, decided_at, reason, modified_value, escalated_to, "
     "escalation_count, policy, tenant"
 )
+FIELD_COLUMNS = (
+    "id, checkpoint, partition, run_id, status, message, requested_at, timeout_at, "
+    "decided_by, decided_at, reason, escalated_to, escalation_count, view, modified_value"
+)
+"""The columns of ``ApprovalFields``, in its order."""
 AUDIT_COLUMNS = (
     "id, approval_id, event, actor, reason, before_digest, after_digest, at, run_id, asset, "
     "partition, pkey, detail, tenant"
@@ -94,6 +104,79 @@ def approval_from_row(row: Sequence[Any], from_time: TimeOut) -> ApprovalRecord:
         pipeline=pipeline,
         tenant=tenant,
     )
+
+
+def fields_from_rows(rows: Iterable[Sequence[Any]], from_time: TimeOut) -> list[ApprovalFields]:
+    """Convert rows in ``FIELD_COLUMNS`` order (times and JSON decoded)."""
+    # One loop with the conversions inlined: this runs for every open gate of a listing.
+    loads = json.loads
+    return [
+        (
+            id_,
+            checkpoint,
+            partition,
+            run_id,
+            status,
+            message,
+            from_time(requested),
+            None if timeout is None else from_time(timeout),
+            decided_by,
+            None if decided is None else from_time(decided),
+            reason,
+            escalated_to,
+            count,
+            None if view is None else loads(view),
+            None if modified is None else loads(modified),
+        )
+        for (
+            id_,
+            checkpoint,
+            partition,
+            run_id,
+            status,
+            message,
+            requested,
+            timeout,
+            decided_by,
+            decided,
+            reason,
+            escalated_to,
+            count,
+            view,
+            modified,
+        ) in rows
+    ]
+
+
+def listing_query(
+    select: str,
+    where: Where,
+    to_time: TimeIn,
+    *,
+    pipeline: str,
+    open_only: bool,
+    checkpoint: str | None,
+    partitions: Sequence[str | None] | None,
+    requested_before: datetime | None,
+    requested_after: datetime | None = None,
+    run_id: str | None = None,
+    limit: int | None,
+) -> str:
+    """Return ``select`` with the filters of ``list_approvals`` (parameters in ``where``),
+    oldest request first."""
+    approval_filter(
+        where,
+        to_time,
+        pipeline=pipeline,
+        open_only=open_only,
+        checkpoint=checkpoint,
+        partitions=partitions,
+        requested_before=requested_before,
+        requested_after=requested_after,
+        run_id=run_id,
+    )
+    text = f"{select} {where.clause()} ORDER BY requested_at, id"
+    return text if limit is None else f"{text} LIMIT {int(limit)}"
 
 
 @functools.lru_cache(maxsize=1024)

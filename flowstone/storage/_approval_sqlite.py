@@ -12,18 +12,20 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flowstone.storage._approval_records import ApprovalRecord, AuditEntry
+from flowstone.storage._approval_records import ApprovalFields, ApprovalRecord, AuditEntry
 from flowstone.storage._approval_sql import (
     APPROVAL_COLUMNS,
     AUDIT_COLUMNS,
+    FIELD_COLUMNS,
     Where,
-    approval_filter,
     approval_from_row,
     approval_values,
     audit_filter,
     audit_from_row,
     audit_values,
     change_values,
+    fields_from_rows,
+    listing_query,
 )
 from flowstone.storage._approval_store import (
     ApprovalStore,
@@ -42,6 +44,7 @@ _INSERT_APPROVAL = (
 )
 _INSERT_AUDIT = f"INSERT INTO approval_audit ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * 14)})"
 _SELECT = f"SELECT {APPROVAL_COLUMNS} FROM approvals"
+_SELECT_FIELDS = f"SELECT {FIELD_COLUMNS} FROM approvals"
 _OPEN = "status IN ('pending', 'escalated')"
 
 
@@ -105,7 +108,8 @@ class SQLiteApprovalStore(ApprovalStore):
     ) -> list[ApprovalRecord]:
         """Return approvals, oldest request first (see ``ApprovalStore.list_approvals``)."""
         where = Where(numbered=False)
-        approval_filter(
+        text = listing_query(
+            _SELECT,
             where,
             to_micros,
             pipeline=self._storage.pipeline,
@@ -115,11 +119,32 @@ class SQLiteApprovalStore(ApprovalStore):
             requested_before=requested_before,
             requested_after=requested_after,
             run_id=run_id,
+            limit=limit,
         )
-        text = f"{_SELECT} {where.clause()} ORDER BY requested_at, id"
-        if limit is not None:
-            text += f" LIMIT {int(limit)}"
         return await self._storage._read(_select, text, where.params)
+
+    async def list_fields(
+        self,
+        *,
+        checkpoint: str | None = None,
+        partitions: Sequence[str | None] | None = None,
+        requested_before: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[ApprovalFields]:
+        """Return open approvals' listing fields (see ``ApprovalStore.list_fields``)."""
+        where = Where(numbered=False)
+        text = listing_query(
+            _SELECT_FIELDS,
+            where,
+            to_micros,
+            pipeline=self._storage.pipeline,
+            open_only=True,
+            checkpoint=checkpoint,
+            partitions=partitions,
+            requested_before=requested_before,
+            limit=limit,
+        )
+        return await self._storage._read(_select_fields, text, where.params)
 
     async def due(self, now: datetime, *, limit: int = 500) -> list[ApprovalRecord]:
         """Return open approvals whose deadline has come, earliest first."""
@@ -168,6 +193,12 @@ class SQLiteApprovalStore(ApprovalStore):
 
 def _select(conn: sqlite3.Connection, text: str, params: Sequence[Any]) -> list[ApprovalRecord]:
     return [approval_from_row(row, from_micros) for row in conn.execute(text, params)]
+
+
+def _select_fields(
+    conn: sqlite3.Connection, text: str, params: Sequence[Any]
+) -> list[ApprovalFields]:
+    return fields_from_rows(conn.execute(text, params), from_micros)
 
 
 def _select_audit(conn: sqlite3.Connection, text: str, params: Sequence[Any]) -> list[AuditEntry]:

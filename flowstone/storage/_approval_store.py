@@ -20,9 +20,11 @@ from flowstone.errors import ApprovalAlreadyDecided, ApprovalNotFound, StorageEr
 from flowstone.storage._approval_records import (
     CHANGEABLE,
     OPEN_STATUSES,
+    ApprovalFields,
     ApprovalRecord,
     AuditEntry,
     StaleDeadline,
+    fields_of,
 )
 
 
@@ -84,6 +86,24 @@ class ApprovalStore(ABC):
         limit: int | None = None,
     ) -> list[ApprovalRecord]:
         """Return approvals oldest request first (then id); by default only open ones."""
+
+    async def list_fields(
+        self,
+        *,
+        checkpoint: str | None = None,
+        partitions: Sequence[str | None] | None = None,
+        requested_before: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[ApprovalFields]:
+        """Return the open approvals as ``list_approvals`` does, each as its listing fields
+        only (SQL stores select just those columns and skip building records)."""
+        found = await self.list_approvals(
+            checkpoint=checkpoint,
+            partitions=partitions,
+            requested_before=requested_before,
+            limit=limit,
+        )
+        return [fields_of(r) for r in found]
 
     @abstractmethod
     async def due(self, now: datetime, *, limit: int = 500) -> list[ApprovalRecord]:

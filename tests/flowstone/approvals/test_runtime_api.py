@@ -44,6 +44,15 @@ def test_pending_filters_by_checkpoint_partition_and_age(rt: fs.Runtime) -> None
     assert repr(approval) == f"<Approval approved_report[2026-03-01] pending id={ids[0]} run=run-0>"
 
 
+def test_a_listed_approval_equals_the_one_get_returns(rt: fs.Runtime) -> None:
+    ids = [_gate(rt, f"run-{i}", DAY + dt.timedelta(days=i)) for i in range(2)]
+    listed = rt.approvals.pending()
+    assert listed == [rt.approvals.get(i) for i in ids]
+    assert listed[1].partition == DAY + dt.timedelta(days=1)
+    assert listed[1].partition_key == "2026-03-02"
+    assert listed[1].is_open and listed[1].value is not None
+
+
 def test_get_and_decide_an_unknown_id_raise_approval_not_found(rt: fs.Runtime) -> None:
     with pytest.raises(fs.ApprovalNotFound, match=r"^no approval with id 'x'; list the open"):
         rt.approvals.get("x")

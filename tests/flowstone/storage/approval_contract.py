@@ -6,12 +6,13 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from flowstone.errors import ApprovalAlreadyDecided, ApprovalNotFound
 from flowstone.storage import ApprovalPolicy, ApprovalRecord, AuditEntry, Storage
-from flowstone.storage._approval_records import StaleDeadline
+from flowstone.storage._approval_records import StaleDeadline, fields_of
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -177,6 +178,41 @@ class ApprovalStoreContract:
         assert ids(await storage.approvals.list_approvals(requested_after=at(1))) == ["r3", "r4"]
         assert ids(await storage.approvals.list_approvals(limit=2)) == ["r1", "r3"]
         assert ids(await storage.approvals.list_approvals(run_id="r3")) == ["r3"]
+
+    async def test_listing_fields_match_the_records_for_every_filter(
+        self, storage: Storage
+    ) -> None:
+        records = [
+            approval("r1", "gate", "k1", requested=1),
+            approval("r2", "gate", "k2", requested=2),
+            approval("r3", "other", "k1", requested=3, timeout=None),
+            approval("r4", "gate", None, requested=4),
+        ]
+        for r in records:
+            await storage.approvals.request(r, [])
+        await storage.approvals.transition(
+            records[1].id, decision("rejected", "x", 5), entry(records[1], "rejected")
+        )
+        escalated = {"status": "escalated", "escalated_to": "bob", "escalation_count": 1}
+        await storage.approvals.transition(records[3].id, escalated, entry(records[3], "escalated"))
+        filters: list[dict[str, Any]] = [
+            {},
+            {"checkpoint": "gate"},
+            {"partitions": ["k1"]},
+            {"partitions": [None]},
+            {"partitions": []},
+            {"requested_before": at(3)},
+            {"limit": 2},
+        ]
+        for kw in filters:
+            expected = [fields_of(r) for r in await storage.approvals.list_approvals(**kw)]
+            assert await storage.approvals.list_fields(**kw) == expected, kw
+        first, *_ = await storage.approvals.list_fields()
+        assert first[:6] == ("a-r1-gate-k1", "gate", "k1", "r1", "pending", "please check")
+        assert first[6:8] == (at(1), at(61))
+        assert first[13] == {"rows": 3, "names": ["a", "b"]}
+        last = (await storage.approvals.list_fields())[-1]
+        assert (last[4], last[11], last[12]) == ("escalated", "bob", 1)
 
     async def test_due_lists_open_gates_whose_deadline_came(self, storage: Storage) -> None:
         early, late, never = (

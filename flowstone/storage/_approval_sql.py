@@ -11,6 +11,7 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from json.scanner import make_scanner
 from typing import Any
 
 from flowstone.storage._approval_records import (
@@ -50,8 +51,22 @@ def _json_in(value: Any) -> str | None:
     return None if value is None else dump_json(value)
 
 
+# The C scanner behind json.loads, called directly: json.loads wraps it in two regex
+# whitespace matches that cost as much as the parse of a small view, once per listed gate.
+_scan: Callable[[str, int], tuple[Any, int]] = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+
+def load_json(text: str) -> Any:
+    """Return ``json.loads(text)`` (same values, same errors), faster on compact text."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        return json.loads(text)  # not a JSON value at 0 (e.g. leading space): its own error
+    return value if end == len(text) else json.loads(text)
+
+
 def _json_out(value: Any) -> Any:
-    return None if value is None else json.loads(value)
+    return None if value is None else load_json(value)
 
 
 def approval_values(record: ApprovalRecord, to_time: TimeIn) -> tuple[Any, ...]:
@@ -109,7 +124,7 @@ def approval_from_row(row: Sequence[Any], from_time: TimeOut) -> ApprovalRecord:
 def fields_from_rows(rows: Iterable[Sequence[Any]], from_time: TimeOut) -> list[ApprovalFields]:
     """Convert rows in ``FIELD_COLUMNS`` order (times and JSON decoded)."""
     # One loop with the conversions inlined: this runs for every open gate of a listing.
-    loads = json.loads
+    loads = load_json
     return [
         (
             id_,

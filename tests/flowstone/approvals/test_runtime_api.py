@@ -50,7 +50,8 @@ def test_a_listed_approval_equals_the_one_get_returns(rt: fs.Runtime) -> None:
     assert listed == [rt.approvals.get(i) for i in ids]
     assert listed[1].partition == DAY + dt.timedelta(days=1)
     assert listed[1].partition_key == "2026-03-02"
-    assert listed[1].is_open and listed[1].value is not None
+    assert listed[1].is_open
+    assert listed[1].value is not None
 
 
 def test_get_and_decide_an_unknown_id_raise_approval_not_found(rt: fs.Runtime) -> None:

@@ -9,7 +9,10 @@ Module map:
     _postgres.py         PostgresStorage (asyncpg; _postgres_queries.py holds its statements)
     _sql.py              queries both SQL backends share (lineage, prune, listings)
     _run_log.py          RunLogLine and the run_logs statements (captured log lines)
-    _migrations.py       versioned schema migrations for both SQL dialects
+    _migrations.py       versioned schema migrations for both SQL dialects (the list; the
+                         wings' versions in _approval_schema, _automation_schema,
+                         _status_schema, _run_log)
+    _postgres_changes.py PostgreSQL statements of the change log and runtime snapshots
     _approval_records.py ApprovalRecord, AuditEntry, statuses (checkpoint gates)
     _approval_store.py   ApprovalStore: storage.approvals on every backend
     _approval_memory.py, _approval_sqlite.py, _approval_postgres.py, _approval_sql.py

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
@@ -30,6 +29,7 @@ import asyncpg
 
 import actors
 from flowstone.errors import StorageError, StorageUnavailable
+from flowstone.storage import _postgres_changes as pc
 from flowstone.storage import _postgres_queries as q
 from flowstone.storage import _postgres_ranges as pg_ranges
 from flowstone.storage import _sql
@@ -479,65 +479,28 @@ class PostgresStorage(Storage):
     async def changes(self, after: int = 0, *, limit: int = 1000) -> list[Change]:
         """Return the change-log rows of this pipeline numbered above ``after``, oldest
         first."""
-        text = (
-            f"SELECT seq, at, kind, run_id, asset, partition, status FROM "
-            f"{self._st.schema}.changes WHERE pipeline = $3 AND seq > $1 ORDER BY seq LIMIT $2"
+        schema, pipeline = self._st.schema, self.pipeline
+        return await self._run(
+            "changes", lambda c: pc.fetch_changes(c, schema, pipeline, after, limit)
         )
-
-        async def fetch(conn: asyncpg.Connection) -> list[Change]:
-            rows = await conn.fetch(text, after, limit, self.pipeline)
-            return [Change(*row) for row in rows]
-
-        return await self._run("changes", fetch)
 
     async def report_runtime(self, snapshot: RuntimeSnapshot) -> None:
         """Store a runtime's report (see ``Storage.report_runtime``)."""
-        seen = require_aware(snapshot.seen_at, "seen_at")
-        s = self._st.schema
-        upsert = (
-            f"INSERT INTO {s}.runtimes (id, pipeline, host, pid, started_at, seen_at, tree) "
-            f"VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (id) DO UPDATE SET "
-            f"seen_at = excluded.seen_at, tree = excluded.tree"
+        schema = self._st.schema
+        await self._run(
+            "report_runtime", lambda c: pc.write_runtime(c, schema, snapshot), tenant=None
         )
-        forget = f"DELETE FROM {s}.runtimes WHERE seen_at < $1::timestamptz - interval '1 day'"
-        values = (
-            snapshot.id,
-            snapshot.pipeline,
-            snapshot.host,
-            snapshot.pid,
-            require_aware(snapshot.started_at, "started_at"),
-            seen,
-            json.dumps(snapshot.tree),
-        )
-
-        async def write(conn: asyncpg.Connection) -> None:
-            async with conn.transaction():
-                await conn.execute(upsert, *values)
-                await conn.execute(forget, seen)
-
-        await self._run("report_runtime", write, tenant=None)
 
     async def runtimes(self, *, seen_after: datetime) -> list[RuntimeSnapshot]:
         """Return this pipeline's runtimes seen after ``seen_after``, newest first."""
         cutoff = require_aware(seen_after, "seen_after")
-        text = (
-            f"SELECT id, pipeline, host, pid, started_at, seen_at, tree::text FROM "
-            f"{self._st.schema}.runtimes WHERE pipeline = $1 AND seen_at > $2 "
-            f"ORDER BY seen_at DESC"
-        )
-
-        async def fetch(conn: asyncpg.Connection) -> list[RuntimeSnapshot]:
-            rows = await conn.fetch(text, self.pipeline, cutoff)
-            return [
-                RuntimeSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows
-            ]
-
-        return await self._run("runtimes", fetch)
+        schema, pipeline = self._st.schema, self.pipeline
+        return await self._run("runtimes", lambda c: pc.fetch_runtimes(c, schema, pipeline, cutoff))
 
     async def last_change(self) -> int:
         """Return the number of the newest change-log row."""
-        text = f"SELECT coalesce(max(seq), 0) FROM {self._st.schema}.changes WHERE pipeline = $1"
-        return int(await self._run("last_change", lambda c: c.fetchval(text, self.pipeline)))
+        schema, pipeline = self._st.schema, self.pipeline
+        return await self._run("last_change", lambda c: pc.last_change(c, schema, pipeline))
 
     async def wait_for_changes(self, after: int, timeout: float) -> bool:
         """Wait for a notification from a writer (``LISTEN``), or ``timeout``.

@@ -7,10 +7,10 @@ that found no writer, for a bounded time, with back-off on the runtime clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import actors
-from flowstone.engine._lineage_writer import Flush, Record, raise_refused
+from flowstone.engine._lineage_writer import Flush, Record, raise_refused, record_durably
 from flowstone.errors import FlowStoneError, RuntimeStopped
 from flowstone.storage import MaterializationRecord, RunRecord
 
@@ -41,14 +41,11 @@ class LineageClient:
                 take writes then); the writer lives on.
             RuntimeStopped: the runtime's supervision tree gave up.
         """
-        ref = actors.whereis(self.name)
-        if ref is not None:
-            try:
-                raise_refused(await ref.call(Record(record), timeout=RECORD_TIMEOUT))
-                return
-            except actors.NoProc:
-                pass  # the writer crashed: retry below, against its replacement
-        await self._call(Record(record), _describe(record))
+
+        async def send(ref: actors.ActorRef) -> None:
+            await record_durably(ref, record, timeout=RECORD_TIMEOUT)
+
+        await self._call(send, lambda: _describe(record))
 
     def record_nowait(self, record: RunRecord) -> None:
         """Queue a run record without waiting (progress markers, not guarantees)."""
@@ -58,24 +55,33 @@ class LineageClient:
 
     async def flush(self) -> None:
         """Return once every record sent before this call is durable."""
-        await self._call(Flush(), "a flush")
 
-    async def _call(self, message: Record | Flush, what: str) -> None:
+        async def send(ref: actors.ActorRef) -> None:
+            raise_refused(await ref.call(Flush(), timeout=RECORD_TIMEOUT))
+
+        await self._call(send, lambda: "a flush")
+
+    async def _call(
+        self, send: Callable[[actors.ActorRef], Awaitable[None]], what: Callable[[], str]
+    ) -> None:
+        """``send`` to the writer; while there is none (it crashed and its supervisor is
+        restarting it), retry with back-off: writes are idempotent. The first try is the
+        whole cost of the usual case (the description is built only for errors)."""
         delay = 0.005
         for _ in range(_ATTEMPTS):
-            self._raise_if_stopped(what)
             ref = actors.whereis(self.name)
             if ref is not None:
                 try:
-                    raise_refused(await ref.call(message, timeout=RECORD_TIMEOUT))
+                    await send(ref)
                     return
                 except actors.NoProc:
-                    pass  # the writer crashed; its supervisor restarts it; retry (idempotent)
+                    pass
+            self._raise_if_stopped(what())
             await actors.sleep(delay)
             delay = min(delay * 2, 1.0)
-        self._raise_if_stopped(what)
+        self._raise_if_stopped(what())
         raise FlowStoneError(
-            f"could not record {what}: the lineage writer kept failing "
+            f"could not record {what()}: the lineage writer kept failing "
             f"(storage {self._storage_url!r})"
         )
 

@@ -101,10 +101,7 @@ async def partition_status(
         running: encoded keys of the asset's partitions in runs in flight.
         now: the instant open time windows are counted up to (default: now).
     """
-    summary = await storage.partition_ranges(asset)
-    if summary.ordering != order.fingerprint:
-        summary = await storage.rebuild_partition_ranges(asset)
-    recorded = list(summary.ranges)
+    recorded = await _recorded_ranges(storage, asset, order)
     in_flight = {o for o in (order.ordinal(p) for p in running) if o is not None}
     if in_flight:
         doomed, added = rewrite(recorded, dict.fromkeys(in_flight, "running"))
@@ -116,6 +113,19 @@ async def partition_status(
     for run in runs:
         counts[run.status] = counts.get(run.status, 0) + run.count
     return PartitionStatus(asset, end, counts, runs, order)
+
+
+async def _recorded_ranges(
+    storage: Storage, asset: str, order: PartitionOrder
+) -> list[StatusRange]:
+    if order.definition is None:
+        # One partition: its pointer row is its status; the store keeps no ranges for it.
+        status = (await storage.latest_statuses(asset)).get(None)
+        return [] if status is None else [StatusRange(0, 0, status)]
+    summary = await storage.partition_ranges(asset)
+    if summary.ordering != order.fingerprint:
+        summary = await storage.rebuild_partition_ranges(asset)
+    return list(summary.ranges)
 
 
 def _with_gaps(ranges: Iterable[StatusRange], end: int, status: str) -> Iterator[StatusRange]:

@@ -159,30 +159,38 @@ def write(
             return
         ids = json.dumps([m.id for m in mats])
         # A replaced record may have moved (same id, other key): refresh its old key too.
-        keys = set(
-            conn.execute(
-                "SELECT pipeline, asset, pkey FROM materializations "
-                "WHERE id IN (SELECT value FROM json_each(?))",
-                (ids,),
-            ).fetchall()
-        )
-        keys.update((pipeline, m.asset, encode_pkey(m.partition)) for m in mats)
+        replaced = conn.execute(
+            "SELECT id, pipeline, asset, pkey FROM materializations "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (ids,),
+        ).fetchall()
+        new_keys = {(pipeline, m.asset, encode_pkey(m.partition)) for m in mats}
+        old_keys = {(p, asset, pkey) for _, p, asset, pkey in replaced} - new_keys
         conn.executemany(
             _UPSERT_MATERIALIZATION,
             [(*materialization_values(m, to_micros), pipeline) for m in mats],
         )
-        conn.execute(
-            "DELETE FROM materialization_inputs "
-            "WHERE materialization_id IN (SELECT value FROM json_each(?))",
-            (ids,),
-        )
+        # Skip the statements with nothing to do: only a record written before has input
+        # rows to replace, and only the keys replaced records left may now be empty.
+        if replaced:
+            conn.execute(
+                "DELETE FROM materialization_inputs "
+                "WHERE materialization_id IN (SELECT value FROM json_each(?))",
+                (json.dumps([row[0] for row in replaced]),),
+            )
         conn.executemany(_INSERT_INPUT, [row for m in mats for row in input_values(m)])
-        params = [{"pipeline": p, "asset": asset, "pkey": pkey} for p, asset, pkey in keys]
-        conn.executemany(_REFRESH_PARTITION, params)
-        conn.executemany(_FORGET_EMPTY_PARTITION, params)
+        keys = new_keys | old_keys
+        conn.executemany(_REFRESH_PARTITION, [_key_params(key) for key in keys])
+        if old_keys:
+            conn.executemany(_FORGET_EMPTY_PARTITION, [_key_params(key) for key in old_keys])
         if orders:
             mine = [(asset, pkey) for p, asset, pkey in keys if p == pipeline]
             ranges.maintain(conn, pipeline, mine, orders)
+
+
+def _key_params(key: tuple[str, str, str]) -> dict[str, str]:
+    pipeline, asset, pkey = key
+    return {"pipeline": pipeline, "asset": asset, "pkey": pkey}
 
 
 def rebuild_ranges(

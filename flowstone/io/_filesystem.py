@@ -62,9 +62,9 @@ class FilesystemIOManager(IOManager):
     """Store each value in its own file under ``base_dir``.
 
     Writes are atomic: the value goes to a temporary file in the target directory, which is
-    flushed and renamed over the target, so a failed or interrupted write (even ``kill -9``)
-    leaves the previous value intact and a reader never sees half a file. Paths are checked
-    to stay inside ``base_dir``.
+    flushed and moved in place of the target, so a failed or interrupted write (even
+    ``kill -9``) leaves the previous value intact and a reader never sees half a file (see
+    ``_move_in``). Paths are checked to stay inside ``base_dir``.
 
     Args:
         base_dir: the directory holding the files (created on first write).
@@ -112,7 +112,7 @@ class FilesystemIOManager(IOManager):
         options = self._options(context)
         path = self._file(context, options)
         try:
-            with open(path, "rb") as file:
+            with _open_current(path) as file:
                 return pickle.load(file) if options.format == "pickle" else json.load(file)
         except FileNotFoundError:
             raise IOManagerError(
@@ -127,11 +127,14 @@ class FilesystemIOManager(IOManager):
 
     def exists(self, context: IOContext) -> bool:
         """Return True when the file of the asset partition exists."""
-        return self.path_for(context).is_file()
+        path = self.path_for(context)
+        return path.is_file() or Path(_previous(str(path))).is_file()
 
     def delete(self, context: IOContext) -> None:
         """Remove the file of the asset partition (a no-op when there is none)."""
-        self.path_for(context).unlink(missing_ok=True)
+        path = self.path_for(context)
+        path.unlink(missing_ok=True)
+        Path(_previous(str(path))).unlink(missing_ok=True)
 
     def path_for(self, context: IOContext) -> Path:
         """Return the absolute path of the file of ``context``'s asset partition.
@@ -216,7 +219,10 @@ class FilesystemIOManager(IOManager):
                 if self.fsync:
                     os.fsync(file.fileno())
                 size = file.tell()
-            os.replace(temporary, path)
+            if self.fsync:
+                os.replace(temporary, path)  # the data is on disk: nothing left to flush
+            else:
+                _move_in(temporary, path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
@@ -243,6 +249,50 @@ def _create(path: str, directory: str) -> BinaryIO:
     except FileNotFoundError:
         os.makedirs(directory, exist_ok=True)
         return open(path, "xb")
+
+
+def _previous(path: str) -> str:
+    directory, name = os.path.split(path)
+    return f"{directory}/.{name}.previous"
+
+
+def _move_in(temporary: str, path: str) -> None:
+    """Put ``temporary`` at ``path`` without renaming over an existing file.
+
+    ``os.replace`` over an existing file makes ext4 (``auto_da_alloc``, its default) write
+    the new file's data out before the rename returns: 0.1–0.5 ms per store on a VM disk,
+    on the critical path of every step of a chain. Moving the old file aside first, then
+    the new one in, then deleting the old one avoids it. A reader never loses the value:
+    ``_open_current`` falls back to the file moved aside, which also survives a crash
+    between the two renames (a later store deletes it).
+    """
+    previous = _previous(path)
+    try:
+        os.rename(path, previous)
+    except FileNotFoundError:
+        pass  # the first value (or a crash left the old one aside: it stays the fallback)
+    try:
+        os.rename(temporary, path)
+    except BaseException:
+        if not os.path.exists(path):
+            with contextlib.suppress(OSError):
+                os.rename(previous, path)  # put the old value back where it was
+        raise
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(previous)
+
+
+def _open_current(path: str) -> BinaryIO:
+    """Open the value at ``path``; while a store moves it aside (or after a crash in the
+    middle of one) the previous file holds it. Raises FileNotFoundError naming ``path``."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        pass
+    try:
+        return open(_previous(path), "rb")
+    except FileNotFoundError:
+        return open(path, "rb")  # the store finished in between: the new file is there
 
 
 def _serialize(file: BinaryIO, value: Any, fmt: str) -> None:

@@ -124,15 +124,53 @@ def test_a_failing_rename_leaves_the_previous_value_intact(
 ) -> None:
     manager.store(context(), "before")
 
-    def disk_error(src: Any, dst: Any) -> None:
-        raise OSError(28, "No space left on device")
+    rename = os.rename
 
-    monkeypatch.setattr(os, "replace", disk_error)
+    def disk_error(src: Any, dst: Any) -> None:
+        if str(src).endswith(".tmp"):
+            raise OSError(28, "No space left on device")
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", disk_error)
     with pytest.raises(fs.IOManagerError, match=r"OSError: \[Errno 28\] No space left on device$"):
         manager.store(context(), "after")
     monkeypatch.undo()
     assert manager.load(context()) == "before"
     assert os.listdir(manager.base_dir / "events") == ["__all__.pkl"]
+
+
+def test_a_store_never_renames_over_the_existing_file(
+    manager: FilesystemIOManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Renaming over an existing file makes ext4 write the new data out before returning.
+    manager.store(context(), "before")
+    rename, renames = os.rename, []
+
+    def checked(src: Any, dst: Any) -> None:
+        assert not os.path.exists(dst), f"renamed {src} over the existing {dst}"
+        renames.append(os.path.basename(dst))
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", checked)
+    monkeypatch.setattr(os, "replace", checked)
+    manager.store(context(), "after")
+    assert renames == [".__all__.pkl.previous", "__all__.pkl"]
+    assert manager.load(context()) == "after"
+    assert os.listdir(manager.base_dir / "events") == ["__all__.pkl"]
+
+
+def test_a_store_interrupted_between_its_renames_loses_no_value(
+    manager: FilesystemIOManager,
+) -> None:
+    # kill -9 after the old file was moved aside, before the new one was moved in.
+    manager.store(context(), "recorded")
+    folder = manager.base_dir / "events"
+    os.rename(folder / "__all__.pkl", folder / ".__all__.pkl.previous")
+    assert manager.exists(context())
+    assert manager.load(context()) == "recorded"
+    manager.store(context(), "next")
+    assert manager.load(context()) == "next"
+    assert os.listdir(folder) == ["__all__.pkl"]
 
 
 def test_values_json_cannot_hold_are_refused_with_a_hint(manager: FilesystemIOManager) -> None:

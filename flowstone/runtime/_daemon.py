@@ -36,6 +36,7 @@ from flowstone.automation._reload import (
 )
 from flowstone.automation._store import AutomationStore, open_automation_store
 from flowstone.automation._tree import executor_name, start_tree, sync_automation
+from flowstone.runtime._loops import loop_factory
 from flowstone.runtime._runtime import AsyncRuntime
 from flowstone.telemetry import Telemetry
 
@@ -134,7 +135,8 @@ class Daemon:
 
     def run(self) -> None:
         """Run until SIGTERM or SIGINT (blocking), then drain and exit."""
-        asyncio.run(self.serve(handle_signals=True))
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(self.serve(handle_signals=True))
 
     def stop(self) -> None:
         """Ask a running daemon to drain and exit (thread-safe only from its loop)."""

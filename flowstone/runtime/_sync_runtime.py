@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flowstone.approvals import Approvals, Notifier
 from flowstone.engine._results import BackfillResult, Materialization, RunResult
 from flowstone.errors import BackfillInterrupted
+from flowstone.runtime._loops import loop_factory
 from flowstone.runtime._runtime import AsyncRuntime
 from flowstone.tenancy import current_tenant, tenant_scope
 
@@ -33,7 +34,7 @@ class _LoopThread:
     """An event loop running forever in a daemon thread."""
 
     def __init__(self, name: str) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = loop_factory()()
         self._ready = threading.Event()
         self.thread = threading.Thread(target=self._main, name=name, daemon=True)
         self.thread.start()

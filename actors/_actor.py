@@ -83,13 +83,6 @@ class Actor:
         """This actor's reference."""
         return self._bound().ref
 
-    @property
-    def message_queue_len(self) -> int:
-        """How many messages wait in this actor's mailbox, as OTP's
-        ``process_info(self(), message_queue_len)``: inside a handler, 0 means nothing has
-        arrived behind the message being handled."""
-        return len(self._bound()._mailbox)
-
     def stop(self, reason: Any = "normal") -> None:
         """Exit with ``reason`` once the current handler returns (``terminate`` runs).
 

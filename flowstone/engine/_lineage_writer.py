@@ -147,21 +147,20 @@ class LineageWriter(actors.Actor):
                 )
             case Flush():
                 self._flushers.append(caller)
+                self._queue_flush()
+                return actors.NO_REPLY
             case Record(record):
                 self._entries.append((record, caller))
                 self._callers += 1
-            case _:
-                raise TypeError(f"lineage writer: unexpected call {message!r}")
-        if self._queue_flush():
-            await self._flush()
-        return actors.NO_REPLY
+                self._queue_flush()
+                return actors.NO_REPLY
+        raise TypeError(f"lineage writer: unexpected call {message!r}")
 
     async def handle_cast(self, message: Any) -> None:
         if not isinstance(message, Record):
             raise TypeError(f"lineage writer: unexpected cast {message!r}")
         self._entries.append((message.record, None))
-        if self._queue_flush():
-            await self._flush()
+        self._queue_flush()
 
     def _waiting(self) -> int:
         return self._callers + len(self._flushers)
@@ -172,16 +171,14 @@ class LineageWriter(actors.Actor):
             self._cancel_timer()
             await self._flush()
 
-    def _queue_flush(self) -> bool:
-        """Arrange the commit of what is buffered; return True when the caller should
-        commit it now (nothing is queued behind the message being handled, so no later
-        record could join the transaction)."""
+    def _queue_flush(self) -> None:
         if self._timer is not None and self._waiting() >= self._expected():
             # Waiting for more records, and everyone in flight has sent theirs.
             self._cancel_timer()
-            return self._commit_soon()
+            self.ref.send(_COMMIT)
+            return
         if self._flush_queued:
-            return False
+            return
         self._flush_queued = True
         if self._commit_delay > 0 and self._waiting() < self._expected():
             # By default real time, not the runtime's clock: this only groups writes, and a
@@ -192,17 +189,10 @@ class LineageWriter(actors.Actor):
             else:
                 loop = asyncio.get_running_loop()
                 self._timer = loop.call_later(self._commit_delay, self._send_flush)
-            return False
-        return self._commit_soon()
-
-    def _commit_soon(self) -> bool:
-        if self.message_queue_len == 0:
-            self._flush_queued = False
-            return True
-        # The flush message goes to the back of the mailbox, so every record already
-        # queued behind this one joins the same transaction.
-        self.ref.send(_COMMIT)
-        return False
+        else:
+            # The flush message goes to the back of the mailbox, so every record already
+            # queued behind this one joins the same transaction.
+            self.ref.send(_COMMIT)
 
     def _expected(self) -> int:
         """How many callers a delayed commit would wait for: the materializations in flight,

@@ -112,31 +112,3 @@ async def test_stop_from_a_helper_task_of_the_actor_ends_it() -> None:
     ref = await actors.spawn(Delegates)
     ref.cast("go")
     assert await ref.wait() == "delegated"
-
-
-async def test_message_queue_len_counts_what_arrived_behind_the_current_message() -> None:
-    class Counting(actors.Actor):
-        async def init(self) -> None:
-            self.seen: list[int] = []
-            self.gate = asyncio.Event()
-
-        async def handle_cast(self, message: Any) -> None:
-            if message == "hold":
-                await self.gate.wait()
-            self.seen.append(self.message_queue_len)
-
-        async def handle_call(self, message: Any, caller: actors.Caller) -> Any:
-            return list(self.seen)
-
-    ref = await actors.spawn(Counting)
-    ref.cast("hold")
-    await asyncio.sleep(0)  # the actor takes "hold" and waits on its gate
-    ref.cast(1)
-    ref.cast(2)
-    actor = ref._process.actor  # type: ignore[attr-defined]
-    assert actor.message_queue_len == 2
-    actor.gate.set()
-    # "hold" sees 1, 2 and the call asking for the figures behind it; then 1 sees 2 and
-    # the call, 2 sees the call.
-    assert await ref.call("seen") == [3, 2, 1]
-    await ref.stop()

@@ -31,6 +31,8 @@ Design notes (docs/adr/0010-record-store-schema.md):
   order, so another process (the dashboard) can follow the store (``_changes.py``);
   ``runtimes`` (version 6) holds what each running runtime last published about itself
   (its supervision tree), a row per runtime, replaced at each heartbeat.
+- ``write_batch`` (version 8, PostgreSQL only) writes a whole batch in one statement, so a
+  write is one round trip (``_write_schema.py``); SQLite's version 8 changes nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from flowstone.storage._automation_schema import SQLITE_V5 as _SQLITE_V5
 from flowstone.storage._run_log import POSTGRES_V7, SQLITE_V7
 from flowstone.storage._status_schema import POSTGRES_V6 as _POSTGRES_V6
 from flowstone.storage._status_schema import SQLITE_V6 as _SQLITE_V6
+from flowstone.storage._write_schema import POSTGRES_V8, SQLITE_V8
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +339,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _POSTGRES_V6,
     ),
     Migration(7, "run logs", SQLITE_V7, POSTGRES_V7),
+    Migration(8, "PostgreSQL: the batch write as one function call", SQLITE_V8, POSTGRES_V8),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

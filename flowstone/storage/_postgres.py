@@ -32,6 +32,7 @@ from flowstone.errors import StorageError, StorageUnavailable
 from flowstone.storage import _postgres_changes as pc
 from flowstone.storage import _postgres_queries as q
 from flowstone.storage import _postgres_ranges as pg_ranges
+from flowstone.storage import _postgres_write as pw
 from flowstone.storage import _sql
 from flowstone.storage._approval_postgres import PostgresApprovalStore
 from flowstone.storage._changes import Change, RuntimeSnapshot
@@ -180,6 +181,7 @@ class PostgresStorage(Storage):
                 # JIT compilation costs tens of milliseconds and only pays off for large
                 # analytical queries; every query here is a short index walk.
                 server_settings={"application_name": "flowstone", "jit": "off"},
+                reset=_keep_session,
             )
         except _PERMANENT_CONNECT_ERRORS as exc:
             raise StorageError(f"cannot connect to {self.url}: {exc}") from exc
@@ -211,17 +213,22 @@ class PostgresStorage(Storage):
         fn: Callable[[asyncpg.Connection], Awaitable[T]],
         *,
         tenant: str | _Scope | None = _SCOPE,
+        sets_tenant: bool = False,
     ) -> T:
         """Run ``fn`` on a pooled connection, retrying when the connection is lost.
 
         ``tenant`` (by default the caller's ``current_tenant()``) is set as
-        ``flowstone.tenant`` in a transaction around ``fn``; None runs ``fn`` as it is.
+        ``flowstone.tenant`` in a transaction around ``fn``; None runs ``fn`` as it is, and
+        so does ``sets_tenant`` (``fn`` sets ``tenant`` itself, in its one statement).
         """
         acting = current_tenant() if isinstance(tenant, _Scope) else tenant
-        return await self._retrying(what, lambda: self._once(fn, acting))
+        return await self._retrying(what, lambda: self._once(fn, acting, sets_tenant))
 
     async def _once(
-        self, fn: Callable[[asyncpg.Connection], Awaitable[T]], tenant: str | None
+        self,
+        fn: Callable[[asyncpg.Connection], Awaitable[T]],
+        tenant: str | None,
+        sets_tenant: bool = False,
     ) -> T:
         pool = self._pool
         if pool is None:
@@ -233,7 +240,7 @@ class PostgresStorage(Storage):
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _TransientError(exc) from exc
         try:
-            if tenant is None:
+            if tenant is None or sets_tenant:
                 return await fn(conn)
             # fn's own transactions nest inside this one (as savepoints).
             async with conn.transaction():
@@ -279,13 +286,17 @@ class PostgresStorage(Storage):
     # -- writes -------------------------------------------------------------------------------
 
     async def write(self, batch: WriteBatch) -> None:
-        """Commit the batch in one transaction (see ``Storage.write``); replays are safe."""
+        """Commit the batch in one statement, one round trip (see ``Storage.write``);
+        replays are safe."""
         runs, mats = prepare_batch(batch, self.pipeline)
         if runs or mats:
-            tenant = batch_tenant(runs, mats, current_tenant())
+            tenant = pw.batch_tenant(runs, mats, current_tenant())
             orders = dict(self.partition_orders)
             await self._run(
-                "write", lambda c: q.write(c, self._st, runs, mats, orders), tenant=tenant
+                "write",
+                lambda c: pw.write(c, self._st, runs, mats, orders, tenant),
+                tenant=tenant,
+                sets_tenant=True,
             )
             self._statistics.written(len(mats))
 
@@ -529,22 +540,6 @@ class PostgresStorage(Storage):
         return signal
 
 
-def batch_tenant(
-    runs: Sequence[RunRecord], mats: Sequence[MaterializationRecord], acting: str | None
-) -> str | None:
-    """Return the tenant to set for writing a batch: the acting tenant when every record
-    belongs to it, else None (nothing set).
-
-    A batch of many tenants' records (the lineage writer's group commit) can be written only
-    by a role the policies do not confine, the tables' owner; setting one tenant would not
-    help it, and setting another tenant than the caller's scope would step out of the scope.
-    """
-    if acting is None:
-        return None
-    tenants = {r.tenant for r in runs} | {m.tenant for m in mats}
-    return acting if tenants == {acting} else None
-
-
 def _refused_message(url: str, tenant: str | None, exc: BaseException) -> str:
     scope = current_tenant()
     if tenant is not None:
@@ -570,6 +565,14 @@ def _is_closed(conn: asyncpg.Connection) -> bool:
         return bool(conn.is_closed())
     except asyncpg.InterfaceError:
         return True
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Hand a released connection back to the pool as it is (asyncpg rolls back a
+    transaction left open first): the store leaves no session state, since its settings are
+    transaction-local, its advisory locks transaction-scoped and its ``LISTEN`` on a
+    connection of its own. asyncpg's default reset (``pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL``) would undo nothing and cost a round trip on every release."""
 
 
 async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:

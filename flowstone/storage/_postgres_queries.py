@@ -1,15 +1,14 @@
-"""The PostgreSQL statements that differ from SQLite's: set-based batch upserts and set
-parameters, as coroutines over an ``asyncpg`` connection.
+"""The PostgreSQL statements that differ from SQLite's: migrations, set parameters and the
+reads, as coroutines over an ``asyncpg`` connection.
 
-Internal, not part of the public API. A batch is sent as one array per column and expanded
-server-side with ``unnest``: one statement (one round trip) per table, whatever the batch size,
-and every row of a table is upserted by the same ``INSERT ... ON CONFLICT``.
+Internal, not part of the public API. A batch write is one call of the ``write_batch``
+function (``_postgres_write``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,49 +17,14 @@ import asyncpg
 from flowstone.errors import StorageError
 from flowstone.storage import _postgres_ranges as ranges
 from flowstone.storage import _sql
-from flowstone.storage._changes import change_rows
 from flowstone.storage._codec import (
     encode_pkey,
-    input_values,
     lineage_entries,
     materialization_from_row,
-    materialization_values,
     run_from_row,
-    run_values,
 )
 from flowstone.storage._migrations import LATEST_VERSION, pending, too_new_message
-from flowstone.storage._ranges import PartitionOrdinals
 from flowstone.storage._records import LineageEntry, MaterializationRecord, RunRecord
-
-_RUN_TYPES = (
-    "text[], text[], text[], jsonb[], text[], timestamptz[], timestamptz[], text[], text[], "
-    "text[], text[], jsonb[], jsonb[], text[]"
-)
-_MAT_TYPES = (
-    "text[], text[], text[], text[], int[], text[], timestamptz[], timestamptz[], text[], "
-    "text[], text[], text[], text[], jsonb[], jsonb[], jsonb[], text[], text[], timestamptz[], "
-    "text[]"
-)
-_INPUT_COLUMNS = (
-    "materialization_id, position, upstream_asset, upstream_partition, upstream_pkey, "
-    "upstream_materialization_id, tenant"
-)
-_INPUT_TYPES = "text[], int[], text[], text[], text[], text[], text[]"
-
-
-def _unnest(types: str) -> str:
-    casts = ", ".join(f"${n}::{t.strip()}" for n, t in enumerate(types.split(","), start=1))
-    return f"SELECT * FROM unnest({casts})"
-
-
-def _set_all(columns: str, key: str) -> str:
-    names = [c.strip() for c in columns.split(",") if c.strip() != key]
-    return ", ".join(f"{n} = excluded.{n}" for n in names)
-
-
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Transpose rows into one list per column (what ``unnest`` takes)."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
 
 
 class Statements:
@@ -76,63 +40,19 @@ class Statements:
             lateral=True,
             pipeline=pipeline,
         )
-        mat_columns = f"{_sql.MAT_COLUMNS}, pkey, event_at, pipeline"
-        self.upsert_runs = (
-            f"INSERT INTO {s}.runs ({_sql.RUN_COLUMNS}) {_unnest(_RUN_TYPES)} "
-            f"ON CONFLICT (run_id) DO UPDATE SET {_set_all(_sql.RUN_COLUMNS, 'run_id')}"
-        )
-        self.upsert_materializations = (
-            f"INSERT INTO {s}.materializations ({mat_columns}) {_unnest(_MAT_TYPES)} "
-            f"ON CONFLICT (id) DO UPDATE SET {_set_all(mat_columns, 'id')}"
-        )
-        self.keys_of = (
-            f"SELECT id, pipeline, asset, pkey FROM {s}.materializations WHERE id = ANY($1::text[])"
-        )
-        self.delete_inputs = (
-            f"DELETE FROM {s}.materialization_inputs WHERE materialization_id = ANY($1::text[])"
-        )
-        self.insert_inputs = (
-            f"INSERT INTO {s}.materialization_inputs ({_INPUT_COLUMNS}) {_unnest(_INPUT_TYPES)}"
-        )
-        self.refresh = _refresh(s)
         bare = s.strip('"')
         self.channel = f"flowstone_changes_{bare}"[:63]
         digest = hashlib.sha256(f"flowstone.changes:{bare}".encode()).digest()
         self.changes_lock = int.from_bytes(digest[:8], "big", signed=True)
-        self.forget_empty = (
-            f"DELETE FROM {s}.asset_partitions ap USING unnest($1::text[], $2::text[], "
-            f"$3::text[]) AS k(pipeline, asset, pkey) WHERE ap.pipeline = k.pipeline "
-            f"AND ap.asset = k.asset AND ap.pkey = k.pkey AND NOT EXISTS (SELECT 1 FROM "
-            f"{s}.materializations m WHERE m.pipeline = k.pipeline AND m.asset = k.asset "
-            f"AND m.pkey = k.pkey)"
-        )
+        self.write_batch = f"SELECT {s}.write_batch($1::jsonb)"
+        self._range_locks: dict[str, int] = {}
 
-
-def _refresh(s: str) -> str:
-    # Recompute the newest and newest-succeeded pointers of every (asset, partition) the batch
-    # touched; each LATERAL is one descending index probe. The row belongs to the tenant of
-    # the newest record.
-    newest = (
-        f"FROM {s}.materializations m "
-        f"WHERE m.pipeline = k.pipeline AND m.asset = k.asset AND m.pkey = k.pkey"
-    )
-    return f"""
-    INSERT INTO {s}.asset_partitions (pipeline, asset, pkey, partition, latest_id,
-        latest_status, latest_at, succeeded_id, succeeded_at, tenant)
-    SELECT k.pipeline, k.asset, k.pkey, l.partition, l.id, l.status, l.event_at, ok.id,
-        ok.event_at, l.tenant
-    FROM unnest($1::text[], $2::text[], $3::text[]) AS k(pipeline, asset, pkey)
-    CROSS JOIN LATERAL (SELECT m.partition, m.id, m.status, m.event_at, m.tenant {newest}
-        ORDER BY m.event_at DESC, m.id DESC LIMIT 1) l
-    LEFT JOIN LATERAL (SELECT m.id, m.event_at {newest} AND m.status = 'succeeded'
-        ORDER BY m.event_at DESC, m.id DESC LIMIT 1) ok ON true
-    ON CONFLICT (pipeline, asset, pkey) DO UPDATE SET partition = excluded.partition,
-        latest_id = excluded.latest_id, latest_status = excluded.latest_status,
-        latest_at = excluded.latest_at, succeeded_id = excluded.succeeded_id,
-        succeeded_at = excluded.succeeded_at, tenant = excluded.tenant"""
-
-
-_KEY_DRIVEN = "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off"
+    def range_lock(self, asset: str) -> int:
+        """Return the advisory lock key of ``asset``'s status ranges (computed once)."""
+        key = self._range_locks.get(asset)
+        if key is None:
+            key = self._range_locks[asset] = ranges.range_lock(self.schema, self.pipeline, asset)
+        return key
 
 
 def _same(value: datetime) -> datetime:
@@ -204,83 +124,6 @@ async def table_activity(conn: asyncpg.Connection, st: Statements) -> tuple[int,
 
 
 # -- writes -----------------------------------------------------------------------------------
-
-
-async def write(
-    conn: asyncpg.Connection,
-    st: Statements,
-    runs: Sequence[RunRecord],
-    mats: Sequence[MaterializationRecord],
-    orders: Mapping[str, PartitionOrdinals] | None = None,
-) -> None:
-    """Upsert a batch in one transaction; durable when the commit returns."""
-    async with conn.transaction():
-        # Every statement below is driven by the batch's keys and should probe indexes. On
-        # tables without fresh statistics (just bulk-loaded, autovacuum off) the planner may
-        # pick sequential scans of million-row tables instead; rule them out for this
-        # transaction only.
-        await conn.execute(_KEY_DRIVEN)
-        if runs:
-            await conn.execute(st.upsert_runs, *_columns([run_values(r, _same) for r in runs], 14))
-        if mats:
-            await _write_materializations(conn, st, mats, orders)
-        await append_changes(conn, st, runs, mats)
-
-
-async def _write_materializations(
-    conn: asyncpg.Connection,
-    st: Statements,
-    mats: Sequence[MaterializationRecord],
-    orders: Mapping[str, PartitionOrdinals] | None,
-) -> None:
-    """Upsert materializations with their inputs, pointers and status ranges."""
-    # A replaced record may have moved (same id, other key): refresh its old key too.
-    replaced = await conn.fetch(st.keys_of, [m.id for m in mats])
-    new_keys = {(st.pipeline, m.asset, encode_pkey(m.partition)) for m in mats}
-    old_keys = {(r["pipeline"], r["asset"], r["pkey"]) for r in replaced} - new_keys
-    keys = new_keys | old_keys
-    rows = [(*materialization_values(m, _same), st.pipeline) for m in mats]
-    await conn.execute(st.upsert_materializations, *_columns(rows, 20))
-    # Each statement is a round trip: skip those with nothing to do. Only a record written
-    # before has input rows to replace, and a key that just received a record is not empty
-    # (only the keys replaced records left may be).
-    if replaced:
-        await conn.execute(st.delete_inputs, [r["id"] for r in replaced])
-    inputs = [row for m in mats for row in input_values(m)]
-    if inputs:
-        await conn.execute(st.insert_inputs, *_columns(inputs, 7))
-    await conn.execute(st.refresh, *_columns(sorted(keys), 3))
-    if old_keys:
-        await conn.execute(st.forget_empty, *_columns(sorted(old_keys), 3))
-    if orders:
-        mine = [(asset, pkey) for p, asset, pkey in keys if p == st.pipeline]
-        await ranges.maintain(conn, st.schema, st.pipeline, mine, orders)
-
-
-async def append_changes(
-    conn: asyncpg.Connection,
-    st: Statements,
-    runs: Sequence[RunRecord],
-    mats: Sequence[MaterializationRecord],
-) -> None:
-    """Log the batch in ``changes`` and notify listeners (delivered at commit).
-
-    The lock makes sequence numbers follow commit order: a writer holding it commits before
-    the next one draws numbers, so a reader of ``seq > cursor`` never misses a row that
-    commits later with a smaller number. It is taken by the batch's last statements and
-    held only until the commit right after them.
-    """
-    rows = change_rows(runs, mats)
-    if not rows:
-        return
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", st.changes_lock)
-    await conn.execute(
-        f"INSERT INTO {st.schema}.changes (pipeline, kind, run_id, asset, partition, status) "
-        f"SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])",
-        st.pipeline,
-        *_columns(rows, 5),
-    )
-    await conn.execute("SELECT pg_notify($1, '')", st.channel)
 
 
 async def add_dynamic_partitions(

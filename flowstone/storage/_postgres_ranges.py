@@ -1,18 +1,18 @@
-"""Status ranges in PostgreSQL: maintained inside the write transaction, read and rebuilt
-through the backend's pool (see ``_ranges`` for the scheme).
+"""Status ranges in PostgreSQL: read and rebuilt through the backend's pool (see ``_ranges``
+for the scheme); maintained by the ``write_batch`` function inside every write
+(``_write_schema``).
 
 Internal, not part of the public API. Several processes may write one store, and a range
 update reads the ranges around the changed ordinals before replacing them; two such
 read-modify-writes of one asset must not interleave, so each takes a transaction-scoped
-advisory lock per asset (in asset order, so two batches never wait on each other in a
-cycle). Row locks on ``asset_partitions`` are taken earlier in the same transaction, before
-any range lock, and are released together at commit.
+advisory lock per asset (``range_lock``; a write takes them in asset order, so two batches
+never wait on each other in a cycle). Row locks on ``asset_partitions`` are taken earlier in
+the same transaction, before any range lock, and are released together at commit.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
 
 import asyncpg
 
@@ -22,9 +22,7 @@ from flowstone.storage._ranges import (
     RangeSummary,
     StatusRange,
     clip,
-    rewrite,
     run_length,
-    spans,
 )
 
 
@@ -34,30 +32,6 @@ def range_lock(schema: str, pipeline: str, asset: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def maintain(
-    conn: asyncpg.Connection,
-    schema: str,
-    pipeline: str,
-    keys: Iterable[tuple[str, str]],
-    orders: Mapping[str, PartitionOrdinals],
-) -> None:
-    """Bring the ranges of the assets in ``keys`` up to date; inside the write transaction."""
-    by_asset: dict[str, list[str]] = {}
-    for asset, pkey in keys:
-        if asset in orders:
-            by_asset.setdefault(asset, []).append(pkey)
-    for asset in sorted(by_asset):
-        order = orders[asset]
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", range_lock(schema, pipeline, asset))
-        stored = await _ordering(conn, schema, pipeline, asset)
-        if stored is None:
-            continue
-        if stored != order.fingerprint:
-            await drop(conn, schema, pipeline, asset)
-            continue
-        await _apply(conn, schema, pipeline, asset, order, by_asset[asset])
-
-
 async def _ordering(conn: asyncpg.Connection, schema: str, pipeline: str, asset: str) -> str | None:
     found: str | None = await conn.fetchval(
         f"SELECT ordering FROM {schema}.partition_orders WHERE pipeline = $1 AND asset = $2",
@@ -65,43 +39,6 @@ async def _ordering(conn: asyncpg.Connection, schema: str, pipeline: str, asset:
         asset,
     )
     return found
-
-
-async def _apply(
-    conn: asyncpg.Connection,
-    schema: str,
-    pipeline: str,
-    asset: str,
-    order: PartitionOrdinals,
-    pkeys: list[str],
-) -> None:
-    rows = await conn.fetch(
-        f"SELECT pkey, latest_status FROM {schema}.asset_partitions "
-        f"WHERE pipeline = $1 AND asset = $2 AND pkey = ANY($3::text[])",
-        pipeline,
-        asset,
-        pkeys,
-    )
-    statuses = {row[0]: row[1] for row in rows}
-    changes: dict[int, str | None] = {}
-    for pkey in pkeys:
-        ordinal = order.ordinal(decode_pkey(pkey))
-        if ordinal is not None:
-            changes[ordinal] = statuses.get(pkey)
-    if not changes:
-        return
-    wanted = spans(changes)
-    around = await _windows(conn, schema, pipeline, asset, wanted)
-    doomed, added = rewrite(around, changes)
-    if doomed:
-        await conn.execute(
-            f"DELETE FROM {schema}.partition_ranges "
-            f"WHERE pipeline = $1 AND asset = $2 AND first = ANY($3::bigint[])",
-            pipeline,
-            asset,
-            [r.first for r in doomed],
-        )
-    await _insert(conn, schema, pipeline, asset, added)
 
 
 async def _windows(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -93,6 +94,27 @@ class RangesContract:
             assert list((await storage.partition_ranges("a")).ranges) == await expected(
                 storage, "a"
             )
+
+    async def test_a_record_moved_to_another_key_updates_the_ranges_of_both(
+        self, storage: Storage
+    ) -> None:
+        await started(storage)
+        records = [mat("a", key(n)) for n in range(1, 6)]
+        await storage.write(batch(*records))
+        ok = "succeeded"
+        # Within the asset: p3 loses its only record, p9 gains it.
+        await storage.write(batch(replace(mat("a", key(9), finished=2.0), id=records[2].id)))
+        assert (await storage.partition_ranges("a")).ranges == (
+            StatusRange(1, 2, ok),
+            StatusRange(4, 5, ok),
+            StatusRange(9, 9, ok),
+        )
+        # To another asset: the batch names only "b", yet p2 of "a" loses its record.
+        await storage.write(batch(replace(mat("b", key(2), finished=3.0), id=records[1].id)))
+        ranges = (await storage.partition_ranges("a")).ranges
+        assert ranges == (StatusRange(1, 1, ok), StatusRange(4, 5, ok), StatusRange(9, 9, ok))
+        assert list(ranges) == await expected(storage, "a")
+        assert await storage.latest_statuses("b") == {key(2): ok}
 
     async def test_ranges_can_be_read_in_a_window_of_ordinals(self, storage: Storage) -> None:
         await started(storage)

@@ -11,6 +11,8 @@ import pytest
 
 from flowstone.storage import PostgresStorage
 from flowstone.storage import _postgres_ranges as pg_ranges
+from flowstone.storage import _postgres_write as pg_write
+from flowstone.storage._postgres_queries import Statements
 from tests.flowstone.storage.contract_ranges import NumberedKeys, expected
 from tests.flowstone.storage.records import batch, mat
 from tests.pg import database_fixture
@@ -62,20 +64,23 @@ async def test_a_second_writer_waits_for_the_first_ones_range_update(pg_url: str
     store.order_partitions("a", NumberedKeys())
     await store.rebuild_partition_ranges("a")
     first, second = await asyncpg.connect(pg_url), await asyncpg.connect(pg_url)
-    orders = {"a": NumberedKeys()}
+    st, orders = Statements(SCHEMA), {"a": NumberedKeys()}
     try:
-        one = first.transaction()
+        one = first.transaction()  # the writes' locks are held until these commit
         await one.start()
-        await pg_ranges.maintain(first, SCHEMA, "", [("a", "~p1")], orders)
+        await pg_write.write(first, st, [], [mat("a", "p1")], orders, None)
         two = second.transaction()
         await two.start()
         waiting = asyncio.create_task(
-            pg_ranges.maintain(second, SCHEMA, "", [("a", "~p2")], orders)
+            pg_write.write(second, st, [], [mat("a", "p2", run="r2")], orders, None)
         )
-        pid = second.get_server_pid()
+        pid, key = second.get_server_pid(), pg_ranges.range_lock(SCHEMA, "", "a")
         for _ in range(500):  # the second must come to wait on the first one's range lock
             if waiting.done() or await first.fetchval(
-                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+                "SELECT ((classid::bigint << 32) | objid::bigint) = $2 FROM pg_locks "
+                "WHERE pid = $1 AND locktype = 'advisory' AND NOT granted",
+                pid,
+                key,
             ):
                 break
             await asyncio.sleep(0.01)
@@ -83,6 +88,8 @@ async def test_a_second_writer_waits_for_the_first_ones_range_update(pg_url: str
         await one.commit()
         await waiting
         await two.commit()
+        summary = await store.partition_ranges("a")
+        assert list(summary.ranges) == await expected(store, "a")
     finally:
         await first.close()
         await second.close()

@@ -3,7 +3,7 @@ of the ``write_batch`` function (``_write_schema``), so a write is one round tri
 
 Internal, not part of the public API. One document rather than an array per column: with
 asyncpg, encoding one text parameter costs the client about half the CPU of forty arrays
-(docs/adr/0023-postgres-write-in-one-round-trip.md). The document carries, besides the
+(docs/adr/0024-postgres-write-in-one-round-trip.md). The document carries, besides the
 records, what only Python knows: the pipeline, the tenant to act for, the change-log lock and
 channel, and the ordinal of every key of an asset whose status ranges the store keeps.
 """

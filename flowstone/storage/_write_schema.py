@@ -8,7 +8,7 @@ record, 16 when its asset keeps status ranges). ``write_batch``
 does all of it in one statement (an implicit transaction, durable when it returns): the
 client sends the batch as one ``jsonb`` document (``_postgres_write.document``) and waits
 once. What it does, in order, is what the client-side transaction did
-(docs/adr/0023-postgres-write-in-one-round-trip.md):
+(docs/adr/0024-postgres-write-in-one-round-trip.md):
 
 1. set ``flowstone.tenant`` when the batch belongs to one tenant (row-level security);
 2. upsert the runs;

@@ -94,7 +94,7 @@ def sales_pipeline() -> fs.Pipeline:
     @pipeline.asset(
         depends_on=["orders"],
         partitioned_by=days,
-        retry=fs.RetryPolicy(max_retries=2, delay=0.03, jitter=0.0, retry_on=ConnectionError),
+        retry=fs.RetryPolicy(max_retries=2, delay=0.03, jitter=0.0, retry_on=(ConnectionError,)),
     )
     def enriched(context: Any, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
         time.sleep(0.01)
@@ -252,7 +252,7 @@ def _kill_first_revenue_attempt(rt: fs.AsyncRuntime) -> None:
     async def kill(run_id: str) -> None:
         supervisor = rt.engine.tree.run_supervisor(run_id)
         for child in await supervisor.which_children() if supervisor else ():
-            if child.id.startswith("revenue") and child.ref is not None:
+            if str(child.id).startswith("revenue") and child.ref is not None:
                 child.ref.kill()
 
     def on_event(event: Any) -> None:

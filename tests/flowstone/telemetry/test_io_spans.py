@@ -167,3 +167,21 @@ async def test_threshold_zero_gives_every_io_its_span_current_while_it_runs(
     [client_load] = observed.spans("client.load")
     assert parent_of(client_load) == load.context.span_id
     assert found["clean"].attributes["flowstone.io.store_ms"] == 1.0  # type: ignore[index]
+
+
+async def test_a_load_outside_any_attempt_has_a_span_only_inside_a_span_of_the_caller(
+    make_runtime: Any, observed: Observed
+) -> None:
+    """rt.load_value belongs to no attempt: inside the application's own span it gets a
+    span of its own (there is no attempt to carry its time); outside any span, none."""
+    rt = make_runtime(two_steps(), telemetry=observed.telemetry)
+    await rt.materialize_all("raw", "2025-01-02")
+    assert await rt.load_value("raw", "2025-01-02") == [1, 2, 3]
+    assert observed.spans("flowstone.io.load") == []
+
+    tracer = observed.telemetry.tracer_provider.get_tracer("app")  # type: ignore[union-attr]
+    with tracer.start_as_current_span("app.report") as mine:
+        assert await rt.load_value("raw", "2025-01-02") == [1, 2, 3]
+    [load] = observed.spans("flowstone.io.load")
+    assert parent_of(load) == mine.get_span_context().span_id
+    assert load.attributes["flowstone.asset"] == "raw"  # type: ignore[index]

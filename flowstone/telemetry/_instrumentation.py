@@ -427,12 +427,14 @@ class _AttemptScope:
         span = self.span
         if span is None:
             return
-        span.set_attribute("flowstone.status", status)
-        if self.io_ns:
-            _spans.set_io_attributes(span, self.io_ns)
-        if error is not None:
-            _spans.mark_error(span, error)
-        span.end()
+        try:
+            span.set_attribute("flowstone.status", status)
+            if self.io_ns:
+                _spans.set_io_attributes(span, self.io_ns)
+            if error is not None:
+                _spans.mark_error(span, error)
+        finally:
+            span.end()  # a span never ended would never be exported
 
 
 def _status_of(exc: BaseException | None) -> str:

@@ -103,11 +103,13 @@ class SpanScope:
                 otel_context.detach(self.token)  # type: ignore[arg-type]
             span = self.span
             if span is not None:
-                if self.io_ns:
-                    set_io_attributes(span, self.io_ns)
-                if exc is not None:
-                    mark_error(span, exc)
-                span.end()
+                try:
+                    if self.io_ns:
+                        set_io_attributes(span, self.io_ns)
+                    if exc is not None:
+                        mark_error(span, exc)
+                finally:
+                    span.end()
         except Exception:
             failed("end a span")
 
@@ -230,9 +232,12 @@ def set_io_attributes(span: trace.Span, io_ns: Mapping[str, int]) -> None:
     """Set ``flowstone.io.load_ms`` / ``store_ms`` on ``span``: the I/O took ``io_ns``.
 
     One ``set_attribute`` each: the SDK cleans a mapping given to ``set_attributes`` at
-    several times the cost."""
-    for operation, nanoseconds in io_ns.items():
-        span.set_attribute(IO_MS[operation], nanoseconds / 1e6)
+    several times the cost. Looked up by key, never iterated: an abandoned attempt's I/O
+    may still be adding to ``io_ns`` from its worker thread."""
+    for operation, name in IO_MS.items():
+        nanoseconds = io_ns.get(operation)
+        if nanoseconds is not None:
+            span.set_attribute(name, nanoseconds / 1e6)
 
 
 def mark_error(span: trace.Span, error: BaseException) -> None:

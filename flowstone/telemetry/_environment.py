@@ -16,6 +16,8 @@ what is honoured. The rules (docs/observability.md):
 - ``OTEL_SERVICE_NAME`` (default ``flowstone``), ``OTEL_RESOURCE_ATTRIBUTES``.
 - ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG``: the six standard samplers.
 - ``OTEL_PROPAGATORS``: propagators by entry-point name (``tracecontext,baggage`` default).
+- ``FLOWSTONE_OTEL_IO_SPAN_MIN_MS``: FlowStone's own: loads and stores shorter than this get
+  no span of their own (default 1; 0: every one gets its span).
 """
 
 from __future__ import annotations
@@ -36,11 +38,13 @@ from opentelemetry.sdk.trace import sampling as samplers
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from flowstone.errors import ConfigurationError
+from flowstone.telemetry._spans import IO_SPAN_MIN_MS
 
 EXPORTERS = ("otlp", "console", "none")
 PROTOCOLS = ("http/protobuf", "grpc")
 DEFAULT_PROPAGATORS = "tracecontext,baggage"
 _PATHS = {"TRACES": "v1/traces", "METRICS": "v1/metrics"}
+IO_SPAN_VARIABLE = "FLOWSTONE_OTEL_IO_SPAN_MIN_MS"
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,28 @@ def _ratio(text: str | None) -> float:
             f"OTEL_TRACES_SAMPLER_ARG={text!r} must be a ratio between 0 and 1 (e.g. 0.25)"
         )
     return ratio
+
+
+def io_span_min_ms(given: float | None, environ: Mapping[str, str]) -> float:
+    """The I/O span threshold: ``given``, else ``FLOWSTONE_OTEL_IO_SPAN_MIN_MS``, else the
+    default; a number of milliseconds >= 0."""
+    where = "io_span_min_ms"
+    value: object = given
+    if given is None:
+        text = environ.get(IO_SPAN_VARIABLE, "").strip()
+        if not text:
+            return IO_SPAN_MIN_MS
+        where = IO_SPAN_VARIABLE
+        try:
+            value = float(text)
+        except ValueError:
+            value = text
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ConfigurationError(
+            f"{where}={value!r} must be a number of milliseconds >= 0 (e.g. 1; 0 gives every "
+            f"I/O load and store its span)"
+        )
+    return float(value)
 
 
 def propagator_from(environ: Mapping[str, str]) -> TextMapPropagator:

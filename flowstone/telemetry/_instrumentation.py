@@ -48,6 +48,7 @@ class TelemetryInstrumentation:
         meters = telemetry.meter_provider
         self.metrics = Metrics(meters, version) if meters is not None else None
         self.propagator = telemetry.propagator
+        self.io_min_ns = _nanoseconds(telemetry.io_span_min_ms)
         self.capture = telemetry.capture_logs
         self.runs: dict[str, _Traced] = {}
         """The runs in progress that have a span, by run id."""
@@ -59,6 +60,7 @@ class TelemetryInstrumentation:
             propagators=telemetry.propagators,
             log_lines=telemetry.log_lines_per_run,
             log_level=telemetry.log_level,
+            io_min_ns=self.io_min_ns,
         )
         self._closed = False
         if self.capture:
@@ -80,18 +82,26 @@ class TelemetryInstrumentation:
         return _AttemptScope(self, job, attempt)
 
     def io(self, operation: str, asset: str, partition_key: str | None, run_id: str) -> Scope:
-        if self.tracer is None:
+        tracer = self.tracer
+        if tracer is None:
             return NO_SCOPE
         try:
+            parent = _spans.IO_PARENT.get()
+            if parent is not None:  # the recording attempt this I/O belongs to
+                return _spans.IoScope(
+                    parent, tracer, operation, asset, partition_key, run_id, self.io_min_ns
+                )
             traced = self.runs.get(run_id)
             if traced is not None and not traced.recording:
                 return NO_SCOPE  # the run was sampled out (decided once, at its start)
             if not trace.get_current_span().is_recording():
                 return NO_SCOPE  # outside an attempt, or the attempt was sampled out
+            # Outside an attempt but inside a span of the caller's (a load the application
+            # asked for): a span of its own, as there is no attempt to carry its duration.
             attributes: dict[str, Any] = {"flowstone.asset": asset, "flowstone.run_id": run_id}
             if partition_key is not None:
                 attributes["flowstone.partition"] = partition_key
-            return _spans.SpanScope(self.tracer, _spans.IO_NAMES[operation], attributes)
+            return _spans.SpanScope(tracer, _spans.IO_NAMES[operation], attributes)
         except Exception:
             _spans.failed("open an I/O span")
             return NO_SCOPE
@@ -159,6 +169,11 @@ class TelemetryInstrumentation:
             context = trace.set_span_in_context(span)
         self.propagator.inject(carrier, context=context)
         return carrier
+
+
+def _nanoseconds(milliseconds: float) -> int:
+    """``milliseconds`` in nanoseconds (infinity: longer than any I/O)."""
+    return round(milliseconds * 1e6) if milliseconds < 1e12 else 2**62
 
 
 class _Traced:
@@ -303,7 +318,10 @@ class _AttemptScope:
 
     __slots__ = (
         "attempt",
+        "context",
         "error",
+        "io_ns",
+        "io_token",
         "job",
         "log_token",
         "owner",
@@ -317,7 +335,11 @@ class _AttemptScope:
     def __init__(self, owner: TelemetryInstrumentation, job: Job, attempt: int) -> None:
         self.owner, self.job, self.attempt = owner, job, attempt
         self.span: trace.Span | None = None
+        self.context: otel_context.Context | None = None
+        self.io_ns: dict[str, int] = {}
+        """Nanoseconds spent in loads and stores, by operation (``_spans.IoScope``)."""
         self.token: object | None = None
+        self.io_token: Any = None
         self.log_token: Any = None
         self.status: str | None = None
         self.error: BaseException | None = None
@@ -356,7 +378,9 @@ class _AttemptScope:
             attributes["flowstone.partition"] = node.encoded
         span = tracer.start_span(_spans.MATERIALIZE, parent, attributes=attributes)
         self.span = span
-        self.token = otel_context.attach(trace.set_span_in_context(span, parent))
+        self.context = trace.set_span_in_context(span, parent)
+        self.token = otel_context.attach(self.context)
+        self.io_token = _spans.IO_PARENT.set(self)
         self.record_id = MaterializationRecord.make_id(
             job.run_id, node.asset, node.encoded, self.attempt
         )
@@ -394,6 +418,8 @@ class _AttemptScope:
                 CURRENT.reset(self.log_token)
 
     def _end_span(self, status: str, error: BaseException | None) -> None:
+        if self.io_token is not None:
+            _spans.IO_PARENT.reset(self.io_token)
         if self.token is not None:
             otel_context.detach(self.token)  # type: ignore[arg-type]
         if self.record_id is not None:
@@ -401,10 +427,14 @@ class _AttemptScope:
         span = self.span
         if span is None:
             return
-        span.set_attribute("flowstone.status", status)
-        if error is not None:
-            _spans.mark_error(span, error)
-        span.end()
+        try:
+            span.set_attribute("flowstone.status", status)
+            if self.io_ns:
+                _spans.set_io_attributes(span, self.io_ns)
+            if error is not None:
+                _spans.mark_error(span, error)
+        finally:
+            span.end()  # a span never ended would never be exported
 
 
 def _status_of(exc: BaseException | None) -> str:

@@ -44,9 +44,15 @@ class Telemetry:
         log_lines_per_run: at most this many lines are kept per run, the oldest dropped
             first (a marker line says how many).
         log_level: the lowest level captured.
+        io_span_min_ms: a load or store that takes less than this many milliseconds gets
+            no span of its own, only its share of the attempt span's
+            ``flowstone.io.load_ms`` / ``store_ms`` (a failed one always gets its span);
+            0 gives every load and store its span. Default: ``FLOWSTONE_OTEL_IO_SPAN_MIN_MS``,
+            else 1 ms (docs/observability.md says why).
 
     Raises:
-        ConfigurationError: a propagator name no installed package provides.
+        ConfigurationError: a propagator name no installed package provides, or an
+            ``io_span_min_ms`` (or its variable) that is not a number of milliseconds >= 0.
     """
 
     def __init__(
@@ -58,6 +64,7 @@ class Telemetry:
         capture_logs: bool = True,
         log_lines_per_run: int = LINES_PER_RUN,
         log_level: int = logging.INFO,
+        io_span_min_ms: float | None = None,
     ) -> None:
         if log_lines_per_run < 1:
             raise ConfigurationError(
@@ -75,6 +82,7 @@ class Telemetry:
         self.capture_logs = capture_logs
         self.log_lines_per_run = log_lines_per_run
         self.log_level = log_level
+        self.io_span_min_ms = _environment.io_span_min_ms(io_span_min_ms, os.environ)
         self._owned = False
 
     @classmethod
@@ -93,6 +101,7 @@ class Telemetry:
             providers.tracer_provider,
             providers.meter_provider,
             propagators=env.get("OTEL_PROPAGATORS", _environment.DEFAULT_PROPAGATORS),
+            io_span_min_ms=_environment.io_span_min_ms(None, env),
         )
         telemetry._owned = True
         return telemetry

@@ -42,6 +42,8 @@ class RayStepHook:
     propagators: str
     log_lines: int
     log_level: int
+    io_min_ns: int = round(_spans.IO_SPAN_MIN_MS * 1e6)
+    """Loads and stores shorter than this get no span of their own (``_spans.IoScope``)."""
 
     def run(
         self, trace_context: Mapping[str, str] | None, step: Any, call: Callable[[], Any]
@@ -68,13 +70,16 @@ class RayStepHook:
         return result
 
     def io(self, operation: str, asset: str, partition_key: str | None) -> Any:
-        """A span for one load or store in the worker (nothing when tracing is off)."""
+        """One load or store in the worker, timed on the step's span (and a span of its own
+        when slow); nothing when tracing is off or the step has no span."""
         if not self.traces:
             return NO_SCOPE
-        attributes = {"flowstone.asset": asset}
-        if partition_key is not None:
-            attributes["flowstone.partition"] = partition_key
-        return _spans.SpanScope(_tracer(), _spans.IO_NAMES[operation], attributes)
+        parent = _spans.IO_PARENT.get()
+        if parent is None:
+            return NO_SCOPE
+        return _spans.IoScope(
+            parent, _tracer(), operation, asset, partition_key, None, self.io_min_ns
+        )
 
     def _step_scope(self, trace_context: Mapping[str, str] | None, step: Any) -> Any:
         if not self.traces or not trace_context:
@@ -93,7 +98,7 @@ class RayStepHook:
             if step.node.encoded is not None:
                 attributes["flowstone.partition"] = step.node.encoded
             attributes.update(_ray_ids())
-            return _spans.SpanScope(_tracer(), _spans.RAY_STEP, attributes, parent)
+            return _spans.SpanScope(_tracer(), _spans.RAY_STEP, attributes, parent, io_parent=True)
         except Exception:
             _spans.failed("continue the trace in a Ray worker")
             return NO_SCOPE

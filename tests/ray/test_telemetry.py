@@ -52,13 +52,17 @@ def cluster(ray_cluster_with_dashboard: Any) -> Any:
 
 
 @pytest.fixture
-def observed() -> Iterator[Observed]:
+def observed(request: pytest.FixtureRequest) -> Iterator[Observed]:
+    """In-memory exporters; every I/O has its span unless the test is parametrized with
+    another ``io_span_min_ms``."""
     exporter = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
-    yield Observed(fs.Telemetry(tracer_provider, meter_provider), exporter, reader)
+    threshold = getattr(request, "param", 0)
+    telemetry = fs.Telemetry(tracer_provider, meter_provider, io_span_min_ms=threshold)
+    yield Observed(telemetry, exporter, reader)
     tracer_provider.shutdown()
     meter_provider.shutdown()
 
@@ -108,6 +112,8 @@ async def test_a_ray_step_continues_the_runs_trace_in_the_worker(
         ("flowstone.io.load", "orders"),
         ("flowstone.io.store", "totals"),
     ]
+    assert step.attributes["flowstone.io.load_ms"] >= 0  # type: ignore[index,operator]
+    assert step.attributes["flowstone.io.store_ms"] >= 0  # type: ignore[index,operator]
     # Made in the worker process, and the record names the same Ray task and node.
     [made] = [m for m in result.materializations if m.asset == "totals"]
     assert step.attributes["process.pid"] == made.metadata["ray_worker_pid"] != os.getpid()  # type: ignore[index]
@@ -115,6 +121,21 @@ async def test_a_ray_step_continues_the_runs_trace_in_the_worker(
     assert step.attributes["ray.node.id"] == made.metadata["ray_node_id"]  # type: ignore[index]
     assert len(made.metadata["ray_task_id"]) > 16
     assert "__flowstone_telemetry__" not in made.metadata
+
+
+@pytest.mark.parametrize("observed", [60_000.0], indirect=True)
+async def test_a_ray_steps_fast_io_is_timed_on_the_step_span_without_spans(
+    runtime: Any, observed: Observed
+) -> None:
+    """Under the threshold, the worker's loads and stores make no span; the step span
+    carries their times."""
+    rt = runtime(steps)
+    await rt.materialize_all("totals", "eu")
+
+    step = observed.span("flowstone.ray.step")
+    assert observed.spans("flowstone.io.load") == observed.spans("flowstone.io.store") == []
+    assert step.attributes["flowstone.io.load_ms"] >= 0  # type: ignore[index,operator]
+    assert step.attributes["flowstone.io.store_ms"] >= 0  # type: ignore[index,operator]
 
 
 async def test_a_ray_steps_log_lines_join_the_runs_logs(runtime: Any, observed: Observed) -> None:

@@ -24,6 +24,7 @@ OTEL_VARIABLES = (
     "OTEL_TRACES_SAMPLER",
     "OTEL_TRACES_SAMPLER_ARG",
     "OTEL_PROPAGATORS",
+    "FLOWSTONE_OTEL_IO_SPAN_MIN_MS",
 )
 
 
@@ -52,9 +53,11 @@ def test_without_any_variable_telemetry_is_off_and_logs_are_captured() -> None:
 async def test_an_otlp_endpoint_turns_on_traces_and_metrics_over_http(
     make_runtime: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """OTEL_EXPORTER_OTLP_ENDPOINT alone: both signals go there, with OTEL_SERVICE_NAME."""
+    """OTEL_EXPORTER_OTLP_ENDPOINT alone: both signals go there, with OTEL_SERVICE_NAME
+    (and FLOWSTONE_OTEL_IO_SPAN_MIN_MS=0: every load and store has its span)."""
     with receiver() as collector:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        monkeypatch.setenv("FLOWSTONE_OTEL_IO_SPAN_MIN_MS", "0")
         monkeypatch.setenv("OTEL_SERVICE_NAME", "nightly-etl")
         monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test")
         await run_pipeline(make_runtime)
@@ -201,6 +204,15 @@ def test_propagators_are_composed_in_the_order_given() -> None:
             r"http/protobuf or grpc$",
         ),
         (
+            {"FLOWSTONE_OTEL_IO_SPAN_MIN_MS": "fast"},
+            r"^FLOWSTONE_OTEL_IO_SPAN_MIN_MS='fast' must be a number of milliseconds >= 0 "
+            r"\(e.g. 1; 0 gives every I/O load and store its span\)$",
+        ),
+        (
+            {"FLOWSTONE_OTEL_IO_SPAN_MIN_MS": "-1"},
+            r"^FLOWSTONE_OTEL_IO_SPAN_MIN_MS=-1.0 must be a number of milliseconds >= 0",
+        ),
+        (
             {"OTEL_PROPAGATORS": "b3"},
             r"^OTEL_PROPAGATORS names 'b3', which no installed package provides; available: "
             r"baggage, tracecontext, or none$",
@@ -213,6 +225,21 @@ def test_a_bad_variable_is_a_configuration_error_that_says_what_to_use(
     """Misconfiguration fails when the runtime is built, never during a run."""
     with pytest.raises(fs.ConfigurationError, match=message):
         fs.Telemetry.from_environment(variables)
+
+
+def test_the_io_span_threshold_comes_from_the_argument_else_the_variable_else_1_ms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """fs.Telemetry(io_span_min_ms=...) wins; FLOWSTONE_OTEL_IO_SPAN_MIN_MS is read from
+    the mapping from_environment is given, or os.environ; a bad argument is refused."""
+    assert fs.Telemetry().io_span_min_ms == 1.0
+    assert fs.Telemetry.from_environment({}).io_span_min_ms == 1.0
+    assert fs.Telemetry.from_environment({"FLOWSTONE_OTEL_IO_SPAN_MIN_MS": "0"}).io_span_min_ms == 0
+    monkeypatch.setenv("FLOWSTONE_OTEL_IO_SPAN_MIN_MS", "25")
+    assert fs.Telemetry().io_span_min_ms == 25.0
+    assert fs.Telemetry(io_span_min_ms=0).io_span_min_ms == 0.0
+    with pytest.raises(fs.ConfigurationError, match=r"^io_span_min_ms=-0.5 must be a number"):
+        fs.Telemetry(io_span_min_ms=-0.5)
 
 
 def test_grpc_without_its_exporter_says_what_to_install() -> None:

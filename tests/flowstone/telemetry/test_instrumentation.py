@@ -24,8 +24,12 @@ def parent_of(span: Any) -> int | None:
 async def test_a_run_is_one_trace_of_run_attempt_and_io_spans(
     make_runtime: Any, observed: Observed
 ) -> None:
-    """flowstone.run is the root; each attempt is its child; loads and stores are theirs."""
-    rt = make_runtime(two_steps(), telemetry=observed.telemetry)
+    """flowstone.run is the root; each attempt is its child; loads and stores are theirs
+    (every one of them with io_span_min_ms=0; test_io_spans: the threshold)."""
+    telemetry = fs.Telemetry(
+        observed.telemetry.tracer_provider, observed.telemetry.meter_provider, io_span_min_ms=0
+    )
+    rt = make_runtime(two_steps(), telemetry=telemetry)
     result = await rt.materialize_all("clean", "2025-01-02")
 
     run = observed.span("flowstone.run")
@@ -49,7 +53,11 @@ async def test_a_run_is_one_trace_of_run_attempt_and_io_spans(
         "flowstone.partition": "2025-01-02",
         "flowstone.status": "succeeded",
     }
-    assert dict(clean.attributes or {}) == {
+    clean_attributes = dict(clean.attributes or {})
+    assert {clean_attributes.pop(f"flowstone.io.{op}_ms") >= 0 for op in ("load", "store")} == {
+        True
+    }
+    assert clean_attributes == {
         "flowstone.asset": "clean",
         "flowstone.partition": "2025-01-02",
         "flowstone.run_id": result.run_id,

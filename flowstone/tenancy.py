@@ -36,6 +36,10 @@ POLICY_NAME = "flowstone_tenant"
 RECORD_TABLES = ("runs", "materializations", "materialization_inputs", "asset_partitions")
 """The record store tables that hold per-partition data, and so get a tenant column."""
 
+POLICY_TABLES = (*RECORD_TABLES, "run_logs")
+"""The tables ``record_store_policy_sql`` confines by default: the record tables and the
+runs' captured log lines (which carry their run's tenant, and may quote its data)."""
+
 _current: ContextVar[str | None] = ContextVar("flowstone.tenant", default=None)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -259,9 +263,10 @@ def record_store_policy_sql(
     *,
     column: str = "tenant",
     shared_rows: bool = True,
-    tables: Sequence[str] = RECORD_TABLES,
+    tables: Sequence[str] = POLICY_TABLES,
 ) -> tuple[str, ...]:
-    """Return the statements that apply tenant policies to the record store's tables.
+    """Return the statements that apply tenant policies to the record store's tables
+    (``POLICY_TABLES``: the record tables and the captured run logs).
 
     The owner is not forced under the policies (``force=False``): the runtime's lineage
     writer owns these tables and commits records of many tenants in one transaction (group
@@ -285,6 +290,7 @@ def record_store_policy_sql(
 
 __all__ = (
     "POLICY_NAME",
+    "POLICY_TABLES",
     "RECORD_TABLES",
     "TENANT_SETTING",
     "TenantScope",

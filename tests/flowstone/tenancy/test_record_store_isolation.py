@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -20,8 +21,8 @@ import pytest
 
 import flowstone as fs
 from flowstone.errors import StorageError
-from flowstone.storage import LineageEntry, PostgresStorage
-from flowstone.tenancy import RECORD_TABLES, record_store_policy_sql, tenant_scope
+from flowstone.storage import LineageEntry, PostgresStorage, RunLogLine
+from flowstone.tenancy import POLICY_TABLES, record_store_policy_sql, tenant_scope
 from tests.flowstone.storage.records import batch, mat, run
 from tests.pg import ADMIN_URL, database_of, run_sync
 
@@ -59,13 +60,19 @@ def shop() -> fs.Pipeline:
 
     @pipeline.asset(depends_on=["currency"], io_manager="memory")
     def rates(context: Any, currency: str) -> dict[str, float]:
+        context.log.info("rates for %s", currency)
         return {currency: 1.0}
 
     @pipeline.asset(partitioned_by=by_tenant, depends_on=["rates"], io_manager="memory")
     def orders(context: Any, rates: dict[str, float]) -> list[float]:
+        context.log.info("orders of %s", context.partition_key)
         return [3 * rates["eur"]]
 
     return pipeline
+
+
+def log_line(run_id: str, tenant: str) -> RunLogLine:
+    return RunLogLine(run_id, 1, datetime.now(UTC), "INFO", "shop", "hello", tenant=tenant)
 
 
 async def admin_execute(url: str, *statements: str) -> None:
@@ -129,7 +136,7 @@ async def execute_as(conn: asyncpg.Connection, tenant: str, statement: str) -> s
 
 async def tenants_per_table(conn: asyncpg.Connection, schema: str = "flowstone") -> dict[str, Any]:
     found = {}
-    for table in RECORD_TABLES:
+    for table in POLICY_TABLES:
         rows = await conn.fetch(f"SELECT tenant FROM {schema}.{table} ORDER BY tenant NULLS LAST")
         found[table] = [row["tenant"] for row in rows]
     return found
@@ -140,6 +147,7 @@ EVERY_RECORD = {
     "materializations": ["acme", "acme", "beta", "beta", None, None],
     "materialization_inputs": ["acme", "acme", "beta", "beta", None],
     "asset_partitions": ["acme", "acme", "beta", "beta", None, None],
+    "run_logs": ["acme", "acme", "beta", "beta", None],
 }
 
 
@@ -172,6 +180,7 @@ async def test_hand_written_sql_as_acme_sees_acmes_records_and_the_shared_ones_o
         "materializations": ["acme", "acme", None, None],
         "materialization_inputs": ["acme", "acme", None],
         "asset_partitions": ["acme", "acme", None, None],
+        "run_logs": ["acme", "acme", None],
     }
     assert [tuple(r) for r in assets] == [
         ("currency", None),
@@ -185,6 +194,7 @@ async def test_hand_written_sql_as_acme_sees_acmes_records_and_the_shared_ones_o
         "materializations": [None, None],
         "materialization_inputs": [None],
         "asset_partitions": [None, None],
+        "run_logs": [None],
     }
 
 
@@ -345,6 +355,10 @@ async def test_in_its_scope_the_app_role_records_its_own_records_but_no_others(
                 await storage.write(batch(mat("rates", ACME, tenant="acme"), mat("rates")))
         with pytest.raises(StorageError, match=r"no tenant set \(outside any tenant_scope\)"):
             await storage.write(batch(mat("rates", ACME, tenant="acme")))
+        async with tenant_scope("acme"):
+            await storage.append_run_logs([log_line("r-acme", "acme")])
+            with pytest.raises(StorageError, match=r"row-level security"):
+                await storage.append_run_logs([log_line("r-beta", "beta")])
 
     conn = await asyncpg.connect(store.owner.url)
     try:
@@ -353,6 +367,7 @@ async def test_in_its_scope_the_app_role_records_its_own_records_but_no_others(
             "materializations": ["acme"],
             "materialization_inputs": [],
             "asset_partitions": ["acme"],
+            "run_logs": ["acme"],
         }
     finally:
         await conn.close()

@@ -11,14 +11,15 @@ import flowstone as fs
 from flowstone.runtime._loops import loop_factory
 
 
-def test_uvloop_is_the_default_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_standard_loop_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FLOWSTONE_EVENT_LOOP", raising=False)
-    assert loop_factory() is uvloop.new_event_loop
-
-
-def test_the_standard_loop_can_be_forced(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FLOWSTONE_EVENT_LOOP", "asyncio")
     assert loop_factory() is asyncio.new_event_loop
+
+
+@pytest.mark.parametrize("choice", ["uvloop", "auto", " UVLOOP "])
+def test_uvloop_can_be_chosen(monkeypatch: pytest.MonkeyPatch, choice: str) -> None:
+    monkeypatch.setenv("FLOWSTONE_EVENT_LOOP", choice)
+    assert loop_factory() is uvloop.new_event_loop
 
 
 def test_an_unknown_loop_is_refused_with_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:

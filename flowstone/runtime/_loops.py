@@ -4,8 +4,8 @@ The blocking ``Runtime`` and the daemons own their loop, so they choose it.
 ``FLOWSTONE_EVENT_LOOP=uvloop`` (or ``auto``: uvloop when installed) runs the loop's own
 bookkeeping (scheduling callbacks, polling) in compiled code; a materialization makes about a
 dozen loop callbacks, so that is 6–17 % of the engine's time per asset in memory
-(docs/benchmarks.md). The default stays asyncio's loop until an intermittent failure seen
-only under uvloop is understood (ADR 0023). An ``AsyncRuntime`` runs on its caller's loop
+(docs/benchmarks.md). The default stays asyncio's loop until an intermittent test failure,
+first seen under uvloop, is understood (ADR 0023). An ``AsyncRuntime`` runs on its caller's loop
 and never changes it.
 """
 

@@ -2,7 +2,7 @@
 // WebSocket (/ws). No framework, no build step; ELK lays the asset graph out in a worker.
 "use strict";
 
-const state = { me: null, lastId: null, socket: null, view: null, listeners: new Set() };
+const state = { me: null, lastId: null, socket: null, view: null, listeners: new Set(), inflight: 0 };
 const SEVERITY = ["succeeded", "missing", "skipped", "cancelled", "waiting", "running", "failed"];
 
 // -- helpers ---------------------------------------------------------------------------------
@@ -28,6 +28,13 @@ const svg = (tag, attrs) => {
 };
 
 async function api(path, options = {}) {
+  state.inflight += 1;
+  window.__fsInflight = state.inflight;  // read by the browser tests
+  try { return await request(path, options); }
+  finally { window.__fsInflight = state.inflight -= 1; }
+}
+
+async function request(path, options) {
   const headers = { "Accept": "application/json", ...(options.headers || {}) };
   if (options.method && options.method !== "GET") {
     headers["Content-Type"] = "application/json";
@@ -64,7 +71,15 @@ function debounce(fn, ms) {
   return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
 }
 
-function onChanges(fn) { state.listeners.add(fn); return fn; }
+// A page's live-update listener. Pages render asynchronously: one left before its first
+// render returned must neither draw over the page shown now nor keep listening, so a
+// listener belongs to its page's root and does nothing once that root is detached.
+function onChanges(root, fn) {
+  if (!root.isConnected) return fn;
+  const listener = (message) => { if (root.isConnected) fn(message); else state.listeners.delete(listener); };
+  state.listeners.add(listener);
+  return fn;
+}
 
 // -- live updates ------------------------------------------------------------------------------
 
@@ -108,16 +123,21 @@ async function route() {
   state.listeners.clear();
   if (state.view && state.view.stop) state.view.stop();
   state.view = null;
-  const main = document.getElementById("main");
-  main.replaceChildren(h("p", { class: "empty" }, "loading…"));
+  // Every visit renders into a root of its own: a page still rendering when the user moves
+  // on draws into its detached root, never over the page shown now.
+  const main = h("div", { class: "view" }, h("p", { class: "empty" }, "loading…"));
+  document.getElementById("main").replaceChildren(main);
   for (const a of document.querySelectorAll("header nav a")) {
     a.classList.toggle("active", location.hash.startsWith(a.getAttribute("href")) && a.getAttribute("href") !== "#/" || (a.getAttribute("href") === "#/" && (location.hash === "" || location.hash === "#/")));
   }
   for (const [pattern, page] of routes) {
     const match = location.hash.match(pattern);
     if (match) {
-      try { state.view = (await page(main, ...match.slice(1).map((m) => m && decodeURIComponent(m)))) || null; }
-      catch (error) { main.replaceChildren(h("p", { class: "error" }, String(error.message || error))); }
+      try {
+        const view = (await page(main, ...match.slice(1).map((m) => m && decodeURIComponent(m)))) || null;
+        if (main.isConnected) state.view = view;
+        else if (view && view.stop) view.stop();  // left before it finished rendering
+      } catch (error) { main.replaceChildren(h("p", { class: "error" }, String(error.message || error))); }
       return;
     }
   }
@@ -148,7 +168,7 @@ async function overviewPage(main) {
     );
   };
   await render();
-  onChanges(debounce(render, 300));
+  onChanges(main, debounce(render, 300));
 }
 
 // -- asset graph ---------------------------------------------------------------------------------
@@ -275,7 +295,7 @@ async function graphPage(main) {
       b.sub.textContent = n.partitions ? `${n.counts.succeeded.toLocaleString()}/${n.total.toLocaleString()} ok` : (n.counts.succeeded ? "materialized" : "never run");
     }
   }, 1000);
-  onChanges((message) => {
+  onChanges(main, (message) => {
     for (const [name, delta] of Object.entries(message.assets)) {
       const b = boxes.get(name);
       if (b) { b.g.classList.add("flash"); b.g.classList.remove("succeeded", "failed", "missing", "partial"); b.g.classList.add(delta.status); setTimeout(() => b.g.classList.remove("flash"), 600); }
@@ -410,7 +430,7 @@ async function assetPage(main, name) {
     bar.update(status); showCounts(status); showMats(fresh.materializations);
     window.__fsAssetUpdated = performance.now();
   }, 40);
-  onChanges((message) => { if (message.assets[name]) refresh(); });
+  onChanges(main, (message) => { if (message.assets[name]) refresh(); });
 }
 
 // -- runs ----------------------------------------------------------------------------------------
@@ -426,7 +446,7 @@ async function runsPage(main) {
   filter.addEventListener("change", render);
   main.replaceChildren(h("div", { class: "toolbar" }, h("h1", {}, "Runs"), filter), body);
   await render();
-  onChanges(debounce((m) => { if (m.runs.length || m.runs_dropped) render(); }, 300));
+  onChanges(main, debounce((m) => { if (m.runs.length || m.runs_dropped) render(); }, 300));
 }
 
 async function runPage(main, runId) {
@@ -446,7 +466,7 @@ async function runPage(main, runId) {
           run.materializations.map((m) => [assetLink(m.asset), m.partition ?? "", m.attempt, badge(m.status), when(m.started_at), secs(m.duration), errorCell(m.error)]))));
   };
   await render();
-  onChanges(debounce((m) => { if (m.runs.some((r) => r.run_id === runId)) render(); }, 200));
+  onChanges(main, debounce((m) => { if (m.runs.some((r) => r.run_id === runId)) render(); }, 200));
 }
 
 // -- lineage -------------------------------------------------------------------------------------
@@ -507,7 +527,7 @@ async function supervisionPage(main) {
   main.replaceChildren(h("h1", {}, "Supervision trees"), h("p", { class: "muted" }, "The live OTP trees: supervisors, their children and restart counts. Every runtime publishes its tree to the store every 2 s; this page refreshes as runs start and end, and every 2 s."), body);
   await render();
   const timer = setInterval(render, 2000);
-  onChanges(debounce(render, 200));
+  onChanges(main, debounce(render, 200));
   return { stop: () => clearInterval(timer) };
 }
 
@@ -559,7 +579,7 @@ async function approvalsPage(main) {
   };
   main.replaceChildren(h("h1", {}, "Approvals"), h("p", { class: "muted" }, `Decisions are recorded as ${state.me.name}; deciding resumes the run.`), bulk, note, body);
   await render();
-  onChanges(debounce(render, 250));
+  onChanges(main, debounce(render, 250));
 }
 
 // -- schedules and sensors --------------------------------------------------------------------------
@@ -585,7 +605,7 @@ async function automationPage(main) {
   };
   main.replaceChildren(h("h1", {}, "Schedules & sensors"), h("p", { class: "muted" }, "Ticks are claimed and run by daemons (flowstone daemon); on/off persists across restarts."), body);
   await render();
-  onChanges(debounce(render, 500));
+  onChanges(main, debounce(render, 500));
 }
 
 // -- start -----------------------------------------------------------------------------------------

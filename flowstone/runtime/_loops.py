@@ -1,12 +1,11 @@
-"""The event loops FlowStone creates for itself: asyncio's, or uvloop's when asked for.
+"""The event loops FlowStone creates for itself: uvloop's when installed, else asyncio's.
 
-The blocking ``Runtime`` and the daemons own their loop, so they choose it.
-``FLOWSTONE_EVENT_LOOP=uvloop`` (or ``auto``: uvloop when installed) runs the loop's own
-bookkeeping (scheduling callbacks, polling) in compiled code; a materialization makes about a
-dozen loop callbacks, so that is 6–17 % of the engine's time per asset in memory
-(docs/benchmarks.md). The default stays asyncio's loop until an intermittent test failure,
-first seen under uvloop, is understood (ADR 0023). An ``AsyncRuntime`` runs on its caller's loop
-and never changes it.
+The blocking ``Runtime`` and the daemons own their loop, so they choose it. uvloop runs the
+loop's own bookkeeping (scheduling callbacks, polling) in compiled code; a materialization
+makes about a dozen loop callbacks, so that is 6–17 % of the engine's time per asset in
+memory (docs/benchmarks.md, ADR 0023). ``FLOWSTONE_EVENT_LOOP`` chooses: ``auto`` (the
+default: uvloop when importable), ``uvloop`` (its absence is an error) or ``asyncio``. An
+``AsyncRuntime`` runs on its caller's loop and never changes it.
 """
 
 from __future__ import annotations
@@ -27,11 +26,11 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
         ConfigurationError: ``FLOWSTONE_EVENT_LOOP`` names no known loop, or asks for uvloop
             where it is not installed.
     """
-    choice = os.environ.get("FLOWSTONE_EVENT_LOOP", "asyncio").strip().lower() or "asyncio"
+    choice = os.environ.get("FLOWSTONE_EVENT_LOOP", "auto").strip().lower() or "auto"
     if choice not in _CHOICES:
         raise ConfigurationError(
             f"FLOWSTONE_EVENT_LOOP={choice!r} is not a known event loop; expected one of "
-            f"{', '.join(_CHOICES)} (unset it for the default, asyncio)"
+            f"{', '.join(_CHOICES)} (unset it for the default, auto)"
         )
     if choice == "asyncio":
         return asyncio.new_event_loop

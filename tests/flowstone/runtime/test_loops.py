@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 import uvloop
@@ -11,9 +12,25 @@ import flowstone as fs
 from flowstone.runtime._loops import loop_factory
 
 
-def test_the_standard_loop_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_uvloop_is_the_default_where_it_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FLOWSTONE_EVENT_LOOP", raising=False)
+    assert loop_factory() is uvloop.new_event_loop
+
+
+def test_the_standard_loop_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWSTONE_EVENT_LOOP", "asyncio")
     assert loop_factory() is asyncio.new_event_loop
+
+
+def test_auto_falls_back_to_the_standard_loop_without_uvloop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FLOWSTONE_EVENT_LOOP", raising=False)
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop raises ImportError
+    assert loop_factory() is asyncio.new_event_loop
+    monkeypatch.setenv("FLOWSTONE_EVENT_LOOP", "uvloop")
+    with pytest.raises(fs.ConfigurationError, match="uvloop is not installed"):
+        loop_factory()
 
 
 @pytest.mark.parametrize("choice", ["uvloop", "auto", " UVLOOP "])

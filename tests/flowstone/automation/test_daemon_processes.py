@@ -64,12 +64,12 @@ def check_every_tick_ran_once(url: str, until: datetime) -> None:
     def all_taken_over() -> bool:
         # A tick claimed by a daemon that was killed stays claimed until its lease expires
         # and a live daemon takes it over; on a loaded machine that may trail the end.
-        ticks = query(url, lambda s, a: a.ticks("schedule:every_second", 100_000))
+        ticks = query(url, lambda s, a: a.ticks("cron", "schedule:every_second", 100_000))
         return not any(t.status == "claimed" and t.tick_at <= until for t in ticks)
 
     poll_until(all_taken_over, 30, "abandoned ticks to be taken over")
     settle(url, "schedule:every_second")
-    ticks = query(url, lambda s, a: a.ticks("schedule:every_second", 100_000))
+    ticks = query(url, lambda s, a: a.ticks("cron", "schedule:every_second", 100_000))
     ticks = sorted((t for t in ticks if t.tick_at <= until), key=lambda t: t.tick_at)
     assert len(ticks) >= 3
     gaps = [b.tick_at - a.tick_at for a, b in itertools.pairwise(ticks)]
@@ -82,7 +82,7 @@ def check_every_tick_ran_once(url: str, until: datetime) -> None:
     # Read after the runs: the daemons are still ticking, so later ticks (and their runs)
     # may appear meanwhile, but every run read above has its tick by now (a tick and its run
     # commit together).
-    every_tick = query(url, lambda s, a: a.ticks("schedule:every_second", 100_000))
+    every_tick = query(url, lambda s, a: a.ticks("cron", "schedule:every_second", 100_000))
     tick_runs = [r for t in every_tick for r in t.run_ids]
     assert set(statuses) <= set(tick_runs), "a run without its tick"
     assert len(set(tick_runs)) == len(tick_runs), "a run made by two ticks"
@@ -135,11 +135,11 @@ def test_sensor_run_keys_make_one_run_each_with_daemons_killed(pg_url: str, tmp_
         procs[2] = group.start()
         time.sleep(3.0)
         statuses = settle(pg_url, "sensor:every_other_second")
-    keys = query(pg_url, lambda s, a: a.run_keys("sensor:every_other_second"))
+    keys = query(pg_url, lambda s, a: a.run_keys("sensors", "sensor:every_other_second"))
     numbers = sorted(int(k[1:]) for k in keys)
     assert numbers == list(range(numbers[0], numbers[-1] + 1)), "a run key was skipped"
     assert sorted(keys.values()) == sorted(statuses), "one run per key, and no other"
-    ticks = query(pg_url, lambda s, a: a.ticks("sensor:every_other_second", 10_000))
+    ticks = query(pg_url, lambda s, a: a.ticks("sensors", "sensor:every_other_second", 10_000))
     slots = [t.tick_at for t in ticks]
     assert len(slots) == len(set(slots)) >= 4
 

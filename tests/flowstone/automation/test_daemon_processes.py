@@ -246,3 +246,49 @@ def test_sigterm_hands_a_running_run_back_within_the_drain_timeout(tmp_path: Pat
         group.start()
         statuses = settle(url, user)
     assert statuses == {run_id: "succeeded"}
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(120)
+def test_daemons_of_two_pipelines_with_same_named_schedules_and_sensors_share_a_store(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Each pipeline's daemon ticks its own schedule every second and creates its own run
+    per sensor run key: neither takes the other's ticks, keys or cursor."""
+    names = ("twin_a", "twin_b")
+    for name in names:
+        (tmp_path / name).mkdir()
+    with (
+        daemons("twin_a", pg_url, tmp_path / "twin_a") as a,
+        daemons("twin_b", pg_url, tmp_path / "twin_b") as b,
+    ):
+        a.start()
+        b.start()
+        time.sleep(3.5)
+        until = datetime.now(UTC) - timedelta(seconds=1)
+
+        def both_done() -> bool:
+            ticks = query(pg_url, lambda s, st: st.ticks(None, "schedule:every_second", 10_000))
+            mine = [t for t in ticks if t.tick_at <= until]
+            return bool(mine) and all(t.status == "requested" for t in mine)
+
+        poll_until(both_done, 30, "the ticks of both pipelines")
+    for name in names:
+        ticks = query(pg_url, lambda s, st, n=name: st.ticks(n, "schedule:every_second", 10_000))
+        ticks = sorted((t for t in ticks if t.tick_at <= until), key=lambda t: t.tick_at)
+        assert len(ticks) >= 2
+        gaps = {b.tick_at - a.tick_at for a, b in itertools.pairwise(ticks)}
+        assert gaps == {timedelta(seconds=1)}, f"{name} missed a tick"
+        runs = query(pg_url, lambda s, st: s.list_runs(limit=100_000))
+        by_id = {r.run_id: r for r in runs}
+        for tick in ticks:
+            (run_id,) = tick.run_ids
+            assert by_id[run_id].pipeline == name
+        keys = query(pg_url, lambda s, st, n=name: st.run_keys(n, "sensor:every_other_second"))
+        assert len(keys) >= 1
+        assert {by_id[r].pipeline for r in keys.values()} == {name}
+        (state,) = query(
+            pg_url, lambda s, st, n=name: st.states(n, ["sensor:every_other_second"], until)
+        )
+        assert state.cursor is not None
+        assert int(state.cursor) > until.timestamp() - 5

@@ -129,11 +129,11 @@ async def test_a_tick_is_claimed_once_and_its_expired_claim_is_taken_over(
     assert not await store.claim_tick("p", "schedule:s", T0, "d2", at(5), at(15))
     assert await store.claim_tick("p", "schedule:s", T0, "d2", at(11), at(21))
     with pytest.raises(LostLease, match="no longer owned by d1"):
-        await store.complete_tick("p", 
-            "schedule:s", T0, "d1", at(12), TickOutcome("requested", ((run("x"), None),))
+        await store.complete_tick(
+            "p", "schedule:s", T0, "d1", at(12), TickOutcome("requested", ((run("x"), None),))
         )
-    created = await store.complete_tick("p", 
-        "schedule:s", T0, "d2", at(12), TickOutcome("requested", ((run("y"), None),))
+    created = await store.complete_tick(
+        "p", "schedule:s", T0, "d2", at(12), TickOutcome("requested", ((run("y"), None),))
     )
     assert created == ["y"]
     assert [e.run_id for e in await store.entries()] == ["y"]  # "x" was rolled back
@@ -147,7 +147,9 @@ async def test_a_run_key_creates_one_run_per_origin_ever_and_the_cursor_commits_
     store: AutomationStore,
 ) -> None:
     async def tick(second: float, *keys: str) -> list[str]:
-        assert await store.claim_tick("p", "sensor:s", at(second), "d1", at(second), at(second + 10))
+        assert await store.claim_tick(
+            "p", "sensor:s", at(second), "d1", at(second), at(second + 10)
+        )
         runs = tuple((run(f"run-{k}-{second}"), k) for k in keys)
         outcome = TickOutcome("requested", runs, cursor=f"c{second}")
         return await store.complete_tick("p", "sensor:s", at(second), "d1", at(second), outcome)

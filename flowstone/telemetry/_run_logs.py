@@ -14,7 +14,7 @@ capture is in use and removed after the last:
   oldest lines are dropped first, and a marker line says how many.
 
 The runtime stores a run's lines while it goes on, in batches (``RunBuffer.batch``; the
-runtime's flusher in ``_instrumentation``), so another process reads them before the run
+runtime's ``LogFlusher``, ``_log_flush``), so another process reads them before the run
 ends and a process killed mid-run loses only the lines of its last interval.
 
 A logger's own level still applies: ``context.log`` (``flowstone.asset.<name>``) is set to
@@ -121,11 +121,6 @@ class RunBuffer:
         if waiting == self.flush_lines and self.wake is not None:
             self.wake()
 
-    @property
-    def waiting(self) -> int:
-        """Lines not yet stored."""
-        return len(self.lines) - self.stored
-
     def batch(self) -> Batch:
         """The lines to store now (and the stored ones to delete first); marks them stored.
 
@@ -134,16 +129,15 @@ class RunBuffer:
         stored before (now out of date) is in ``drop``.
         """
         with self._lock:
-            lines = list(self.lines)
-            new = lines[self.stored :]
-            self.stored = len(lines)
+            new = list(itertools.islice(self.lines, self.stored, None))
+            self.stored = len(self.lines)
             drop, self._unstored_drops = self._unstored_drops, []
             dropped = self.dropped
-            if dropped == self._marker_dropped or not lines:
+            if dropped == self._marker_dropped or not self.lines:
                 return Batch(new, drop)
             if self._marker is not None:
                 drop.append(self._marker)
-            marker = self._marker = _marker(lines[0], dropped, self.limit)
+            marker = self._marker = _marker(self.lines[0], dropped, self.limit)
             self._marker_dropped = dropped
         return Batch([marker, *new], drop)
 

@@ -82,7 +82,7 @@ async def _tick_rows(url: str) -> list[Any]:
     store = open_automation_store(storage)
     await store.open()
     try:
-        return await store.ticks(None, 1_000_000)
+        return await store.ticks(None, None, 1_000_000)
     finally:
         await store.close()
         await storage.close()

@@ -117,6 +117,12 @@ class DaemonContext:
     def __post_init__(self) -> None:
         require_serves(self.storage, self.definitions.current.pipeline)
 
+    @property
+    def pipeline_name(self) -> str:
+        """The pipeline's name: what its ticks, state, run keys and decisions are keyed by
+        in the automation store (several pipelines may share it)."""
+        return str(self.definitions.current.pipeline.name)
+
 
 def require_serves(storage: Storage, pipeline: Any) -> None:
     """Refuse a record store that does not serve ``pipeline``'s records.

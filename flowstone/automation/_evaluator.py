@@ -63,7 +63,7 @@ class AutomationEvaluator(actors.Actor):
         store, owner = self.ctx.store, self.ctx.config.daemon_id
         until = now + timedelta(seconds=self.ctx.config.lease)
         origin = origin_of(self.ctx.definitions.current.pipeline)
-        if await store.claim_tick(origin, slot, owner, now, until):
+        if await store.claim_tick(self.ctx.pipeline_name, origin, slot, owner, now, until):
             await self._evaluate(slot, now)
         return wait + 0.001
 
@@ -106,11 +106,12 @@ class AutomationEvaluator(actors.Actor):
             )
         status = TickStatus.REQUESTED if runs else TickStatus.SKIPPED
         if await self._complete(slot, TickOutcome(status, runs=tuple(runs))):
-            await self.ctx.store.record_decisions(decisions)
+            await self.ctx.store.record_decisions(self.ctx.pipeline_name, decisions)
 
     async def _complete(self, slot: datetime, outcome: TickOutcome) -> bool:
         try:
             await self.ctx.store.complete_tick(
+                self.ctx.pipeline_name,
                 origin_of(self.ctx.definitions.current.pipeline),
                 slot,
                 self.ctx.config.daemon_id,

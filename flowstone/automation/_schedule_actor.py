@@ -123,9 +123,11 @@ class ScheduleActor(actors.Actor):
         if schedule is None:
             return interval  # removed by a reload; the tree stops this actor
         now = wall_now()
-        (state,) = await self.ctx.store.states([self.origin], now)
+        (state,) = await self.ctx.store.states(self.ctx.pipeline_name, [self.origin], now)
         if state.enabled:
-            newest, unfinished = await self.ctx.store.tick_anchor(self.origin)
+            newest, unfinished = await self.ctx.store.tick_anchor(
+                self.ctx.pipeline_name, self.origin
+            )
             anchor = max(newest or state.since, state.since)
             due, skipped = due_ticks(schedule, anchor, now, self.ctx.config.tick_grace)
             for tick in sorted({*(t for t in unfinished if t >= state.since), *due}):
@@ -143,7 +145,9 @@ class ScheduleActor(actors.Actor):
         store, owner = self.ctx.store, self.ctx.config.daemon_id
         now = wall_now()
         lease_until = now + timedelta(seconds=self.ctx.config.lease)
-        if not await store.claim_tick(self.origin, tick, owner, now, lease_until):
+        if not await store.claim_tick(
+            self.ctx.pipeline_name, self.origin, tick, owner, now, lease_until
+        ):
             return
         crash_point("tick_claimed")
         outcome = (
@@ -152,7 +156,9 @@ class ScheduleActor(actors.Actor):
             else self._outcome(schedule, tick, now)
         )
         try:
-            created = await store.complete_tick(self.origin, tick, owner, wall_now(), outcome)
+            created = await store.complete_tick(
+                self.ctx.pipeline_name, self.origin, tick, owner, wall_now(), outcome
+            )
         except LostLease:
             log.warning("schedule %s: tick %s was taken over by another daemon", self.name, tick)
             return
@@ -172,7 +178,7 @@ class ScheduleActor(actors.Actor):
                 now=now,
                 triggered_by=self.origin,
                 trigger="schedule",
-                run_id=stable_run_id(self.origin, tick.isoformat()),
+                run_id=stable_run_id(self.ctx.pipeline_name, self.origin, tick.isoformat()),
                 metadata={
                     "scheduled_time": tick.isoformat(),
                     "code_version": definitions.code_version,

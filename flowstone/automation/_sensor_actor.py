@@ -100,7 +100,7 @@ class SensorActor(actors.Actor):
         offset = slot_offset(sensor.name, sensor.interval, sensor.jitter)
         now = wall_now()
         slot, wait = current_slot(now, sensor.interval, offset)
-        (state,) = await self.ctx.store.states([self.origin], now)
+        (state,) = await self.ctx.store.states(self.ctx.pipeline_name, [self.origin], now)
         if state.enabled:
             await self._evaluate_slot(sensor, slot, state.cursor)
         return wait + 0.001
@@ -111,13 +111,15 @@ class SensorActor(actors.Actor):
         store, owner = self.ctx.store, self.ctx.config.daemon_id
         now = wall_now()
         until = now + timedelta(seconds=max(self.ctx.config.lease, sensor.timeout * 2))
-        if not await store.claim_tick(self.origin, slot, owner, now, until):
+        if not await store.claim_tick(self.ctx.pipeline_name, self.origin, slot, owner, now, until):
             return
         crash_point("tick_claimed")
         outcome = await self._outcome(sensor, slot, cursor)
         self.evaluations += 1
         try:
-            created = await store.complete_tick(self.origin, slot, owner, wall_now(), outcome)
+            created = await store.complete_tick(
+                self.ctx.pipeline_name, self.origin, slot, owner, wall_now(), outcome
+            )
         except LostLease:
             log.warning("sensor %s: slot %s was taken over by another daemon", self.name, slot)
             return
@@ -146,7 +148,11 @@ class SensorActor(actors.Actor):
 
     def _run(self, request: RunRequest, slot: datetime) -> tuple[QueuedRun, str | None]:
         definitions = self.ctx.definitions.current
-        run_id = stable_run_id(self.origin, request.run_key) if request.run_key else None
+        run_id = (
+            stable_run_id(self.ctx.pipeline_name, self.origin, request.run_key)
+            if request.run_key
+            else None
+        )
         metadata: dict[str, Any] = {"code_version": definitions.code_version}
         if request.run_key:
             metadata["run_key"] = request.run_key

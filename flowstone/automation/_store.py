@@ -137,48 +137,68 @@ class AutomationStore:
         return await self._run(q.daemons)
 
     # -- ticks and state ----------------------------------------------------------------------
+    # Keyed by pipeline (migration 9): pipelines sharing the store may name their schedules,
+    # sensors and assets alike without taking each other's ticks, cursors or decisions.
 
     async def claim_tick(
-        self, origin: str, tick_at: datetime, owner: str, now: datetime, lease_until: datetime
+        self,
+        pipeline: str,
+        origin: str,
+        tick_at: datetime,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
     ) -> bool:
-        """Claim a tick (new, or abandoned by an expired lease)."""
-        return await self._run(t.claim_tick, origin, tick_at, owner, now, lease_until)
+        """Claim a tick of ``pipeline`` (new, or abandoned by an expired lease)."""
+        return await self._run(t.claim_tick, pipeline, origin, tick_at, owner, now, lease_until)
 
     async def complete_tick(
-        self, origin: str, tick_at: datetime, owner: str, now: datetime, outcome: TickOutcome
+        self,
+        pipeline: str,
+        origin: str,
+        tick_at: datetime,
+        owner: str,
+        now: datetime,
+        outcome: TickOutcome,
     ) -> list[str]:
         """Finish a tick and create its runs atomically; raises ``LostLease``."""
-        return await self._run(t.complete_tick, origin, tick_at, owner, now, outcome)
+        return await self._run(t.complete_tick, pipeline, origin, tick_at, owner, now, outcome)
 
-    async def ticks(self, origin: str | None = None, limit: int = 50) -> list[TickRecord]:
-        """Ticks, newest first."""
-        return await self._run(t.ticks, origin, limit)
+    async def ticks(
+        self, pipeline: str | None, origin: str | None = None, limit: int = 50
+    ) -> list[TickRecord]:
+        """Ticks of ``pipeline`` (None: of every pipeline), newest first."""
+        return await self._run(t.ticks, pipeline, origin, limit)
 
-    async def run_keys(self, origin: str) -> dict[str, str]:
-        """Every run key ``origin`` used, with the run it created."""
-        return await self._run(t.run_keys, origin)
+    async def run_keys(self, pipeline: str, origin: str) -> dict[str, str]:
+        """Every run key ``origin`` of ``pipeline`` used, with the run it created."""
+        return await self._run(t.run_keys, pipeline, origin)
 
-    async def tick_anchor(self, origin: str) -> tuple[datetime | None, list[datetime]]:
-        """The newest tick time and the unfinished ticks of ``origin``."""
-        return await self._run(t.tick_anchor, origin)
+    async def tick_anchor(
+        self, pipeline: str, origin: str
+    ) -> tuple[datetime | None, list[datetime]]:
+        """The newest tick time and the unfinished ticks of ``origin`` of ``pipeline``."""
+        return await self._run(t.tick_anchor, pipeline, origin)
 
-    async def states(self, origins: Sequence[str], now: datetime) -> list[AutomationState]:
-        """The state of each origin (created enabled when missing)."""
-        return await self._run(t.states, list(origins), now)
+    async def states(
+        self, pipeline: str, origins: Sequence[str], now: datetime
+    ) -> list[AutomationState]:
+        """The state of each origin of ``pipeline`` (created enabled when missing)."""
+        return await self._run(t.states, pipeline, list(origins), now)
 
-    async def set_enabled(self, origin: str, enabled: bool, now: datetime) -> None:
-        """Turn a schedule or sensor on or off (persists across restarts)."""
-        await self._run(t.set_enabled, origin, enabled, now)
+    async def set_enabled(self, pipeline: str, origin: str, enabled: bool, now: datetime) -> None:
+        """Turn a schedule or sensor of ``pipeline`` on or off (persists across restarts)."""
+        await self._run(t.set_enabled, pipeline, origin, enabled, now)
 
-    async def record_decisions(self, decisions: Sequence[Decision]) -> None:
-        """Keep the latest automation decision of each asset partition."""
-        await self._run(t.record_decisions, list(decisions))
+    async def record_decisions(self, pipeline: str, decisions: Sequence[Decision]) -> None:
+        """Keep the latest automation decision of each asset partition of ``pipeline``."""
+        await self._run(t.record_decisions, pipeline, list(decisions))
 
     async def decisions(
-        self, asset: str, partition: str | None = None, *, every: bool = False
+        self, pipeline: str, asset: str, partition: str | None = None, *, every: bool = False
     ) -> list[Decision]:
         """The latest decision of an asset partition (or of all its partitions)."""
-        return await self._run(t.decisions, asset, partition, every)
+        return await self._run(t.decisions, pipeline, asset, partition, every)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"

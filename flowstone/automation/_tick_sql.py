@@ -1,8 +1,10 @@
 """The transactions of ticks, cursors, run keys and automation decisions (see ``_tx``).
 
-Internal. A tick is claimed by inserting its row (primary key: origin and tick time) or by
-taking over a claim whose lease expired; it is completed, with the runs it creates, in one
-transaction fenced by the claim (``LostLease`` rolls everything back).
+Internal. A tick is claimed by inserting its row (primary key: pipeline, origin and tick
+time) or by taking over a claim whose lease expired; it is completed, with the runs it
+creates, in one transaction fenced by the claim (``LostLease`` rolls everything back).
+Every row belongs to a pipeline (migration 9): pipelines sharing a store may name their
+schedules, sensors and assets alike, and every statement here is keyed by ``pipeline``.
 """
 
 from __future__ import annotations
@@ -32,13 +34,21 @@ class LostLease(Exception):
 
 
 async def claim_tick(
-    tx: Tx, origin: str, tick_at: datetime, owner: str, now: datetime, lease_until: datetime
+    tx: Tx,
+    pipeline: str,
+    origin: str,
+    tick_at: datetime,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
 ) -> bool:
     """Claim one tick: a new row, or a claimed one whose lease expired. False otherwise."""
     inserted = await tx.execute(
-        "INSERT INTO {t}automation_ticks (origin, tick_at, status, owner, lease_until, "
-        "updated_at, run_ids, cursor, error, info) VALUES (:origin, :tick, 'claimed', :owner, "
-        ":lease, :now, '[]', NULL, NULL, '{}') ON CONFLICT (origin, tick_at) DO NOTHING",
+        "INSERT INTO {t}automation_ticks (pipeline, origin, tick_at, status, owner, "
+        "lease_until, updated_at, run_ids, cursor, error, info) VALUES (:pipeline, :origin, "
+        ":tick, 'claimed', :owner, :lease, :now, '[]', NULL, NULL, '{}') "
+        "ON CONFLICT (pipeline, origin, tick_at) DO NOTHING",
+        pipeline=pipeline,
         origin=origin,
         tick=tx.time(tick_at),
         owner=owner,
@@ -50,11 +60,12 @@ async def claim_tick(
     return bool(
         await tx.execute(
             "UPDATE {t}automation_ticks SET owner = :owner, lease_until = :lease, "
-            "updated_at = :now WHERE origin = :origin AND tick_at = :tick "
-            "AND status = 'claimed' AND lease_until < :now",
+            "updated_at = :now WHERE pipeline = :pipeline AND origin = :origin "
+            "AND tick_at = :tick AND status = 'claimed' AND lease_until < :now",
             owner=owner,
             lease=tx.time(lease_until),
             now=tx.time(now),
+            pipeline=pipeline,
             origin=origin,
             tick=tx.time(tick_at),
         )
@@ -62,32 +73,42 @@ async def claim_tick(
 
 
 async def complete_tick(
-    tx: Tx, origin: str, tick_at: datetime, owner: str, now: datetime, outcome: TickOutcome
+    tx: Tx,
+    pipeline: str,
+    origin: str,
+    tick_at: datetime,
+    owner: str,
+    now: datetime,
+    outcome: TickOutcome,
 ) -> list[str]:
     """Finish a claimed tick and create its runs, in this one transaction.
 
-    A run with a run key is created only if the key is new for ``origin``. Returns the ids
-    of the runs created. Raises ``LostLease`` (rolling everything back) when the tick is no
-    longer this daemon's.
+    A run with a run key is created only if the key is new for ``origin`` of ``pipeline``.
+    Returns the ids of the runs created. Raises ``LostLease`` (rolling everything back) when
+    the tick is no longer this daemon's.
     """
     updated = await tx.execute(
         "UPDATE {t}automation_ticks SET status = :status, lease_until = NULL, "
         "updated_at = :now, cursor = :cursor, error = :error "
-        "WHERE origin = :origin AND tick_at = :tick AND owner = :owner AND status = 'claimed'",
+        "WHERE pipeline = :pipeline AND origin = :origin AND tick_at = :tick "
+        "AND owner = :owner AND status = 'claimed'",
         status=outcome.status,
         now=tx.time(now),
         cursor=outcome.cursor,
         error=outcome.error,
+        pipeline=pipeline,
         origin=origin,
         tick=tx.time(tick_at),
         owner=owner,
     )
     if not updated:
-        raise LostLease(f"tick {origin} at {tick_at.isoformat()} is no longer owned by {owner}")
+        raise LostLease(
+            f"tick {origin} of {pipeline} at {tick_at.isoformat()} is no longer owned by {owner}"
+        )
     created: list[str] = []
     known: list[str] = []
     for run, key in outcome.runs:
-        if key is not None and not await _new_run_key(tx, origin, key, run, now):
+        if key is not None and not await _new_run_key(tx, pipeline, origin, key, run, now):
             known.append(key)
             continue
         if await enqueue(tx, run, now):
@@ -97,29 +118,35 @@ async def complete_tick(
         info["known_run_keys"] = known
     await tx.execute(
         "UPDATE {t}automation_ticks SET run_ids = :runs, info = :info "
-        "WHERE origin = :origin AND tick_at = :tick",
+        "WHERE pipeline = :pipeline AND origin = :origin AND tick_at = :tick",
         runs=json.dumps(created),
         info=json.dumps(info, default=str),
+        pipeline=pipeline,
         origin=origin,
         tick=tx.time(tick_at),
     )
     if outcome.cursor is not None:
-        await ensure_state(tx, origin, now)
+        await ensure_state(tx, pipeline, origin, now)
         await tx.execute(
             "UPDATE {t}automation_state SET cursor = :cursor, updated_at = :now "
-            "WHERE origin = :origin",
+            "WHERE pipeline = :pipeline AND origin = :origin",
             cursor=outcome.cursor,
             now=tx.time(now),
+            pipeline=pipeline,
             origin=origin,
         )
     return created
 
 
-async def _new_run_key(tx: Tx, origin: str, key: str, run: QueuedRun, now: datetime) -> bool:
+async def _new_run_key(
+    tx: Tx, pipeline: str, origin: str, key: str, run: QueuedRun, now: datetime
+) -> bool:
     return bool(
         await tx.execute(
-            "INSERT INTO {t}run_keys (origin, run_key, run_id, created_at) "
-            "VALUES (:origin, :key, :run_id, :now) ON CONFLICT (origin, run_key) DO NOTHING",
+            "INSERT INTO {t}run_keys (pipeline, origin, run_key, run_id, created_at) "
+            "VALUES (:pipeline, :origin, :key, :run_id, :now) "
+            "ON CONFLICT (pipeline, origin, run_key) DO NOTHING",
+            pipeline=pipeline,
             origin=origin,
             key=key,
             run_id=run.record.run_id,
@@ -128,10 +155,12 @@ async def _new_run_key(tx: Tx, origin: str, key: str, run: QueuedRun, now: datet
     )
 
 
-async def run_keys(tx: Tx, origin: str) -> dict[str, str]:
-    """Return every run key of ``origin`` with the run it created."""
+async def run_keys(tx: Tx, pipeline: str, origin: str) -> dict[str, str]:
+    """Return every run key of ``origin`` of ``pipeline`` with the run it created."""
     rows = await tx.fetch(
-        "SELECT run_key, run_id FROM {t}run_keys WHERE origin = :origin", origin=origin
+        "SELECT run_key, run_id FROM {t}run_keys WHERE pipeline = :pipeline AND origin = :origin",
+        pipeline=pipeline,
+        origin=origin,
     )
     return {r[0]: r[1] for r in rows}
 
@@ -146,26 +175,35 @@ def _tick(tx: Tx, r: Sequence[Any]) -> TickRecord:
     )  # fmt: skip
 
 
-async def ticks(tx: Tx, origin: str | None, limit: int) -> list[TickRecord]:
-    """Return ticks (of one origin, or all), newest first."""
-    where = "WHERE origin = :origin" if origin is not None else ""
+async def ticks(tx: Tx, pipeline: str | None, origin: str | None, limit: int) -> list[TickRecord]:
+    """Return ticks (of one pipeline or all, of one origin or all), newest first."""
+    where = [
+        *(["pipeline = :pipeline"] if pipeline is not None else []),
+        *(["origin = :origin"] if origin is not None else []),
+    ]
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
     rows = await tx.fetch(
-        f"SELECT {_TICK_COLUMNS} FROM {{t}}automation_ticks {where} "
-        f"ORDER BY tick_at DESC, origin LIMIT :limit",
+        f"SELECT {_TICK_COLUMNS} FROM {{t}}automation_ticks {clause} "
+        f"ORDER BY tick_at DESC, origin, pipeline LIMIT :limit",
+        pipeline=pipeline,
         origin=origin,
         limit=limit,
     )
     return [_tick(tx, r) for r in rows]
 
 
-async def tick_anchor(tx: Tx, origin: str) -> tuple[datetime | None, list[datetime]]:
+async def tick_anchor(tx: Tx, pipeline: str, origin: str) -> tuple[datetime | None, list[datetime]]:
     """Return the newest tick time of ``origin`` and the times of its unfinished ticks."""
     newest = await tx.fetch(
-        "SELECT MAX(tick_at) FROM {t}automation_ticks WHERE origin = :origin", origin=origin
+        "SELECT MAX(tick_at) FROM {t}automation_ticks "
+        "WHERE pipeline = :pipeline AND origin = :origin",
+        pipeline=pipeline,
+        origin=origin,
     )
     open_rows = await tx.fetch(
-        "SELECT tick_at FROM {t}automation_ticks WHERE origin = :origin "
-        "AND status = 'claimed' ORDER BY tick_at LIMIT 100",
+        "SELECT tick_at FROM {t}automation_ticks WHERE pipeline = :pipeline "
+        "AND origin = :origin AND status = 'claimed' ORDER BY tick_at LIMIT 100",
+        pipeline=pipeline,
         origin=origin,
     )
     value = newest[0][0]
@@ -175,40 +213,48 @@ async def tick_anchor(tx: Tx, origin: str) -> tuple[datetime | None, list[dateti
 # -- state ------------------------------------------------------------------------------------
 
 
-async def ensure_state(tx: Tx, origin: str, now: datetime, enabled: bool = True) -> None:
+async def ensure_state(
+    tx: Tx, pipeline: str, origin: str, now: datetime, enabled: bool = True
+) -> None:
     """Create the state row of ``origin`` if missing (enabled, since ``now``)."""
     await tx.execute(
-        "INSERT INTO {t}automation_state (origin, enabled, cursor, since, updated_at) "
-        "VALUES (:origin, :enabled, NULL, :now, :now) ON CONFLICT (origin) DO NOTHING",
+        "INSERT INTO {t}automation_state (pipeline, origin, enabled, cursor, since, "
+        "updated_at) VALUES (:pipeline, :origin, :enabled, NULL, :now, :now) "
+        "ON CONFLICT (pipeline, origin) DO NOTHING",
+        pipeline=pipeline,
         origin=origin,
         enabled=int(enabled),
         now=tx.time(now),
     )
 
 
-async def states(tx: Tx, origins: Sequence[str], now: datetime) -> list[AutomationState]:
-    """Return (creating where missing) the state of each origin."""
+async def states(
+    tx: Tx, pipeline: str, origins: Sequence[str], now: datetime
+) -> list[AutomationState]:
+    """Return (creating where missing) the state of each origin of ``pipeline``."""
     for origin in origins:
-        await ensure_state(tx, origin, now)
+        await ensure_state(tx, pipeline, origin, now)
     names, params = in_list("o", origins)
     rows = await tx.fetch(
         f"SELECT origin, enabled, cursor, since FROM {{t}}automation_state "
-        f"WHERE origin IN {names} ORDER BY origin",
+        f"WHERE pipeline = :pipeline AND origin IN {names} ORDER BY origin",
+        pipeline=pipeline,
         **params,
     )
     return [AutomationState(r[0], bool(r[1]), r[2], tx.from_time(r[3])) for r in rows]
 
 
-async def set_enabled(tx: Tx, origin: str, enabled: bool, now: datetime) -> None:
+async def set_enabled(tx: Tx, pipeline: str, origin: str, enabled: bool, now: datetime) -> None:
     """Turn a schedule or sensor on or off; turning on restarts ``since`` (no catch-up of
     the ticks missed while off)."""
-    await ensure_state(tx, origin, now, enabled)
+    await ensure_state(tx, pipeline, origin, now, enabled)
     await tx.execute(
         "UPDATE {t}automation_state SET enabled = :enabled, updated_at = :now, "
         "since = CASE WHEN enabled = 0 AND :enabled = 1 THEN :now ELSE since END "
-        "WHERE origin = :origin",
+        "WHERE pipeline = :pipeline AND origin = :origin",
         enabled=int(enabled),
         now=tx.time(now),
+        pipeline=pipeline,
         origin=origin,
     )
 
@@ -216,16 +262,18 @@ async def set_enabled(tx: Tx, origin: str, enabled: bool, now: datetime) -> None
 # -- decisions --------------------------------------------------------------------------------
 
 
-async def record_decisions(tx: Tx, decisions: Sequence[Decision]) -> None:
-    """Keep the latest decision of each asset partition."""
+async def record_decisions(tx: Tx, pipeline: str, decisions: Sequence[Decision]) -> None:
+    """Keep the latest decision of each asset partition of ``pipeline``."""
     for d in decisions:
         await tx.execute(
-            "INSERT INTO {t}automation_decisions (asset, pkey, partition, evaluated_at, policy, "
-            "requested, reason, run_id) VALUES (:asset, :pkey, :partition, :at, :policy, "
-            ":requested, :reason, :run_id) ON CONFLICT (asset, pkey) DO UPDATE SET "
+            "INSERT INTO {t}automation_decisions (pipeline, asset, pkey, partition, "
+            "evaluated_at, policy, requested, reason, run_id) VALUES (:pipeline, :asset, "
+            ":pkey, :partition, :at, :policy, :requested, :reason, :run_id) "
+            "ON CONFLICT (pipeline, asset, pkey) DO UPDATE SET "
             "partition = excluded.partition, evaluated_at = excluded.evaluated_at, "
             "policy = excluded.policy, requested = excluded.requested, "
             "reason = excluded.reason, run_id = excluded.run_id",
+            pipeline=pipeline,
             asset=d.asset,
             pkey=encode_pkey(d.partition),
             partition=d.partition,
@@ -237,12 +285,16 @@ async def record_decisions(tx: Tx, decisions: Sequence[Decision]) -> None:
         )
 
 
-async def decisions(tx: Tx, asset: str, partition: str | None, every: bool) -> list[Decision]:
+async def decisions(
+    tx: Tx, pipeline: str, asset: str, partition: str | None, every: bool
+) -> list[Decision]:
     """Return the latest decision of one asset partition (or of all its partitions)."""
     where = "" if every else "AND pkey = :pkey"
     rows = await tx.fetch(
         f"SELECT asset, partition, evaluated_at, policy, requested, reason, run_id "
-        f"FROM {{t}}automation_decisions WHERE asset = :asset {where} ORDER BY pkey",
+        f"FROM {{t}}automation_decisions WHERE pipeline = :pipeline AND asset = :asset "
+        f"{where} ORDER BY pkey",
+        pipeline=pipeline,
         asset=asset,
         pkey=encode_pkey(partition),
     )

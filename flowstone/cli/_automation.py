@@ -222,10 +222,10 @@ def _origins_group(kind: str, names: Callable[[Any], dict[str, Any]]) -> click.G
         """List them with their state and latest tick."""
         defined = names(rt.pipeline)
         origins = [f"{kind}:{n}" for n in sorted(defined)]
-        states = _store(rt, lambda s: s.states(origins, _now()))
+        states = _store(rt, lambda s: s.states(rt.pipeline.name, origins, _now()))
         rows = []
         for st in states:
-            ticks = _store(rt, _ticks_of(st.origin))
+            ticks = _store(rt, _ticks_of(rt.pipeline.name, st.origin))
             last = ticks[0] if ticks else None
             name = st.origin.split(":", 1)[1]
             rows.append(
@@ -264,15 +264,15 @@ def _toggle(
             raise click.BadParameter(
                 f"no {kind} {name!r}; known: {', '.join(sorted(names(rt.pipeline))) or '(none)'}"
             )
-        _store(rt, lambda s: s.set_enabled(f"{kind}:{name}", on, _now()))
+        _store(rt, lambda s: s.set_enabled(rt.pipeline.name, f"{kind}:{name}", on, _now()))
         console().print(f"{kind} {name} {'on' if on else 'off'}")
 
     toggle.__doc__ = f"Turn a {kind} {'on' if on else 'off'} (persists across restarts)."
 
 
-def _ticks_of(origin: str) -> Callable[[Any], Coroutine[Any, Any, Any]]:
+def _ticks_of(pipeline: str, origin: str) -> Callable[[Any], Coroutine[Any, Any, Any]]:
     def fetch(store: Any) -> Coroutine[Any, Any, Any]:
-        return store.ticks(origin, 1)  # type: ignore[no-any-return]
+        return store.ticks(pipeline, origin, 1)  # type: ignore[no-any-return]
 
     return fetch
 
@@ -313,7 +313,7 @@ def run_now(state: State, rt: Any, name: str) -> None:
 @with_runtime
 def sensor_ticks(state: State, rt: Any, name: str, limit: int) -> None:
     """Show a sensor's recent ticks (errors with their traceback)."""
-    rows = _store(rt, lambda s: s.ticks(f"sensor:{name}", limit))
+    rows = _store(rt, lambda s: s.ticks(rt.pipeline.name, f"sensor:{name}", limit))
     if state.json:
         emit_json(rows)
         return
@@ -347,7 +347,7 @@ def why(state: State, rt: Any, asset: str, partition: str | None) -> None:
     with errors_to_exit_codes():
         encoded = encode_partition(rt.pipeline, asset, partition) if partition else None
     every = partition is None and rt.pipeline.get(asset).partitions is not None
-    found = _store(rt, lambda s: s.decisions(asset, encoded, every=every))
+    found = _store(rt, lambda s: s.decisions(rt.pipeline.name, asset, encoded, every=every))
     if state.json:
         emit_json(found)
         return

@@ -429,7 +429,8 @@ class AsyncRuntime(QueueMethods):
 
     async def logs(self, run_id: str, *, limit: int | None = None) -> list[RunLogLine]:
         """The log lines captured during run ``run_id``, oldest first (the newest ``limit``
-        when given); stored when the run (or each resumption of it) ends."""
+        when given); stored in batches while the run goes on (``fs.Telemetry``'s
+        ``log_flush_seconds``, 1 s) and the rest when it (or each resumption of it) ends."""
         await self.start()
         return await self.storage.run_logs(run_id, limit=limit)
 

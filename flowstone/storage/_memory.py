@@ -421,10 +421,15 @@ class MemoryStorage(Storage):
 
     # -- run logs -----------------------------------------------------------------------------
 
-    async def append_run_logs(self, lines: Sequence[RunLogLine]) -> None:
-        """Store captured log lines."""
+    async def append_run_logs(
+        self, lines: Sequence[RunLogLine], *, drop: Sequence[RunLogLine] = ()
+    ) -> None:
+        """Store captured log lines (after deleting ``drop``)."""
         for line in lines:
             require_aware(line.at, "run log line at")
+        for gone in drop:
+            kept = self._logs.get(gone.run_id, [])
+            kept[:] = [line for line in kept if _key(line) != _key(gone)]
         for line in lines:
             self._logs.setdefault(line.run_id, []).append(line)
 
@@ -432,3 +437,8 @@ class MemoryStorage(Storage):
         """Return the log lines of ``run_id``, oldest first."""
         lines = sorted(self._logs.get(run_id, ()), key=lambda line: (line.at, line.seq))
         return lines if limit is None else lines[-limit:] if limit > 0 else []
+
+
+def _key(line: RunLogLine) -> tuple[str, int, datetime, str]:
+    """What identifies a stored log line when it is deleted (see ``append_run_logs``)."""
+    return (line.run_id, line.seq, line.at, line.logger)

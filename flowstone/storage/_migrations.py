@@ -33,6 +33,9 @@ Design notes (docs/adr/0010-record-store-schema.md):
   (its supervision tree), a row per runtime, replaced at each heartbeat.
 - ``write_batch`` (version 8, PostgreSQL only) writes a whole batch in one statement, so a
   write is one round trip (``_write_schema.py``); SQLite's version 8 changes nothing.
+- ``automation_ticks``, ``automation_state``, ``run_keys`` and ``automation_decisions``
+  (version 9) start their primary keys with ``pipeline``, so pipelines sharing a store keep
+  their schedules', sensors' and policies' state apart (``_automation_pipeline_schema.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 
 from flowstone.storage._approval_schema import POSTGRES_V4 as _POSTGRES_V4
 from flowstone.storage._approval_schema import SQLITE_V4 as _SQLITE_V4
+from flowstone.storage._automation_pipeline_schema import POSTGRES_V9, SQLITE_V9
 from flowstone.storage._automation_schema import POSTGRES_V5 as _POSTGRES_V5
 from flowstone.storage._automation_schema import SQLITE_V5 as _SQLITE_V5
 from flowstone.storage._run_log import POSTGRES_V7, SQLITE_V7
@@ -340,6 +344,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(7, "run logs", SQLITE_V7, POSTGRES_V7),
     Migration(8, "PostgreSQL: the batch write as one function call", SQLITE_V8, POSTGRES_V8),
+    Migration(
+        9, "automation ticks, state, run keys and decisions per pipeline", SQLITE_V9, POSTGRES_V9
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -465,17 +465,19 @@ class PostgresStorage(Storage):
 
     # -- run logs -----------------------------------------------------------------------------
 
-    async def append_run_logs(self, lines: Sequence[RunLogLine]) -> None:
-        """Store captured log lines in one transaction (under the lines' tenant when they
-        share one)."""
-        if not lines:
+    async def append_run_logs(
+        self, lines: Sequence[RunLogLine], *, drop: Sequence[RunLogLine] = ()
+    ) -> None:
+        """Store captured log lines in one transaction, after deleting ``drop`` (under the
+        lines' tenant when they share one)."""
+        if not lines and not drop:
             return
-        rows = list(lines)
-        tenants = {line.tenant for line in rows}
+        rows, gone = list(lines), list(drop)
+        tenants = {line.tenant for line in (*rows, *gone)}
         tenant = next(iter(tenants)) if len(tenants) == 1 else None
         await self._run(
             "append_run_logs",
-            lambda c: postgres_append(c, self._st.schema, rows),
+            lambda c: postgres_append(c, self._st.schema, rows, gone),
             tenant=tenant if tenant == current_tenant() else None,
         )
 

@@ -123,11 +123,27 @@ def _limit_clause(limit: int | None, placeholder: str) -> str:
 # -- SQLite (runs on the backend's threads) -----------------------------------------------------
 
 
-def sqlite_append(conn: sqlite3.Connection, lines: Sequence[RunLogLine]) -> None:
-    """Insert ``lines`` in one transaction."""
+# A line is deleted (pushed out of its run's bound while the run goes on) by its run, seq,
+# time and logger: seq alone may repeat across processes (each capture counts from 1), and
+# the marker line takes the seq before the oldest kept line's.
+_DROP_WHERE = "run_id = {0} AND at = {1} AND seq = {2} AND logger = {3}"
+
+
+def _drop_key(line: RunLogLine, to_time: Any) -> tuple[Any, ...]:
+    return (line.run_id, to_time(require_aware(line.at, "run log line at")), line.seq, line.logger)
+
+
+def sqlite_append(
+    conn: sqlite3.Connection, lines: Sequence[RunLogLine], drop: Sequence[RunLogLine] = ()
+) -> None:
+    """Delete ``drop`` and insert ``lines``, in one transaction."""
     rows = [_values(line, to_micros) for line in lines]
+    gone = [_drop_key(line, to_micros) for line in drop]
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if gone:
+            where = _DROP_WHERE.format("?", "?", "?", "?")
+            conn.executemany(f"DELETE FROM run_logs WHERE {where}", gone)
         conn.executemany(f"INSERT INTO run_logs ({_COLUMNS}) VALUES ({', '.join('?' * 12)})", rows)
     except BaseException:
         conn.execute("ROLLBACK")
@@ -146,11 +162,22 @@ def sqlite_read(conn: sqlite3.Connection, run_id: str, limit: int | None) -> lis
 # -- PostgreSQL (asyncpg) ---------------------------------------------------------------------
 
 
-async def postgres_append(conn: Any, schema: str, lines: Sequence[RunLogLine]) -> None:
-    """Insert ``lines`` in one statement batch."""
+async def postgres_append(
+    conn: Any, schema: str, lines: Sequence[RunLogLine], drop: Sequence[RunLogLine] = ()
+) -> None:
+    """Delete ``drop`` and insert ``lines``, in one transaction (one statement batch each)."""
     rows = [_values(line, _same) for line in lines]
     marks = ", ".join(f"${i}" for i in range(1, 13))
-    await conn.executemany(f"INSERT INTO {schema}.run_logs ({_COLUMNS}) VALUES ({marks})", rows)
+    insert = f"INSERT INTO {schema}.run_logs ({_COLUMNS}) VALUES ({marks})"
+    if not drop:
+        await conn.executemany(insert, rows)
+        return
+    gone = [_drop_key(line, _same) for line in drop]
+    where = _DROP_WHERE.format("$1", "$2", "$3", "$4")
+    async with conn.transaction():
+        await conn.executemany(f"DELETE FROM {schema}.run_logs WHERE {where}", gone)
+        if rows:
+            await conn.executemany(insert, rows)
 
 
 async def postgres_read(conn: Any, schema: str, run_id: str, limit: int | None) -> list[RunLogLine]:

@@ -324,10 +324,12 @@ class SQLiteStorage(Storage):
 
     # -- run logs -----------------------------------------------------------------------------
 
-    async def append_run_logs(self, lines: Sequence[RunLogLine]) -> None:
-        """Store captured log lines in one transaction."""
-        if lines:
-            await self._write(sqlite_append, list(lines))
+    async def append_run_logs(
+        self, lines: Sequence[RunLogLine], *, drop: Sequence[RunLogLine] = ()
+    ) -> None:
+        """Store captured log lines in one transaction (after deleting ``drop``)."""
+        if lines or drop:
+            await self._write(sqlite_append, list(lines), list(drop))
 
     async def run_logs(self, run_id: str, *, limit: int | None = None) -> list[RunLogLine]:
         """Return the log lines of ``run_id``, oldest first."""

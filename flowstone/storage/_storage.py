@@ -299,8 +299,13 @@ class Storage(ABC):
     # -- run logs ---------------------------------------------------------------------------
 
     @abstractmethod
-    async def append_run_logs(self, lines: Sequence[RunLogLine]) -> None:
-        """Store captured log lines (of one run or several) in one transaction."""
+    async def append_run_logs(
+        self, lines: Sequence[RunLogLine], *, drop: Sequence[RunLogLine] = ()
+    ) -> None:
+        """Store captured log lines (of one run or several) in one transaction, after
+        deleting the stored lines ``drop`` names (each by its run, ``seq``, time and
+        logger): a run's capture stores its lines while the run goes on, and deletes those
+        pushed out of its bound by newer ones."""
 
     @abstractmethod
     async def run_logs(self, run_id: str, *, limit: int | None = None) -> list[RunLogLine]:

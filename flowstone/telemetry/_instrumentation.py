@@ -23,6 +23,7 @@ from opentelemetry.trace import Link, SpanContext
 from flowstone.engine._instrumentation import NO_SCOPE, RunScope, Scope
 from flowstone.storage import MaterializationRecord, Storage
 from flowstone.telemetry import _spans
+from flowstone.telemetry._log_flush import LogFlusher
 from flowstone.telemetry._metrics import Metrics
 from flowstone.telemetry._run_logs import CAPTURE, CURRENT, Attribution
 from flowstone.telemetry._worker import RayStepHook
@@ -62,6 +63,13 @@ class TelemetryInstrumentation:
             log_level=telemetry.log_level,
             io_min_ns=self.io_min_ns,
         )
+        self.logs = LogFlusher(
+            storage,
+            telemetry.log_lines_per_run,
+            telemetry.log_flush_lines,
+            telemetry.log_flush_seconds,
+        )
+        """Stores the captured lines of this runtime's runs while they run."""
         self._closed = False
         if self.capture:
             CAPTURE.acquire(telemetry.log_level)
@@ -72,6 +80,7 @@ class TelemetryInstrumentation:
             self._closed = True
             if self.capture:
                 CAPTURE.release()
+            self.logs.stop()
 
     # -- hooks ------------------------------------------------------------------------------
 
@@ -209,7 +218,7 @@ class _RunScope:
     async def __aenter__(self) -> _RunScope:
         owner, spec = self.owner, self.spec
         if owner.capture:
-            CAPTURE.open(spec.run_id, owner.telemetry.log_lines_per_run)
+            owner.logs.open(spec.run_id)
         if owner.tracer is None:
             return self
         try:
@@ -285,18 +294,7 @@ class _RunScope:
         except Exception:
             _spans.failed("end a run span")
         if owner.capture:
-            await self._store_logs()
-
-    async def _store_logs(self) -> None:
-        lines = CAPTURE.close(self.spec.run_id)
-        if not lines:
-            return
-        try:
-            await self.owner.storage.append_run_logs(lines)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            _spans.failed(f"store the log lines of run {self.spec.run_id}")
+            await owner.logs.finish(self.spec.run_id)
 
 
 def _run_attributes(spec: RunSpec) -> dict[str, Any]:

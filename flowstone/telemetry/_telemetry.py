@@ -14,7 +14,7 @@ from opentelemetry.trace import TracerProvider
 
 from flowstone.errors import ConfigurationError
 from flowstone.telemetry import _environment
-from flowstone.telemetry._run_logs import LINES_PER_RUN
+from flowstone.telemetry._run_logs import LINES_PER_RUN, flush_settings
 
 if TYPE_CHECKING:
     from flowstone.storage import Storage
@@ -44,6 +44,12 @@ class Telemetry:
         log_lines_per_run: at most this many lines are kept per run, the oldest dropped
             first (a marker line says how many).
         log_level: the lowest level captured.
+        log_flush_lines, log_flush_seconds: a running run's captured lines are stored in
+            batches, once ``log_flush_lines`` lines wait or ``log_flush_seconds`` after the
+            previous batch, whichever comes first (the rest when the run ends), so they can
+            be read while it runs and outlive a killed process. Default:
+            ``FLOWSTONE_LOG_FLUSH_LINES`` and ``FLOWSTONE_LOG_FLUSH_SECONDS``, else 1000
+            lines and 1 second.
         io_span_min_ms: a load or store that takes less than this many milliseconds gets
             no span of its own, only its share of the attempt span's
             ``flowstone.io.load_ms`` / ``store_ms`` (a failed one always gets its span);
@@ -51,8 +57,9 @@ class Telemetry:
             else 1 ms (docs/observability.md says why).
 
     Raises:
-        ConfigurationError: a propagator name no installed package provides, or an
-            ``io_span_min_ms`` (or its variable) that is not a number of milliseconds >= 0.
+        ConfigurationError: a propagator name no installed package provides, an
+            ``io_span_min_ms`` (or its variable) that is not a number of milliseconds >= 0,
+            or a log flush count or interval (or its variable) that is not positive.
     """
 
     def __init__(
@@ -65,6 +72,8 @@ class Telemetry:
         log_lines_per_run: int = LINES_PER_RUN,
         log_level: int = logging.INFO,
         io_span_min_ms: float | None = None,
+        log_flush_lines: int | None = None,
+        log_flush_seconds: float | None = None,
     ) -> None:
         if log_lines_per_run < 1:
             raise ConfigurationError(
@@ -83,6 +92,9 @@ class Telemetry:
         self.log_lines_per_run = log_lines_per_run
         self.log_level = log_level
         self.io_span_min_ms = _environment.io_span_min_ms(io_span_min_ms, os.environ)
+        self.log_flush_lines, self.log_flush_seconds = flush_settings(
+            log_flush_lines, log_flush_seconds, os.environ
+        )
         self._owned = False
 
     @classmethod
@@ -103,6 +115,7 @@ class Telemetry:
             propagators=env.get("OTEL_PROPAGATORS", _environment.DEFAULT_PROPAGATORS),
             io_span_min_ms=_environment.io_span_min_ms(None, env),
         )
+        telemetry.log_flush_lines, telemetry.log_flush_seconds = flush_settings(None, None, env)
         telemetry._owned = True
         return telemetry
 

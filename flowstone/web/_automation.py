@@ -32,9 +32,9 @@ class AutomationSection:
         for kind in KINDS:
             defined = self._defined(kind)
             origins = [f"{kind}:{name}" for name in sorted(defined)]
-            for state in await store.states(origins, now):
+            for state in await store.states(self.rt.pipeline.name, origins, now):
                 name = state.origin.split(":", 1)[1]
-                recent = await store.ticks(state.origin, ticks)
+                recent = await store.ticks(self.rt.pipeline.name, state.origin, ticks)
                 items.append(
                     {
                         "kind": kind,
@@ -73,7 +73,7 @@ class AutomationSection:
         if kind not in KINDS or name not in self._defined(kind):
             return 404, {"error": f"no {kind} {name!r} in pipeline {self.rt.pipeline.name!r}"}
         store = await self.rt.queue.store()
-        await store.set_enabled(f"{kind}:{name}", on, datetime.now(UTC))
+        await store.set_enabled(self.rt.pipeline.name, f"{kind}:{name}", on, datetime.now(UTC))
         return 200, {"kind": kind, "name": name, "enabled": on, "by": user.name}
 
 

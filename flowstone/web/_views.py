@@ -13,9 +13,11 @@ from typing import Any
 from flowstone import AsyncRuntime
 from flowstone.errors import InvalidPartition
 from flowstone.status import PartitionStatus, describe_tree, partition_status
-from flowstone.storage import MaterializationRecord, RunRecord
+from flowstone.storage import MaterializationRecord, RunLogLine, RunRecord
 
 LIVE_SECONDS = 10.0
+RUN_LOG_LINES = 500
+"""The run page shows the newest this many log lines (`flowstone logs` shows them all)."""
 """A runtime whose last report is older than this is not shown (it reports every 2 s)."""
 
 
@@ -43,6 +45,19 @@ def record_json(m: MaterializationRecord) -> dict[str, Any]:
         "inputs": [[i.asset, i.partition] for i in m.inputs],
         "metadata": dict(m.metadata),
         "error": error,
+    }
+
+
+def log_json(line: RunLogLine) -> dict[str, Any]:
+    """A captured log line for the run page."""
+    return {
+        "at": iso(line.at),
+        "level": line.level,
+        "logger": line.logger,
+        "message": line.message,
+        "asset": line.asset,
+        "partition": line.partition,
+        "attempt": line.attempt,
     }
 
 
@@ -163,7 +178,15 @@ class Views:
         if record is None:
             return None
         attempts = await self.storage.materializations(run_id=run_id, limit=5000)
-        return {**run_json(record), "materializations": [record_json(m) for m in attempts]}
+        # Stored while the run goes on (docs/observability.md): a running run shows the
+        # lines of its last batch.
+        lines = await self.storage.run_logs(run_id, limit=RUN_LOG_LINES)
+        return {
+            **run_json(record),
+            "materializations": [record_json(m) for m in attempts],
+            "logs": [log_json(line) for line in lines],
+            "logs_limit": RUN_LOG_LINES,
+        }
 
     async def lineage(
         self, asset: str, partition: str | None, direction: str, offset: int, limit: int

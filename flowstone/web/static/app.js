@@ -463,7 +463,11 @@ async function runPage(main, runId) {
         run.error ? [h("dt", {}, "error"), h("dd", { class: "error" }, `${run.error.type}: ${run.error.message}`)] : null),
       h("section", { class: "card" }, h("h2", {}, "Nodes and attempts"),
         table(["asset", "partition", "attempt", "status", "started", "duration", "error"],
-          run.materializations.map((m) => [assetLink(m.asset), m.partition ?? "", m.attempt, badge(m.status), when(m.started_at), secs(m.duration), errorCell(m.error)]))));
+          run.materializations.map((m) => [assetLink(m.asset), m.partition ?? "", m.attempt, badge(m.status), when(m.started_at), secs(m.duration), errorCell(m.error)]))),
+      h("section", { class: "card" }, h("h2", {}, `Log (newest ${run.logs_limit} lines; all with flowstone logs ${run.run_id})`),
+        run.logs.length
+          ? h("pre", { class: "log" }, run.logs.map((l) => `${when(l.at)} ${l.level.padEnd(8)} ${l.asset ? `${l.asset}${l.partition ? `[${l.partition}]` : ""} ` : ""}${l.logger}: ${l.message}\n`).join(""))
+          : h("p", { class: "empty" }, run.status === "running" ? "no line stored yet (lines are stored every second while the run goes on)" : "no line captured")));
   };
   await render();
   onChanges(main, debounce((m) => { if (m.runs.some((r) => r.run_id === runId)) render(); }, 200));

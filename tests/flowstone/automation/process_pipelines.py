@@ -85,3 +85,29 @@ def slow(context: Any) -> None:
     _log("slow.log", f"start {os.getpid()}")
     time.sleep(4.0)
     _log("slow.log", f"end {os.getpid()}")
+
+
+def _twin(name: str) -> fs.Pipeline:
+    """One of two pipelines sharing a store whose schedule, sensor and asset have the same
+    names as its twin's."""
+    p = fs.Pipeline(name)
+
+    @p.asset
+    def beat(context: Any) -> str:
+        _log(f"{name}.log", context.run_id)
+        return context.run_id
+
+    p.schedule("every_second", asset="beat", cron="* * * * * *", catch_up="all")
+
+    @p.sensor(name="every_other_second", interval=1.0, jitter=0.0)
+    def keys(context: fs.SensorContext) -> fs.SensorResult:
+        second = int(context.tick_time.timestamp())
+        return fs.SensorResult(
+            run_requests=[fs.RunRequest("beat", run_key=f"k{second // 2}")], cursor=str(second)
+        )
+
+    return p
+
+
+twin_a = _twin("twin_a")
+twin_b = _twin("twin_b")

@@ -117,7 +117,7 @@ async def test_the_s3_sensor_requests_one_run_per_new_object(
     await evaluate(p, "landing", store, await bind(p.name), clock)
     runs = await storage.list_runs(status="queued")
     assert sorted(r.partition for r in runs) == ["2025-01-14", "2025-01-15"]
-    (state,) = await store.states(["sensor:landing"], clock_now(clock))
+    (state,) = await store.states("pair", ["sensor:landing"], clock_now(clock))
     assert state.cursor == "landing/2025-01-15.csv"
 
 

@@ -64,12 +64,12 @@ def check_every_tick_ran_once(url: str, until: datetime) -> None:
     def all_taken_over() -> bool:
         # A tick claimed by a daemon that was killed stays claimed until its lease expires
         # and a live daemon takes it over; on a loaded machine that may trail the end.
-        ticks = query(url, lambda s, a: a.ticks("schedule:every_second", 100_000))
+        ticks = query(url, lambda s, a: a.ticks("cron", "schedule:every_second", 100_000))
         return not any(t.status == "claimed" and t.tick_at <= until for t in ticks)
 
     poll_until(all_taken_over, 30, "abandoned ticks to be taken over")
     settle(url, "schedule:every_second")
-    ticks = query(url, lambda s, a: a.ticks("schedule:every_second", 100_000))
+    ticks = query(url, lambda s, a: a.ticks("cron", "schedule:every_second", 100_000))
     ticks = sorted((t for t in ticks if t.tick_at <= until), key=lambda t: t.tick_at)
     assert len(ticks) >= 3
     gaps = [b.tick_at - a.tick_at for a, b in itertools.pairwise(ticks)]
@@ -82,7 +82,7 @@ def check_every_tick_ran_once(url: str, until: datetime) -> None:
     # Read after the runs: the daemons are still ticking, so later ticks (and their runs)
     # may appear meanwhile, but every run read above has its tick by now (a tick and its run
     # commit together).
-    every_tick = query(url, lambda s, a: a.ticks("schedule:every_second", 100_000))
+    every_tick = query(url, lambda s, a: a.ticks("cron", "schedule:every_second", 100_000))
     tick_runs = [r for t in every_tick for r in t.run_ids]
     assert set(statuses) <= set(tick_runs), "a run without its tick"
     assert len(set(tick_runs)) == len(tick_runs), "a run made by two ticks"
@@ -135,11 +135,11 @@ def test_sensor_run_keys_make_one_run_each_with_daemons_killed(pg_url: str, tmp_
         procs[2] = group.start()
         time.sleep(3.0)
         statuses = settle(pg_url, "sensor:every_other_second")
-    keys = query(pg_url, lambda s, a: a.run_keys("sensor:every_other_second"))
+    keys = query(pg_url, lambda s, a: a.run_keys("sensors", "sensor:every_other_second"))
     numbers = sorted(int(k[1:]) for k in keys)
     assert numbers == list(range(numbers[0], numbers[-1] + 1)), "a run key was skipped"
     assert sorted(keys.values()) == sorted(statuses), "one run per key, and no other"
-    ticks = query(pg_url, lambda s, a: a.ticks("sensor:every_other_second", 10_000))
+    ticks = query(pg_url, lambda s, a: a.ticks("sensors", "sensor:every_other_second", 10_000))
     slots = [t.tick_at for t in ticks]
     assert len(slots) == len(set(slots)) >= 4
 
@@ -246,3 +246,49 @@ def test_sigterm_hands_a_running_run_back_within_the_drain_timeout(tmp_path: Pat
         group.start()
         statuses = settle(url, user)
     assert statuses == {run_id: "succeeded"}
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(120)
+def test_daemons_of_two_pipelines_with_same_named_schedules_and_sensors_share_a_store(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Each pipeline's daemon ticks its own schedule every second and creates its own run
+    per sensor run key: neither takes the other's ticks, keys or cursor."""
+    names = ("twin_a", "twin_b")
+    for name in names:
+        (tmp_path / name).mkdir()
+    with (
+        daemons("twin_a", pg_url, tmp_path / "twin_a") as a,
+        daemons("twin_b", pg_url, tmp_path / "twin_b") as b,
+    ):
+        a.start()
+        b.start()
+        time.sleep(3.5)
+        until = datetime.now(UTC) - timedelta(seconds=1)
+
+        def both_done() -> bool:
+            ticks = query(pg_url, lambda s, st: st.ticks(None, "schedule:every_second", 10_000))
+            mine = [t for t in ticks if t.tick_at <= until]
+            return bool(mine) and all(t.status == "requested" for t in mine)
+
+        poll_until(both_done, 30, "the ticks of both pipelines")
+    for name in names:
+        ticks = query(pg_url, lambda s, st, n=name: st.ticks(n, "schedule:every_second", 10_000))
+        ticks = sorted((t for t in ticks if t.tick_at <= until), key=lambda t: t.tick_at)
+        assert len(ticks) >= 2
+        gaps = {b.tick_at - a.tick_at for a, b in itertools.pairwise(ticks)}
+        assert gaps == {timedelta(seconds=1)}, f"{name} missed a tick"
+        runs = query(pg_url, lambda s, st: s.list_runs(limit=100_000))
+        by_id = {r.run_id: r for r in runs}
+        for tick in ticks:
+            (run_id,) = tick.run_ids
+            assert by_id[run_id].pipeline == name
+        keys = query(pg_url, lambda s, st, n=name: st.run_keys(n, "sensor:every_other_second"))
+        assert len(keys) >= 1
+        assert {by_id[r].pipeline for r in keys.values()} == {name}
+        (state,) = query(
+            pg_url, lambda s, st, n=name: st.states(n, ["sensor:every_other_second"], until)
+        )
+        assert state.cursor is not None
+        assert int(state.cursor) > until.timestamp() - 5

@@ -77,10 +77,10 @@ async def test_on_missing_and_eager_request_each_run_once_and_explain_why(
             assert sorted((r.targets[0], r.partition) for r in queued) == [
                 ("clean", "2025-01-13"), ("clean", "2025-01-14"), ("follower", None),
             ]  # fmt: skip
-            (waiting,) = await store.decisions("clean", "2025-01-12")
+            (waiting,) = await store.decisions("automated", "clean", "2025-01-12")
             assert not waiting.requested
             assert waiting.reason == "waiting for upstream raw[2025-01-12]"
-            (requested,) = await store.decisions("clean", "2025-01-14")
+            (requested,) = await store.decisions("automated", "clean", "2025-01-14")
             assert requested.requested
             assert requested.policy == "on_missing()"
             assert requested.reason == "clean[2025-01-14] is missing and its upstream is there"
@@ -88,12 +88,12 @@ async def test_on_missing_and_eager_request_each_run_once_and_explain_why(
 
             await rt.materialize("follower")
             await evaluate(ref, clock)
-            (quiet,) = await store.decisions("follower")
+            (quiet,) = await store.decisions("automated", "follower")
             assert not quiet.requested
             assert quiet.reason.startswith("no upstream changed since")
             await rt.materialize("source")
             await evaluate(ref, clock)
-            (again,) = await store.decisions("follower")
+            (again,) = await store.decisions("automated", "follower")
             assert again.requested
             assert again.reason.startswith("upstream source was materialized after follower")
         finally:
@@ -119,6 +119,12 @@ async def test_the_policies_of_two_pipelines_sharing_a_store_are_each_evaluated(
         assert sorted((r.pipeline, r.targets[0]) for r in queued) == [
             ("automated", "follower"), ("other", "follower"),
         ]  # fmt: skip
+        # Each pipeline keeps its own decision about its asset of the same name.
+        for p in pipelines:
+            (decision,) = await store.decisions(p.name, "follower")
+            (run,) = (r for r in queued if r.pipeline == p.name)
+            assert decision.requested
+            assert decision.run_id == run.run_id
     finally:
         for ref in refs:
             await ref.stop()
@@ -154,7 +160,7 @@ async def test_on_cron_waits_for_upstream_fresh_since_the_tick(
         )
         try:
             await evaluate(ref, clock)
-            (decision,) = await store.decisions("digest")
+            (decision,) = await store.decisions("cron_policy", "digest")
             assert decision.requested
             assert decision.reason == (
                 "cron tick 2025-01-14T02:00:00+00:00 passed and upstream is fresh"

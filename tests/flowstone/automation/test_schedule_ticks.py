@@ -65,7 +65,7 @@ async def test_a_tick_creates_one_run_whatever_the_number_of_daemons(
     assert [(r.triggered_by, r.trigger, r.partition, r.status) for r in runs] == [
         ("schedule:nightly", "schedule", "2025-01-14", "queued")
     ]
-    (tick,) = await store.ticks("schedule:nightly")
+    (tick,) = await store.ticks("nightly", "schedule:nightly")
     assert tick.status == "requested"
     assert tick.run_ids == (runs[0].run_id,)
     assert tick.tick_at.isoformat() == "2025-01-15T02:00:00+00:00"
@@ -87,7 +87,7 @@ async def test_ticks_missed_while_no_daemon_ran_follow_catch_up(
     runs = await storage.list_runs()
     assert sorted(r.partition for r in runs) == partitions
     if catch_up == "skip":
-        (tick,) = await store.ticks("schedule:nightly")
+        (tick,) = await store.ticks("nightly", "schedule:nightly")
         assert tick.status == "skipped"
         assert tick.run_ids == ()
 
@@ -101,7 +101,7 @@ async def test_a_tick_claimed_by_a_daemon_that_died_is_taken_over_after_its_leas
     tick_time = START.replace(hour=2, minute=0)
     now = tick_time
     assert await store.claim_tick(
-        "schedule:nightly", tick_time, "dead", now, now.replace(second=10)
+        "nightly", "schedule:nightly", tick_time, "dead", now, now.replace(second=10)
     )
     clock.jump(5)
     await ref.call("tick")
@@ -117,10 +117,10 @@ async def test_a_disabled_schedule_does_not_tick_and_does_not_catch_up_when_enab
 ) -> None:
     (ref,) = await spawn_schedulers(nightly("all"))
     await ref.call("tick")
-    await store.set_enabled("schedule:nightly", False, START)
+    await store.set_enabled("nightly", "schedule:nightly", False, START)
     clock.jump(DAY)
     await ref.call("tick")
-    await store.set_enabled("schedule:nightly", True, START.replace(day=16))
+    await store.set_enabled("nightly", "schedule:nightly", True, START.replace(day=16))
     await ref.call("tick")
     assert await storage.list_runs() == []  # the tick of Jan 15, 02:00 was missed while off
     clock.jump(60)

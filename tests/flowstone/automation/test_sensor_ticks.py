@@ -70,9 +70,9 @@ async def test_one_daemon_evaluates_each_slot_and_run_keys_run_once_ever(
     runs = await storage.list_runs()
     assert sorted(r.partition for r in runs) == ["a", "b", "c"]
     assert {r.triggered_by for r in runs} == {"sensor:new_files"}
-    (state,) = await store.states(["sensor:new_files"], START)
+    (state,) = await store.states("files", ["sensor:new_files"], START)
     assert state.cursor == "3"
-    statuses = [t.status for t in await store.ticks("sensor:new_files")]
+    statuses = [t.status for t in await store.ticks("files", "sensor:new_files")]
     assert statuses == ["requested", "requested", "requested"]
 
 
@@ -81,7 +81,7 @@ async def test_an_evaluation_error_is_recorded_on_the_tick_with_its_traceback(
 ) -> None:
     (ref,) = await spawn_sensors(files_pipeline([], []), "broken")
     await ref.call("tick")
-    (tick,) = await store.ticks("sensor:broken")
+    (tick,) = await store.ticks("files", "sensor:broken")
     assert tick.status == "failed"
     assert tick.error is not None
     assert tick.error.startswith("Traceback")
@@ -89,7 +89,7 @@ async def test_an_evaluation_error_is_recorded_on_the_tick_with_its_traceback(
     assert ref.alive  # the sensor keeps evaluating at its next slot
     clock.jump(30)
     await ref.call("tick")
-    assert len(await store.ticks("sensor:broken")) == 2
+    assert len(await store.ticks("files", "sensor:broken")) == 2
 
 
 async def test_a_disabled_sensor_is_not_evaluated(
@@ -97,10 +97,10 @@ async def test_a_disabled_sensor_is_not_evaluated(
 ) -> None:
     seen: list[str | None] = []
     (ref,) = await spawn_sensors(files_pipeline(seen, [["a"]]), "new_files")
-    await store.set_enabled("sensor:new_files", False, START)
+    await store.set_enabled("files", "sensor:new_files", False, START)
     await ref.call("tick")
     assert seen == []
-    assert await store.ticks("sensor:new_files") == []
+    assert await store.ticks("files", "sensor:new_files") == []
 
 
 async def test_a_request_for_an_invalid_partition_fails_the_tick_and_creates_nothing(
@@ -108,7 +108,7 @@ async def test_a_request_for_an_invalid_partition_fails_the_tick_and_creates_not
 ) -> None:
     (ref,) = await spawn_sensors(files_pipeline([], [["zz"]]), "new_files")
     await ref.call("tick")
-    (tick,) = await store.ticks("sensor:new_files")
+    (tick,) = await store.ticks("files", "sensor:new_files")
     assert tick.status == "failed"
     assert "InvalidPartition" in (tick.error or "")
     assert await storage.list_runs() == []

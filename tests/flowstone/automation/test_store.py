@@ -125,20 +125,20 @@ async def test_abandoning_a_run_fails_its_record_with_the_reason(
 async def test_a_tick_is_claimed_once_and_its_expired_claim_is_taken_over(
     store: AutomationStore,
 ) -> None:
-    assert await store.claim_tick("schedule:s", T0, "d1", at(0), at(10))
-    assert not await store.claim_tick("schedule:s", T0, "d2", at(5), at(15))
-    assert await store.claim_tick("schedule:s", T0, "d2", at(11), at(21))
+    assert await store.claim_tick("p", "schedule:s", T0, "d1", at(0), at(10))
+    assert not await store.claim_tick("p", "schedule:s", T0, "d2", at(5), at(15))
+    assert await store.claim_tick("p", "schedule:s", T0, "d2", at(11), at(21))
     with pytest.raises(LostLease, match="no longer owned by d1"):
         await store.complete_tick(
-            "schedule:s", T0, "d1", at(12), TickOutcome("requested", ((run("x"), None),))
+            "p", "schedule:s", T0, "d1", at(12), TickOutcome("requested", ((run("x"), None),))
         )
     created = await store.complete_tick(
-        "schedule:s", T0, "d2", at(12), TickOutcome("requested", ((run("y"), None),))
+        "p", "schedule:s", T0, "d2", at(12), TickOutcome("requested", ((run("y"), None),))
     )
     assert created == ["y"]
     assert [e.run_id for e in await store.entries()] == ["y"]  # "x" was rolled back
-    assert not await store.claim_tick("schedule:s", T0, "d3", at(100), at(110))
-    newest, unfinished = await store.tick_anchor("schedule:s")
+    assert not await store.claim_tick("p", "schedule:s", T0, "d3", at(100), at(110))
+    newest, unfinished = await store.tick_anchor("p", "schedule:s")
     assert newest == T0
     assert unfinished == []
 
@@ -147,16 +147,18 @@ async def test_a_run_key_creates_one_run_per_origin_ever_and_the_cursor_commits_
     store: AutomationStore,
 ) -> None:
     async def tick(second: float, *keys: str) -> list[str]:
-        assert await store.claim_tick("sensor:s", at(second), "d1", at(second), at(second + 10))
+        assert await store.claim_tick(
+            "p", "sensor:s", at(second), "d1", at(second), at(second + 10)
+        )
         runs = tuple((run(f"run-{k}-{second}"), k) for k in keys)
         outcome = TickOutcome("requested", runs, cursor=f"c{second}")
-        return await store.complete_tick("sensor:s", at(second), "d1", at(second), outcome)
+        return await store.complete_tick("p", "sensor:s", at(second), "d1", at(second), outcome)
 
     assert await tick(0, "a", "b") == ["run-a-0", "run-b-0"]
     assert await tick(30, "b", "c") == ["run-c-30"]
-    (state,) = await store.states(["sensor:s"], at(31))
+    (state,) = await store.states("p", ["sensor:s"], at(31))
     assert state.cursor == "c30"
-    ticks = await store.ticks("sensor:s")
+    ticks = await store.ticks("p", "sensor:s")
     assert [t.run_ids for t in ticks] == [("run-c-30",), ("run-a-0", "run-b-0")]
     assert ticks[0].info == {"known_run_keys": ["b"]}
 
@@ -164,16 +166,16 @@ async def test_a_run_key_creates_one_run_per_origin_ever_and_the_cursor_commits_
 async def test_enabling_again_restarts_since_so_ticks_missed_while_off_are_not_caught_up(
     store: AutomationStore,
 ) -> None:
-    (state,) = await store.states(["schedule:s"], at(0))
+    (state,) = await store.states("p", ["schedule:s"], at(0))
     assert state.enabled
     assert state.since == at(0)
-    await store.set_enabled("schedule:s", False, at(10))
-    await store.set_enabled("schedule:s", False, at(20))
-    (state,) = await store.states(["schedule:s"], at(30))
+    await store.set_enabled("p", "schedule:s", False, at(10))
+    await store.set_enabled("p", "schedule:s", False, at(20))
+    (state,) = await store.states("p", ["schedule:s"], at(30))
     assert not state.enabled
     assert state.since == at(0)
-    await store.set_enabled("schedule:s", True, at(40))
-    (state,) = await store.states(["schedule:s"], at(50))
+    await store.set_enabled("p", "schedule:s", True, at(40))
+    (state,) = await store.states("p", ["schedule:s"], at(50))
     assert state.enabled
     assert state.since == at(40)
 

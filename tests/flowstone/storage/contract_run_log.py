@@ -60,3 +60,20 @@ class RunLogContract:
         naive = RunLogLine("r1", 1, datetime(2025, 1, 1), "INFO", "x", "m")
         with pytest.raises(StorageError, match="run log line at must be a timezone-aware"):
             await storage.append_run_logs([naive])
+
+    async def test_dropped_lines_are_deleted_in_the_same_append(self, storage: Storage) -> None:
+        """``drop`` deletes exactly the lines it names (run, seq, time and logger): a line
+        of another run, or of the same seq at another time, stays."""
+        first, second = line("r1", 1, "first"), line("r1", 2, "second", seconds=1)
+        twin = line("r1", 1, "same seq, later", seconds=5)  # a resumed run in a new process
+        other = line("r2", 1, "other run")
+        await storage.append_run_logs([first, second, twin, other])
+        marker = RunLogLine("r1", 1, T0 + timedelta(seconds=1), "WARNING", "flowstone.logs", "m")
+
+        await storage.append_run_logs([marker, line("r1", 3, "third", seconds=2)], drop=[first])
+        assert [f.message for f in await storage.run_logs("r1")] == [
+            "m", "second", "third", "same seq, later",
+        ]  # fmt: skip
+        await storage.append_run_logs([], drop=[marker, second])
+        assert [f.message for f in await storage.run_logs("r1")] == ["third", "same seq, later"]
+        assert [f.message for f in await storage.run_logs("r2")] == ["other run"]

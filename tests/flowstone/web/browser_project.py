@@ -33,6 +33,7 @@ PIPELINE = textwrap.dedent(
 
     @pipeline.asset(depends_on=["raw"], partitioned_by=days)
     def clean(context, raw):
+        context.log.info("cleaning %d rows of %s", raw, context.partition)
         if context.partition.day == 13:
             raise RuntimeError("unlucky day")
         return raw

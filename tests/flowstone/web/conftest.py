@@ -24,6 +24,7 @@ def make_pipeline() -> fs.Pipeline:
 
     @pipeline.asset(depends_on=["raw"], partitioned_by=DAYS)
     def clean(context: fs.AssetContext, raw: int) -> int:
+        context.log.info("cleaning day %d", context.partition.day)
         if context.partition.day == 13:
             raise RuntimeError("unlucky day")
         return raw

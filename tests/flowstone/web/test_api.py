@@ -118,6 +118,10 @@ def test_runs_and_a_run_with_its_attempts(client: TestClient) -> None:
         ("clean", "failed"),
         ("raw", "succeeded"),  # the backfill ran the upstream partition in the same run
     ]
+    (line,) = detail["logs"]
+    assert (line["asset"], line["partition"], line["message"]) == (
+        "clean", "2024-01-13", "cleaning day 13",
+    )  # fmt: skip
     assert client.get("/api/runs/nope", headers=BEARER).status_code == 404
 
 

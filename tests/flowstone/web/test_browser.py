@@ -299,6 +299,7 @@ def _photograph_every_page(browser: object, server: str) -> None:
     page.wait_for_selector("td a")
     page.click("td a")
     page.wait_for_selector("text=Nodes and attempts")
+    page.wait_for_selector("text=Log (newest")
     if target:
         page.screenshot(path=str(Path(target) / "ui-run.png"))
     assert errors == []

@@ -33,6 +33,8 @@ Design notes (docs/adr/0010-record-store-schema.md):
   (its supervision tree), a row per runtime, replaced at each heartbeat.
 - ``write_batch`` (version 8, PostgreSQL only) writes a whole batch in one statement, so a
   write is one round trip (``_write_schema.py``); SQLite's version 8 changes nothing.
+  Version 9 replaces it with one that computes the pointers of a batch of new records from
+  the batch and the pointer rows, without reading ``materializations``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from flowstone.storage._automation_schema import SQLITE_V5 as _SQLITE_V5
 from flowstone.storage._run_log import POSTGRES_V7, SQLITE_V7
 from flowstone.storage._status_schema import POSTGRES_V6 as _POSTGRES_V6
 from flowstone.storage._status_schema import SQLITE_V6 as _SQLITE_V6
-from flowstone.storage._write_schema import POSTGRES_V8, SQLITE_V8
+from flowstone.storage._write_schema import POSTGRES_V8, POSTGRES_V9, SQLITE_V8, SQLITE_V9
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +342,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(7, "run logs", SQLITE_V7, POSTGRES_V7),
     Migration(8, "PostgreSQL: the batch write as one function call", SQLITE_V8, POSTGRES_V8),
+    Migration(9, "PostgreSQL: pointers of new records from the batch", SQLITE_V9, POSTGRES_V9),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -211,7 +211,12 @@ class PostgresStorage(Storage):
         listener, self._listener = self._listener, None
         if listener is not None:
             listener[0].terminate()
-        self._drop_writer()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                await writer.close(timeout=self._connect_timeout)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                writer.terminate()  # the server is gone; drop the socket without goodbyes
         await self._statistics.stop()
         pool, self._pool = self._pool, None
         if pool is not None:

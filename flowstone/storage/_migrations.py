@@ -33,6 +33,8 @@ Design notes (docs/adr/0010-record-store-schema.md):
   (its supervision tree), a row per runtime, replaced at each heartbeat.
 - ``write_batch`` (version 8, PostgreSQL only) writes a whole batch in one statement, so a
   write is one round trip (``_write_schema.py``); SQLite's version 8 changes nothing.
+  Version 10 replaces it with one that computes the pointers of a batch of new records from
+  the batch and the pointer rows, without reading ``materializations``.
 - ``automation_ticks``, ``automation_state``, ``run_keys`` and ``automation_decisions``
   (version 9) start their primary keys with ``pipeline``, so pipelines sharing a store keep
   their schedules', sensors' and policies' state apart (``_automation_pipeline_schema.py``).
@@ -50,7 +52,7 @@ from flowstone.storage._automation_schema import SQLITE_V5 as _SQLITE_V5
 from flowstone.storage._run_log import POSTGRES_V7, SQLITE_V7
 from flowstone.storage._status_schema import POSTGRES_V6 as _POSTGRES_V6
 from flowstone.storage._status_schema import SQLITE_V6 as _SQLITE_V6
-from flowstone.storage._write_schema import POSTGRES_V8, SQLITE_V8
+from flowstone.storage._write_schema import POSTGRES_V8, POSTGRES_V10, SQLITE_V8, SQLITE_V10
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +349,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         9, "automation ticks, state, run keys and decisions per pipeline", SQLITE_V9, POSTGRES_V9
     ),
+    Migration(10, "PostgreSQL: pointers of new records from the batch", SQLITE_V10, POSTGRES_V10),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -102,8 +102,10 @@ class PostgresStorage(Storage):
         schema: the schema holding FlowStone's tables (created if missing), so they never
             collide with tables of the same name, such as those the Postgres I/O manager
             writes.
-        min_size, max_size: bounds of the connection pool (few connections: one writer and a
-            handful of readers; Dagster's connection storms came from unbounded pools).
+        min_size, max_size: bounds of the store's connections (few: one writer and a handful
+            of readers; Dagster's connection storms came from unbounded pools). With
+            ``max_size`` of 2 or more, one of them is kept for writes, opened at the first
+            write, and the pool holds the others.
         retry_delays: seconds to wait before each retry after a lost connection; their count
             is the number of retries. ``()`` disables retrying.
         sleep: how to wait between attempts; defaults to ``actors.sleep`` (the runtime clock,
@@ -138,6 +140,8 @@ class PostgresStorage(Storage):
         self.pipeline = pipeline
         self._st = q.Statements(f'"{schema}"', pipeline)
         self._pool: asyncpg.Pool | None = None
+        self._writer: asyncpg.Connection | None = None
+        self._writing = False
         self._listener: tuple[asyncpg.Connection, asyncio.Event] | None = None
         self._lock_key = lock_key(schema)
         self._statistics = AnalyzePolicy(self.refresh_statistics)
@@ -171,17 +175,31 @@ class PostgresStorage(Storage):
             raise
         self._statistics.seed(live, modified)
 
+    @property
+    def _keeps_writer(self) -> bool:
+        """Whether writes go over a connection of their own (not through the pool)."""
+        return self._max_size >= 2
+
     async def _create_pool(self) -> asyncpg.Pool:
+        size = self._max_size - 1 if self._keeps_writer else self._max_size
         try:
             return await asyncpg.create_pool(
                 self._dsn,
-                min_size=self._min_size,
-                max_size=self._max_size,
+                min_size=min(self._min_size, size),
+                max_size=size,
                 timeout=self._connect_timeout,
-                # JIT compilation costs tens of milliseconds and only pays off for large
-                # analytical queries; every query here is a short index walk.
-                server_settings={"application_name": "flowstone", "jit": "off"},
+                server_settings=_SERVER_SETTINGS,
                 reset=_keep_session,
+            )
+        except _PERMANENT_CONNECT_ERRORS as exc:
+            raise StorageError(f"cannot connect to {self.url}: {exc}") from exc
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _TransientError(exc) from exc
+
+    async def _connect_writer(self) -> asyncpg.Connection:
+        try:
+            return await asyncpg.connect(
+                self._dsn, timeout=self._connect_timeout, server_settings=_SERVER_SETTINGS
             )
         except _PERMANENT_CONNECT_ERRORS as exc:
             raise StorageError(f"cannot connect to {self.url}: {exc}") from exc
@@ -193,6 +211,12 @@ class PostgresStorage(Storage):
         listener, self._listener = self._listener, None
         if listener is not None:
             listener[0].terminate()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                await writer.close(timeout=self._connect_timeout)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                writer.terminate()  # the server is gone; drop the socket without goodbyes
         await self._statistics.stop()
         pool, self._pool = self._pool, None
         if pool is not None:
@@ -240,6 +264,20 @@ class PostgresStorage(Storage):
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _TransientError(exc) from exc
         try:
+            return await self._on(conn, fn, tenant, sets_tenant)
+        finally:
+            await _release(pool, conn)
+
+    async def _on(
+        self,
+        conn: asyncpg.Connection,
+        fn: Callable[[asyncpg.Connection], Awaitable[T]],
+        tenant: str | None,
+        sets_tenant: bool,
+    ) -> T:
+        """Run ``fn`` on ``conn``; sort its failures into lost connections (retried) and
+        errors (``StorageError``)."""
+        try:
             if tenant is None or sets_tenant:
                 return await fn(conn)
             # fn's own transactions nest inside this one (as savepoints).
@@ -257,8 +295,39 @@ class PostgresStorage(Storage):
             if isinstance(exc, lost) or _is_closed(conn):
                 raise _TransientError(exc) from exc
             raise StorageError(f"PostgreSQL error on {self.url}: {exc}") from exc
+
+    async def _write_once(
+        self, fn: Callable[[asyncpg.Connection], Awaitable[None]], tenant: str | None
+    ) -> None:
+        """Run the write ``fn`` (one statement that sets its tenant itself) on the writer's
+        connection, kept between writes: taking a pooled connection and handing it back
+        cost more client time than the write's own statement. A write that finds the
+        writer's connection busy (writes at once from several tasks) takes a pooled one."""
+        if self._writing or not self._keeps_writer:
+            return await self._once(fn, tenant, sets_tenant=True)
+        if self._pool is None:
+            raise StorageError(f"{self!r} is not open; call `await storage.open()` first")
+        self._writing = True
+        try:
+            conn = self._writer
+            if conn is None or _is_closed(conn):
+                conn = self._writer = await self._connect_writer()
+            try:
+                await self._on(conn, fn, tenant, True)
+            except StorageError:
+                raise  # the server refused the statement; the connection is as it was
+            except BaseException:
+                # Lost, or cancelled mid-statement: the connection may be in any state, and
+                # the next write opens a fresh one.
+                self._drop_writer()
+                raise
         finally:
-            await _release(pool, conn)
+            self._writing = False
+
+    def _drop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.terminate()
 
     async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
         failures: list[str] = []
@@ -292,11 +361,11 @@ class PostgresStorage(Storage):
         if runs or mats:
             tenant = pw.batch_tenant(runs, mats, current_tenant())
             orders = dict(self.partition_orders)
-            await self._run(
+            await self._retrying(
                 "write",
-                lambda c: pw.write(c, self._st, runs, mats, orders, tenant),
-                tenant=tenant,
-                sets_tenant=True,
+                lambda: self._write_once(
+                    lambda c: pw.write(c, self._st, runs, mats, orders, tenant), tenant
+                ),
             )
             self._statistics.written(len(mats))
 
@@ -540,6 +609,11 @@ class PostgresStorage(Storage):
         await conn.add_listener(self._st.channel, lambda *_: signal.set())
         self._listener = (conn, signal)
         return signal
+
+
+# JIT compilation costs tens of milliseconds and only pays off for large analytical queries;
+# every query here is a short index walk.
+_SERVER_SETTINGS = {"application_name": "flowstone", "jit": "off"}
 
 
 def _refused_message(url: str, tenant: str | None, exc: BaseException) -> str:

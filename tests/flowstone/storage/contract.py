@@ -9,6 +9,7 @@ exactly the same behaviour. Lineage, prune and dynamic partitions are in
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -310,6 +311,53 @@ class StorageContract(
         assert await storage.status_counts("a") == {"failed": 1, "succeeded": 1, "waiting": 1}
         assert await storage.latest_statuses("unknown") == {}
         assert await storage.status_counts("unknown") == {}
+
+    async def test_newest_pointers_follow_batches_written_in_any_order(
+        self, storage: Storage
+    ) -> None:
+        # Records of a few keys, written a few per batch in shuffled order: older ones after
+        # newer ones, equal finish times (the id decides), several of one key in one batch,
+        # waiting attempts (no finish: ordered by their start).
+        rng = random.Random(17)
+        records = []
+        for n in range(60):
+            status = rng.choice(["succeeded", "succeeded", "failed", "waiting"])
+            finished = None if status == "waiting" else float(rng.randint(1, 12))
+            started = float(rng.randint(1, 12)) if finished is None else None
+            key = rng.choice(["x", "y", None])
+            records.append(
+                mat("a", key, run=f"r{n:02}", status=status, finished=finished, started=started)
+            )
+        rng.shuffle(records)
+        written: list[MaterializationRecord] = []
+        while records:
+            size = rng.randint(1, 4)
+            chunk, records = records[:size], records[size:]
+            await storage.write(batch(*chunk))
+            written += chunk
+
+            def newest(
+                key: str | None, status: str | None, written: list[MaterializationRecord] = written
+            ) -> str | None:
+                mine = [r for r in written if r.partition == key]
+                mine = [r for r in mine if status is None or r.status == status]
+                if not mine:
+                    return None
+                return max(mine, key=lambda r: (r.finished_at or r.started_at, r.id)).id
+
+            keys = [None, "x", "y"]
+            found = await storage.latest("a", keys, status=None)
+            assert {k: r.id for k, r in found.items()} == {
+                k: newest(k, None) for k in keys if newest(k, None) is not None
+            }
+            found = await storage.latest("a", keys)
+            assert {k: r.id for k, r in found.items()} == {
+                k: newest(k, "succeeded") for k in keys if newest(k, "succeeded") is not None
+            }
+            by_id = {r.id: r for r in written}
+            assert await storage.latest_statuses("a") == {
+                k: by_id[i].status for k in keys if (i := newest(k, None)) is not None
+            }
 
     # -- tenants ------------------------------------------------------------------------------
 

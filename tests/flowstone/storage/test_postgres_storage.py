@@ -159,6 +159,59 @@ async def test_the_pool_stays_small_under_many_concurrent_reads(pg_url: str) -> 
     assert 1 <= count <= 3
 
 
+async def flowstone_backends(url: str) -> list[tuple[int, str]]:
+    """The store's connections to the database of ``url``: (pid, last statement)."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid, query FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = 'flowstone'"
+        )
+    finally:
+        await conn.close()
+    return [(row["pid"], row["query"]) for row in rows]
+
+
+async def test_writes_keep_a_connection_of_their_own_within_max_size(pg_url: str) -> None:
+    async with PostgresStorage(pg_url, max_size=2) as storage:
+        for name in ("a", "b", "c"):
+            await storage.write(batch(mat("raw", name)))
+            assert [r.id for r in await storage.materializations(limit=1)] == [f"r1/raw/{name}/1"]
+        backends = await flowstone_backends(pg_url)
+    writers = [pid for pid, query in backends if "write_batch" in query]
+    assert len(writers) == 1  # every write went over the same connection, no read did
+    assert len(backends) == 2
+
+
+async def test_writes_at_once_share_the_pool_when_the_writers_connection_is_busy(
+    pg_url: str,
+) -> None:
+    async with PostgresStorage(pg_url, max_size=3) as storage:
+        records = [mat("raw", f"p{n}") for n in range(20)]
+        await asyncio.gather(*(storage.write(batch(record)) for record in records))
+        assert len(await storage.materializations()) == 20
+        writers = [pid for pid, query in await flowstone_backends(pg_url) if "write_batch" in query]
+    assert 2 <= len(writers) <= 3
+
+
+async def test_a_write_cancelled_midway_leaves_the_next_write_a_fresh_connection(
+    pg_url: str,
+) -> None:
+    async with PostgresStorage(pg_url) as storage:
+        await storage.write(batch(mat("raw", "a")))
+        (first,) = [pid for pid, q in await flowstone_backends(pg_url) if "write_batch" in q]
+        task = asyncio.ensure_future(storage.write(batch(mat("raw", "b"))))
+        await asyncio.sleep(0)  # the statement is on its way
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await storage.write(batch(mat("raw", "c")))
+        writers = [pid for pid, q in await flowstone_backends(pg_url) if "write_batch" in q]
+        assert first not in writers
+        assert len(writers) == 1
+        assert {r.id for r in await storage.materializations()} >= {"r1/raw/a/1", "r1/raw/c/1"}
+
+
 async def test_a_database_from_a_newer_flowstone_is_refused(pg_url: str) -> None:
     async with PostgresStorage(pg_url):
         pass

@@ -175,11 +175,13 @@ class ProcessSpanExporter(SpanExporter):
         self._leftover: memoryview | None = None
         self._tokens = 0
         self._closed = False
+        self._owner = os.getpid()
         self._start()
 
     # -- SpanExporter ----------------------------------------------------------------------
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self._after_fork()
         try:
             message = encode_batch(spans)
             body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
@@ -195,6 +197,7 @@ class ProcessSpanExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         deadline = time.monotonic() + timeout_millis / 1000
+        self._after_fork()
         with self._lock:
             child = self._child
             if self._closed or child is None or child.stdout is None:
@@ -207,6 +210,7 @@ class ProcessSpanExporter(SpanExporter):
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Ask the child to send what it holds and exit; kill it after ``timeout`` s."""
+        self._after_fork()
         with self._lock:
             if self._closed:
                 return
@@ -229,6 +233,19 @@ class ProcessSpanExporter(SpanExporter):
                 )
 
     # -- the child -------------------------------------------------------------------------
+
+    def _after_fork(self) -> None:
+        """In a process forked from the owner (the SDK restarts its batch thread there), let
+        go of the owner's export process, never write to its pipe (messages of two writers
+        would interleave), and start one of this process's own on the next export."""
+        if self._owner == os.getpid():
+            return
+        self._owner = os.getpid()
+        self._lock = threading.Lock()  # the owner's may have been held at the fork
+        child, self._child, self._leftover = self._child, None, None
+        self._started_at = float("-inf")
+        if child is not None:
+            _close(child)  # this process's copies of the pipes only
 
     @property
     def pid(self) -> int | None:

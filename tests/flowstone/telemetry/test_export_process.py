@@ -221,6 +221,43 @@ def test_a_stuck_export_process_costs_dropped_spans_not_a_blocked_exporter() -> 
         assert len(collector.spans()) == 512 * sent
 
 
+def test_a_forked_process_exports_through_an_export_process_of_its_own() -> None:
+    """After ``os.fork`` both processes export, each through its own export process
+    (two writers on one pipe would interleave their messages)."""
+    with receiver() as collector:
+        script = textwrap.dedent(
+            f"""
+            import os
+            from opentelemetry.sdk.trace import TracerProvider
+            from flowstone.telemetry._export_process import ProcessSpanExporter
+            exporter = ProcessSpanExporter("http/protobuf", "{collector.url}/v1/traces")
+            tracer = TracerProvider().get_tracer("test")
+
+            def send(name):
+                span = tracer.start_span(name)
+                span.end()
+                assert exporter.export([span]).name == "SUCCESS"
+
+            send("before the fork")
+            first = exporter.pid
+            forked = os.fork()
+            if forked == 0:
+                send("in the forked process")
+                assert exporter.pid != first
+                exporter.shutdown()
+                os._exit(0)
+            assert os.waitpid(forked, 0)[1] == 0
+            send("in the parent, after")
+            assert exporter.pid == first
+            exporter.shutdown()
+            """
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        names = sorted(span.name for span in collector.spans())
+        assert names == ["before the fork", "in the forked process", "in the parent, after"]
+
+
 @pytest.mark.parametrize("pipe_held", [False, True])
 def test_the_export_process_goes_when_its_parent_is_killed(pipe_held: bool) -> None:
     """``kill -9`` of the process that started it: the export process exits (end of file

@@ -196,8 +196,11 @@ class Child:
                 closing = self.close_by is not None and not self.pending and not batch
             if batch:
                 try:
-                    self.exporter.export(batch)
-                except Exception:  # the exporter's own failure: those spans are lost
+                    result = self.exporter.export(batch)
+                except Exception as exc:  # the exporter's own failure: those spans are lost
+                    result = None
+                    report(f"the exporter raised: {exc!r}")
+                if getattr(result, "name", None) != "SUCCESS":
                     self.dropped += len(batch)
             for token in flushes:
                 out.write(HEADER.pack(token))

@@ -31,15 +31,7 @@ from benchmarks._options import Options
 from benchmarks._report import FamilyResult, Ratio, Row, Target, Value
 
 NONE, OFF, NOOP, OTLP, SAMPLED = "no hook", "off", "no-op exporter", "OTLP", "OTLP 10 %"
-PROCESS = "OTLP, export process"
-SETTINGS = {
-    NONE: "none",
-    OFF: "off",
-    NOOP: "noop",
-    OTLP: "otlp",
-    PROCESS: "otlp-process",
-    SAMPLED: "otlp",
-}
+SETTINGS = {NONE: "none", OFF: "off", NOOP: "noop", OTLP: "otlp", SAMPLED: "otlp"}
 CHAIN = 2
 HOOK_RUNS = 20_000
 TARGET = Target(OTLP, "<=", 1.05, ratio=Ratio(OTLP, OFF), text="OTLP / off <= 1.05")
@@ -70,11 +62,9 @@ Samples = dict[str, list[float] | str]
 
 def _measure(
     count: int, rounds: int, endpoint: str, task: str = "backfill"
-) -> tuple[Samples, Samples, Samples]:
-    """Wall, process CPU, and process + export-process CPU samples by setting."""
+) -> tuple[Samples, Samples]:
     found: Samples = {name: [] for name in SETTINGS}
     cpu: Samples = {name: [] for name in SETTINGS}
-    total: Samples = {name: [] for name in SETTINGS}
     names = list(SETTINGS)
     for round_number in range(rounds):
         # The order rotates from round to round: no setting always runs first.
@@ -88,16 +78,13 @@ def _measure(
                 request["sampler"] = "parentbased_traceidratio"
                 request["sampler_arg"] = "0.1"
             answer = _child(request)
-            kept, kept_cpu, kept_total = found[name], cpu[name], total[name]
+            kept, kept_cpu = found[name], cpu[name]
             if "error" in answer:
-                found[name] = cpu[name] = total[name] = str(answer["error"])
+                found[name] = cpu[name] = str(answer["error"])
             elif isinstance(kept, list) and isinstance(kept_cpu, list):
-                assert isinstance(kept_total, list)
                 kept.append(float(answer["seconds"]))
                 kept_cpu.append(float(answer["cpu_seconds"]))
-                aside = float(answer.get("child_cpu_seconds", 0.0))
-                kept_total.append(float(answer["cpu_seconds"]) + aside)
-    return found, cpu, total
+    return found, cpu
 
 
 def _values(samples: Samples, steps: int) -> dict[str, Value]:
@@ -126,8 +113,8 @@ def run(options: Options) -> FamilyResult:
         assert sink.stdout is not None
         assert sink.stdin is not None
         endpoint = sink.stdout.readline().strip()
-        found, cpu, cpu_total = _measure(count, rounds, endpoint)
-        _, hooks, hooks_total = _measure(HOOK_RUNS, rounds, endpoint, task="hooks")
+        found, cpu = _measure(count, rounds, endpoint)
+        _, hooks = _measure(HOOK_RUNS, rounds, endpoint, task="hooks")
     finally:
         if sink.stdin is not None:
             sink.stdin.close()
@@ -137,24 +124,14 @@ def run(options: Options) -> FamilyResult:
         name="telemetry",
         title=f"telemetry: a {steps:,}-step backfill under each telemetry setting",
         systems=list(SETTINGS),
-        ratios=[
-            Ratio(OFF, NONE),
-            Ratio(NOOP, OFF),
-            Ratio(OTLP, OFF),
-            Ratio(PROCESS, OFF),
-            Ratio(SAMPLED, OFF),
-        ],
+        ratios=[Ratio(OFF, NONE), Ratio(NOOP, OFF), Ratio(OTLP, OFF), Ratio(SAMPLED, OFF)],
     )
     metric = f"backfill {count:,} × {CHAIN} assets (SQLite, fs): wall time per step"
     result.add(Row(metric, "µs", "lower", _values(found, steps), TARGET))
     metric = f"backfill {count:,} × {CHAIN} assets (SQLite, fs): CPU time per step"
     result.add(Row(metric, "µs", "lower", _values(cpu, steps), CPU_TARGET))
-    metric = f"backfill {count:,} × {CHAIN} assets: CPU per step, export process included"
-    result.add(Row(metric, "µs", "lower", _values(cpu_total, steps)))
     metric = "the engine's hooks alone (a two-step run, no engine): CPU time per step"
     result.add(Row(metric, "µs", "lower", _values(hooks, HOOK_RUNS * CHAIN)))
-    metric = "the hooks alone: CPU time per step, export process included"
-    result.add(Row(metric, "µs", "lower", _values(hooks_total, HOOK_RUNS * CHAIN)))
     result.notes += [
         f"median of {rounds} round(s) (the range in parentheses); settings alternate within"
         " each round; each runs in its own child process",

@@ -64,10 +64,8 @@ def _telemetry(fs: Any, request: dict[str, Any]) -> tuple[Any, Any]:
     setting = request["setting"]
     if setting == "noop":
         return _noop_telemetry(fs)
-    if setting in ("otlp", "otlp-process"):
+    if setting == "otlp":
         environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": request["endpoint"]}
-        if setting == "otlp-process":
-            environ["FLOWSTONE_OTEL_EXPORT_PROCESS"] = "true"
         if "sampler" in request:
             environ["OTEL_TRACES_SAMPLER"] = request["sampler"]
             environ["OTEL_TRACES_SAMPLER_ARG"] = request["sampler_arg"]
@@ -101,14 +99,13 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
         try:
             parallel = request.get("max_parallel", 10)
             runtime.backfill(last, days(2023, 20), max_parallel=parallel)  # warm-up
-            started, cpu, aside = time.perf_counter(), _cpu_seconds(), _children_cpu_seconds()
+            started, cpu = time.perf_counter(), _cpu_seconds()
             result = runtime.backfill(last, days(2024, request["count"]), max_parallel=parallel)
             seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
         finally:
             runtime.close()
             telemetry.shutdown()
-    aside = _reaped_cpu_seconds() - aside  # the export process, its last exports included
-    answer: dict[str, Any] = {"seconds": seconds, "cpu_seconds": cpu, "child_cpu_seconds": aside}
+    answer: dict[str, Any] = {"seconds": seconds, "cpu_seconds": cpu}
     if result.failed:
         answer["error"] = f"{len(result.failed)} partitions failed"
     if drop is not None:
@@ -153,13 +150,12 @@ def measure_hooks(request: dict[str, Any]) -> dict[str, Any]:
                 run.finish("succeeded")
 
     asyncio.run(runs(200))  # warm-up
-    started, aside = _cpu_seconds(), _children_cpu_seconds()
+    started = _cpu_seconds()
     asyncio.run(runs(request["count"]))
     cpu = _cpu_seconds() - started
     hooks.close()
     telemetry.shutdown()
-    aside = _reaped_cpu_seconds() - aside
-    return {"seconds": cpu, "cpu_seconds": cpu, "child_cpu_seconds": aside}
+    return {"seconds": cpu, "cpu_seconds": cpu}
 
 
 def _cpu_seconds() -> float:
@@ -168,37 +164,6 @@ def _cpu_seconds() -> float:
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def _reaped_cpu_seconds() -> float:
-    """CPU time of this process's children that have exited and been waited for."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _children_cpu_seconds() -> float:
-    """CPU time of this process's running children (the span export process), user and
-    system, from ``/proc`` (0 when there are none)."""
-    import os
-
-    total = 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    for task in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{task}/children") as listing:
-                children = listing.read().split()
-        except OSError:
-            continue
-        for pid in children:
-            try:
-                with open(f"/proc/{pid}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 def main() -> None:

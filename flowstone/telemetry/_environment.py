@@ -45,7 +45,6 @@ PROTOCOLS = ("http/protobuf", "grpc")
 DEFAULT_PROPAGATORS = "tracecontext,baggage"
 _PATHS = {"TRACES": "v1/traces", "METRICS": "v1/metrics"}
 IO_SPAN_VARIABLE = "FLOWSTONE_OTEL_IO_SPAN_MIN_MS"
-EXPORT_PROCESS_VARIABLE = "FLOWSTONE_OTEL_EXPORT_PROCESS"
 
 
 @dataclass(frozen=True)
@@ -235,41 +234,14 @@ def _span_exporter(name: str, environ: Mapping[str, str]) -> SpanExporter:
         return ConsoleSpanExporter(out=sys.stdout)  # today's stdout, not import time's
     if _protocol(environ, "TRACES") == "grpc":
         module = _grpc_module("trace_exporter")
-        if export_process(environ):
-            from flowstone.telemetry._export_process import ProcessSpanExporter
-
-            otel = {key: value for key, value in environ.items() if key.startswith("OTEL_")}
-            endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get(
-                "OTEL_EXPORTER_OTLP_ENDPOINT"
-            )
-            return ProcessSpanExporter("grpc", endpoint, otel)
         grpc_exporter: SpanExporter = module.OTLPSpanExporter(
             endpoint=environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         )
         return grpc_exporter
-    if export_process(environ):
-        from flowstone.telemetry._export_process import ProcessSpanExporter
-
-        otel = {key: value for key, value in environ.items() if key.startswith("OTEL_")}
-        return ProcessSpanExporter("http/protobuf", _endpoint(environ, "TRACES"), otel)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     return OTLPSpanExporter(endpoint=_endpoint(environ, "TRACES"))
-
-
-def export_process(environ: Mapping[str, str]) -> bool:
-    """True when ``FLOWSTONE_OTEL_EXPORT_PROCESS`` asks for OTLP span export in a child
-    process (``true``/``false``; default false)."""
-    value = environ.get(EXPORT_PROCESS_VARIABLE, "").strip().lower()
-    if value in ("", "false", "0"):
-        return False
-    if value in ("true", "1"):
-        return True
-    raise ConfigurationError(
-        f"{EXPORT_PROCESS_VARIABLE}={value!r} must be true or false (true: spans are encoded "
-        f"and sent to the collector by a child process)"
-    )
 
 
 def _metric_exporter(name: str, environ: Mapping[str, str]) -> MetricExporter:

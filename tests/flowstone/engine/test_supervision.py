@@ -192,7 +192,8 @@ async def test_a_run_supervisor_serves_later_runs_once_its_run_ended(make_runtim
     for _ in range(3):
         assert (await rt.materialize("one")).success
         await wait_all_idle()  # the run's materializer has exited
-    assert serving[0] is not None and serving[0] == serving[1] == serving[2]
+    assert serving[0] is not None
+    assert serving[0] == serving[1] == serving[2]
     root = rt.engine.tree.root
     assert root is not None
     runs = (await root.which_child("runs")).ref
@@ -253,4 +254,5 @@ async def test_a_run_interrupted_from_outside_stops_its_supervisor_and_what_runs
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not run_sup.alive
-    assert child.ref is not None and not child.ref.alive
+    assert child.ref is not None
+    assert not child.ref.alive

@@ -1,6 +1,6 @@
 """``Runner``: executes one ``RunSpec`` — the run's records, its supervisor, its scheduler.
 
-The run record goes to ``running`` (a progress marker), the run's supervisor starts under
+The run record goes to ``running`` (a progress marker), the run gets a run supervisor under
 the engine tree, the ``Scheduler`` runs the plan, and the final run record is written
 durably before the result is returned.
 """
@@ -70,11 +70,13 @@ class Runner:
         self._publish("run.started", spec.run_id, targets=list(spec.targets))
         run_sup = await self._tree.start_run(spec.run_id)
         self._registry.open_run(spec.run_id)
+        ended = False  # the scheduler returned: every job it started has its outcome
         try:
             results, failure = await Scheduler(spec, run_sup, self._registry, self._services).run()
+            ended = True
         finally:
             cancelled = self._registry.close_run(spec.run_id)
-            await self._tree.end_run(spec.run_id)
+            await self._tree.end_run(spec.run_id, reuse=ended)
         status = RunStatus.CANCELLED if cancelled else run_status(results, failure)
         final = self.run_record(spec, status, started, finished_at=utcnow(), metadata=metadata)
         await self._lineage.record(final)

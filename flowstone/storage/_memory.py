@@ -25,7 +25,7 @@ from flowstone.storage._codec import (
 )
 from flowstone.storage._memory_ranges import RangeTable
 from flowstone.storage._migrations import LATEST_VERSION
-from flowstone.storage._ranges import RangeSummary, run_length
+from flowstone.storage._ranges import PartitionOrdinals, RangeSummary, run_length
 from flowstone.storage._records import (
     LineageEntry,
     MaterializationRecord,
@@ -36,6 +36,10 @@ from flowstone.storage._run_log import RunLogLine
 from flowstone.storage._storage import Storage
 
 _Key = tuple[str, str]  # (asset, pkey)
+
+UNRANGED_LIMIT = 1024
+"""Partitions of one asset whose status ranges wait for an update, at most (see
+``MemoryStorage._note_range``)."""
 
 
 def _order(record: MaterializationRecord) -> tuple[datetime, str]:
@@ -67,6 +71,9 @@ class _Pipeline:
     partitions: dict[_Key, _Partition] = field(default_factory=dict)
     by_asset: dict[str, set[str]] = field(default_factory=dict)
     ranges: dict[str, RangeTable] = field(default_factory=dict)
+    unranged: dict[str, tuple[PartitionOrdinals, set[str | None]]] = field(default_factory=dict)
+    """Per asset, partitions written since its ranges were last brought up to date, with
+    the order they were written under."""
 
 
 @dataclass
@@ -99,6 +106,7 @@ class MemoryStorage(Storage):
         self._dynamic = self._db.dynamic
         self._logs = self._db.run_logs
         self._ranges = mine.ranges
+        self._unranged = mine.unranged
         self._open = False
         self.approvals = MemoryApprovalStore(pipeline, self._db.approvals)
 
@@ -127,10 +135,9 @@ class MemoryStorage(Storage):
         normal_mats = [normalise_materialization(m) for m in mats]
         for run in normal_runs:
             self._runs[run.run_id] = run
-        touched: set[tuple[str, str | None]] = set()
         for record in normal_mats:
-            touched.update(self._put(record))
-        self._maintain_ranges(touched)
+            for asset, partition in self._put(record):
+                self._note_range(asset, partition)
         now, log = datetime.now(UTC), self._db.changes
         for row in change_rows(normal_runs, normal_mats):
             log.append((self.pipeline, Change(len(log) + 1, now, *row)))
@@ -184,37 +191,62 @@ class MemoryStorage(Storage):
 
     # -- partition status ranges --------------------------------------------------------------
 
-    def _maintain_ranges(self, touched: set[tuple[str, str | None]]) -> None:
-        changes: dict[str, dict[int, str | None]] = {}
-        for asset, partition in touched:
-            table, order = self._ranges.get(asset), self.partition_orders.get(asset)
-            if table is None or order is None:
+    def _note_range(self, asset: str, partition: str | None) -> None:
+        # Ranges are brought up to date when read (or every UNRANGED_LIMIT partitions), not
+        # per write: a backfill's writes then cost one set insertion each, and their ranges
+        # are rewritten together, once. Readers see the same ranges as if every write had
+        # rewritten them (each read settles first; statuses are the newest at that time).
+        order = self.partition_orders.get(asset)
+        if order is None or asset not in self._ranges:
+            return  # no ranges kept for the asset (a rebuild reads every record)
+        pending = self._unranged.get(asset)
+        if pending is not None and pending[0] is not order:
+            self._settle_ranges(asset)  # written under another order: settle those first
+            pending = None
+        if pending is None:
+            pending = self._unranged[asset] = (order, set())
+        pending[1].add(partition)
+        if len(pending[1]) >= UNRANGED_LIMIT:
+            self._settle_ranges(asset)
+
+    def _settle_ranges(self, asset: str | None = None) -> None:
+        """Apply the noted writes of ``asset`` (of every asset when None) to its ranges."""
+        assets = list(self._unranged) if asset is None else [asset]
+        for name in assets:
+            noted = self._unranged.pop(name, None)
+            table = self._ranges.get(name)
+            if noted is None or table is None:
                 continue
+            order, partitions = noted
             if table.ordering != order.fingerprint:
-                del self._ranges[asset]  # stale: rebuilt on demand
+                del self._ranges[name]  # stale: rebuilt on demand
                 continue
-            ordinal = order.ordinal(partition)
-            if ordinal is not None:
-                newest = self._partitions[(asset, encode_pkey(partition))].newest()
-                changes.setdefault(asset, {})[ordinal] = newest.status if newest else None
-        for asset, points in changes.items():
-            if asset in self._ranges:
-                self._ranges[asset].apply(points)
+            points: dict[int, str | None] = {}
+            for partition in partitions:
+                ordinal = order.ordinal(partition)
+                if ordinal is not None:
+                    newest = self._partitions[(name, encode_pkey(partition))].newest()
+                    points[ordinal] = newest.status if newest else None
+            if points:
+                table.apply(points)
 
     async def partition_ranges(
         self, asset: str, *, first: int | None = None, last: int | None = None
     ) -> RangeSummary:
         """Return the status ranges of ``asset`` (see ``Storage.partition_ranges``)."""
+        self._settle_ranges(asset)
         table = self._ranges.get(asset)
         return RangeSummary(None) if table is None else table.summary(first, last)
 
     async def partition_orderings(self) -> dict[str, str]:
         """Return, per asset that has status ranges, the fingerprint they follow."""
+        self._settle_ranges()
         return {asset: table.ordering for asset, table in self._ranges.items()}
 
     async def rebuild_partition_ranges(self, asset: str) -> RangeSummary:
         """Recompute the status ranges of ``asset`` from its newest records."""
         order = self._order_for(asset)
+        self._unranged.pop(asset, None)  # the rebuild reads them
         points = []
         for partition, status in (await self.latest_statuses(asset)).items():
             ordinal = order.ordinal(partition)

@@ -9,7 +9,11 @@ import pytest
 
 import actors
 import flowstone as fs
+import supervisors
 from actors.testing import MockClock, use_clock, wait_all_idle
+from flowstone.engine._node import make_node
+from flowstone.engine._planning import RunSpec
+from flowstone.engine._runner import new_run_id
 
 
 async def _started_run(rt: fs.AsyncRuntime) -> asyncio.Future[str]:
@@ -170,3 +174,85 @@ async def test_closing_the_runtime_stops_every_actor_it_started(make_runtime: An
     await rt.close()
     after = {id(r) for r in actors.testing.live_actors()} - before
     assert after == set()
+
+
+async def test_a_run_supervisor_serves_later_runs_once_its_run_ended(make_runtime: Any) -> None:
+    p = fs.Pipeline("reused")
+    serving: list[Any] = []
+
+    @p.asset()
+    async def one(context: Any) -> int:
+        sup = rt.engine.tree.run_supervisor(context.run_id)
+        serving.append(sup)
+        assert sup is not None
+        assert [c.id for c in await sup.which_children()] == ["one"]  # only this run's
+        return 1
+
+    rt = make_runtime(p)
+    for _ in range(3):
+        assert (await rt.materialize("one")).success
+        await wait_all_idle()  # the run's materializer has exited
+    assert serving[0] is not None
+    assert serving[0] == serving[1] == serving[2]
+    root = rt.engine.tree.root
+    assert root is not None
+    runs = (await root.which_child("runs")).ref
+    assert isinstance(runs, supervisors.DynamicSupervisorRef)
+    assert [c.ref for c in await runs.which_children()] == [serving[0]]
+
+
+async def test_a_run_supervisor_that_restarted_a_child_is_stopped_with_its_run(
+    make_runtime: Any,
+) -> None:
+    p = fs.Pipeline("restarted")
+    release = asyncio.Event()
+
+    @p.asset()
+    async def slow(context: Any) -> str:
+        await release.wait()
+        return "done"
+
+    rt = make_runtime(p)
+    started = await _started_run(rt)
+    task = asyncio.ensure_future(rt.materialize("slow"))
+    run_sup = rt.engine.tree.run_supervisor(await started)
+    assert run_sup is not None
+    [child] = await run_sup.which_children()
+    assert child.ref is not None
+    child.ref.kill()
+    await wait_all_idle()
+    release.set()
+    assert (await task).success
+    assert not run_sup.alive  # its restart intensity window is not a new one's: not reused
+
+
+async def test_a_run_interrupted_from_outside_stops_its_supervisor_and_what_runs_under_it(
+    make_runtime: Any,
+) -> None:
+    p = fs.Pipeline("interrupted")
+    never = asyncio.Event()
+
+    @p.asset()
+    async def forever(context: Any) -> None:
+        await never.wait()
+
+    rt = make_runtime(p)
+    await rt.start()
+    started = await _started_run(rt)
+    spec = RunSpec(
+        run_id=new_run_id(),
+        kind="materialize",
+        targets=("forever",),
+        plan=await rt.engine.planner.single(make_node(p.get("forever"), None)),
+        triggered_by="test",
+    )
+    task = asyncio.ensure_future(rt.engine.runner.execute(spec))
+    run_sup = rt.engine.tree.run_supervisor(await started)
+    assert run_sup is not None
+    [child] = await run_sup.which_children()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not run_sup.alive
+    assert child.ref is not None
+    assert not child.ref.alive

@@ -252,7 +252,7 @@ async def test_partition_pointers_stay_those_of_a_recomputation_over_random_writ
         conn = sqlite3.connect(path)
         try:
             for step in range(150):
-                records = []
+                records: list[MaterializationRecord] = []
                 for _ in range(chooser.choice([1, 1, 2, 3, 5])):
                     if written and chooser.random() < 0.2:
                         old = chooser.choice(list(written.values()))  # replaced, maybe moved

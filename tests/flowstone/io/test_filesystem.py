@@ -15,6 +15,7 @@ import pytest
 
 import flowstone as fs
 from flowstone.io import FilesystemIOManager, FilesystemOptions, IOContext
+from flowstone.io import _filesystem as filesystem
 
 
 def context(
@@ -144,6 +145,7 @@ def test_a_store_never_renames_over_the_existing_file(
 ) -> None:
     # Renaming over an existing file makes ext4 write the new data out before returning.
     manager.store(context(), "before")
+    manager.store(context(), "between")  # keeps the file it replaced as the spare
     rename, renames = os.rename, []
 
     def checked(src: Any, dst: Any) -> None:
@@ -154,9 +156,14 @@ def test_a_store_never_renames_over_the_existing_file(
     monkeypatch.setattr(os, "rename", checked)
     monkeypatch.setattr(os, "replace", checked)
     manager.store(context(), "after")
-    assert renames == [".__all__.pkl.previous", "__all__.pkl"]
+    assert [name if not name.endswith(".tmp") else "<temporary>" for name in renames] == [
+        "<temporary>",  # the spare, taken to write into
+        ".__all__.pkl.previous",
+        "__all__.pkl",
+        ".__all__.pkl.spare",  # the file replaced, kept for the next store
+    ]
     assert manager.load(context()) == "after"
-    assert os.listdir(manager.base_dir / "events") == ["__all__.pkl"]
+    assert sorted(os.listdir(manager.base_dir / "events")) == [".__all__.pkl.spare", "__all__.pkl"]
 
 
 def test_a_store_interrupted_between_its_renames_loses_no_value(
@@ -170,7 +177,69 @@ def test_a_store_interrupted_between_its_renames_loses_no_value(
     assert manager.load(context()) == "recorded"
     manager.store(context(), "next")
     assert manager.load(context()) == "next"
+    assert sorted(os.listdir(folder)) == [".__all__.pkl.spare", "__all__.pkl"]
+
+
+def test_a_store_writes_into_the_file_the_store_before_replaced(
+    manager: FilesystemIOManager,
+) -> None:
+    # Creating a file per store costs an inode allocation (slow on ext4 without a journal).
+    path = manager.base_dir / "events" / "__all__.pkl"
+    manager.store(context(), "x" * 5_000)
+    first = path.stat().st_ino
+    manager.store(context(), "y" * 100)
+    metadata = manager.store(context(), "short")  # into the first file, which was longer
+    assert path.stat().st_ino == first
+    assert manager.load(context()) == "short"
+    assert metadata["size"] == path.stat().st_size == len(pickle.dumps("short", protocol=5))
+    assert metadata["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_reader_of_a_replaced_value_keeps_reading_it(manager: FilesystemIOManager) -> None:
+    # The spare is written into only when no descriptor (or mapping) holds it any more.
+    path = manager.base_dir / "events" / "__all__.pkl"
+    manager.store(context(), "old")
+    with open(path, "rb") as reader:
+        first = path.stat().st_ino
+        manager.store(context(), "new")
+        manager.store(context(), "newer")  # would take the file the reader holds
+        assert pickle.load(reader) == "old"
+    assert path.stat().st_ino != first
+    assert manager.load(context()) == "newer"
+    manager.store(context(), "newest")  # the file the last store replaced is free: taken
+    assert manager.load(context()) == "newest"
+
+
+def test_a_replaced_file_with_another_link_is_never_written_into(
+    manager: FilesystemIOManager, tmp_path: Path
+) -> None:
+    path = manager.base_dir / "events" / "__all__.pkl"
+    manager.store(context(), "kept elsewhere")
+    os.link(path, tmp_path / "backup.pkl")
+    manager.store(context(), "new")
+    manager.store(context(), "newer")
+    assert pickle.loads((tmp_path / "backup.pkl").read_bytes()) == "kept elsewhere"
+    assert manager.load(context()) == "newer"
+
+
+def test_a_large_replaced_value_is_deleted_not_kept(
+    manager: FilesystemIOManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(filesystem, "SPARE_LIMIT", 1_000)
+    folder = manager.base_dir / "events"
+    manager.store(context(), "x" * 2_000)
+    manager.store(context(), "small")
     assert os.listdir(folder) == ["__all__.pkl"]
+    manager.store(context(), "smaller")
+    assert sorted(os.listdir(folder)) == [".__all__.pkl.spare", "__all__.pkl"]
+
+
+def test_with_fsync_no_spare_is_kept(tmp_path: Path) -> None:
+    manager = FilesystemIOManager(tmp_path, fsync=True)
+    for value in range(3):
+        manager.store(context(), value)
+    assert os.listdir(tmp_path / "events") == ["__all__.pkl"]
+    assert manager.load(context()) == 2
 
 
 def test_values_json_cannot_hold_are_refused_with_a_hint(manager: FilesystemIOManager) -> None:
@@ -237,9 +306,11 @@ def test_exists_and_delete(manager: FilesystemIOManager) -> None:
     assert manager.exists(context()) is False
     manager.store(context(), 1)
     assert manager.exists(context()) is True
+    manager.store(context(), 2)  # keeps the file it replaced as the spare
     manager.delete(context())
     manager.delete(context())  # deleting nothing is fine
     assert manager.exists(context()) is False
+    assert os.listdir(manager.base_dir / "events") == []
 
 
 def test_without_fsync_writes_are_still_atomic_replacements(tmp_path: Path) -> None:

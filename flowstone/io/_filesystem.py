@@ -8,6 +8,7 @@ import json
 import os
 import pickle
 import secrets
+import signal
 import string
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,7 +30,8 @@ _SAFE_IN_NAME = "-_.=,+@"
 SPARE_LIMIT = 1 << 20
 """A replaced value file up to this size is kept as ``.<name>.spare``, for the next store of
 the same value to write into (see ``_claim_spare``); a larger one is deleted."""
-_LEASES = hasattr(fcntl, "F_SETLEASE")
+_LEASES = hasattr(fcntl, "F_SETLEASE") and hasattr(signal, "SIGURG")
+_F_SETSIG = getattr(fcntl, "F_SETSIG", 10)  # Linux's value; Python names it on Linux only
 
 
 class FilesystemOptions(IOOptions):
@@ -293,6 +295,10 @@ def _claim_spare(path: str, temporary: str) -> BinaryIO | None:
     file: BinaryIO | None = None
     try:
         file = open(temporary, "r+b")  # noqa: SIM115 - the caller's ``with`` closes it
+        # Should another process open the file while the lease is held (a few µs, under a
+        # random name), Linux signals the holder: SIGURG, ignored unless handled, instead of
+        # SIGIO, whose default action ends the process.
+        fcntl.fcntl(file.fileno(), _F_SETSIG, signal.SIGURG)
         fcntl.fcntl(file.fileno(), fcntl.F_SETLEASE, fcntl.F_WRLCK)
         fcntl.fcntl(file.fileno(), fcntl.F_SETLEASE, fcntl.F_UNLCK)
         if os.fstat(file.fileno()).st_nlink == 1:

@@ -7,6 +7,9 @@ import hashlib
 import json
 import os
 import pickle
+import subprocess
+import sys
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,8 @@ import pytest
 import flowstone as fs
 from flowstone.io import FilesystemIOManager, FilesystemOptions, IOContext
 from flowstone.io import _filesystem as filesystem
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def context(
@@ -394,3 +399,41 @@ def test_a_hand_made_context_with_an_odd_pipeline_name_stays_inside_the_base_dir
 ) -> None:
     with pytest.raises(fs.IOManagerError, match=r"leaves the base directory"):
         manager.store(replace(context(), pipeline=".."), 1)
+
+
+def test_another_process_opening_the_spare_during_the_check_does_not_end_this_one(
+    tmp_path: Path,
+) -> None:
+    # Linux signals a lease holder when another process opens its file; the default signal,
+    # SIGIO, would end the process. Here a process opens the spare while the lease is held.
+    script = textwrap.dedent(
+        f"""
+        import fcntl, subprocess, sys, time
+        from flowstone.io import FilesystemIOManager
+        from tests.flowstone.io.test_filesystem import context
+
+        real = fcntl.fcntl
+
+        def opened_meanwhile(fd, command, arg=0):
+            result = real(fd, command, arg)
+            if command == fcntl.F_SETLEASE and arg == fcntl.F_WRLCK:
+                path = f"/proc/self/fd/{{fd}}"
+                import os
+                target = os.readlink(path)
+                opener = subprocess.Popen([sys.executable, "-c", f"open({{target!r}}, 'rb')"])
+                time.sleep(0.5)  # the opener now waits for the lease: this process is told
+                opened_meanwhile.opener = opener
+            return result
+
+        fcntl.fcntl = opened_meanwhile
+        manager = FilesystemIOManager({str(tmp_path)!r})
+        for value in ("first", "second", "third"):
+            manager.store(context(), value)
+        opened_meanwhile.opener.wait(timeout=30)
+        print(manager.load(context()))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "third"), done.stderr

@@ -43,6 +43,7 @@ from flowstone.storage._records import (
     WriteBatch,
 )
 from flowstone.storage._run_log import RunLogLine, sqlite_append, sqlite_read
+from flowstone.storage._sqlite_thread import WriterThread
 from flowstone.storage._storage import Storage
 
 T = TypeVar("T")
@@ -79,7 +80,7 @@ class SQLiteStorage(Storage):
         self._d = replace(q.DIALECT, pipeline=pipeline)
         self._readers_count = max(1, readers)
         self._busy_timeout = busy_timeout
-        self._writer: ThreadPoolExecutor | None = None
+        self._writer: WriterThread | None = None
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -106,7 +107,7 @@ class SQLiteStorage(Storage):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create the directory of {self.url}: {exc}") from exc
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="flowstone-sqlite-writer")
+        self._writer = WriterThread("flowstone-sqlite-writer")
         self._readers = ThreadPoolExecutor(
             self._readers_count, thread_name_prefix="flowstone-sqlite-reader"
         )
@@ -118,11 +119,11 @@ class SQLiteStorage(Storage):
 
     async def close(self) -> None:
         """Finish pending calls and close every connection."""
-        executors = [e for e in (self._writer, self._readers) if e is not None]
+        writer, readers = self._writer, self._readers
         self._writer = self._readers = None
-        if executors:
+        if writer is not None or readers is not None:
             # Joining threads blocks; do it off the loop.
-            await asyncio.to_thread(_shutdown, executors)
+            await asyncio.to_thread(_shutdown, writer, readers)
         with self._lock:
             connections, self._connections = self._connections, []
         for conn in connections:
@@ -163,18 +164,15 @@ class SQLiteStorage(Storage):
         return conn
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._submit(self._writer, True, fn, *args)
+        if self._writer is None:
+            raise StorageError(f"{self!r} is not open; call `await storage.open()` first")
+        return await self._writer.submit(partial(self._call, True, fn, *args))
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._submit(self._readers, False, fn, *args)
-
-    async def _submit(
-        self, executor: ThreadPoolExecutor | None, writer: bool, fn: Callable[..., T], *args: Any
-    ) -> T:
-        if executor is None:
+        if self._readers is None:
             raise StorageError(f"{self!r} is not open; call `await storage.open()` first")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, partial(self._call, writer, fn, *args))
+        return await loop.run_in_executor(self._readers, partial(self._call, False, fn, *args))
 
     def _call(self, writer: bool, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -358,9 +356,11 @@ def _fetch_pairs(conn: sqlite3.Connection, query: _sql.Query) -> list[tuple[Any,
     return [(row[0], row[1]) for row in conn.execute(query.text, query.params)]
 
 
-def _shutdown(executors: list[ThreadPoolExecutor]) -> None:
-    for executor in executors:
-        executor.shutdown(wait=True)
+def _shutdown(writer: WriterThread | None, readers: ThreadPoolExecutor | None) -> None:
+    if writer is not None:
+        writer.shutdown()
+    if readers is not None:
+        readers.shutdown(wait=True)
 
 
 def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:

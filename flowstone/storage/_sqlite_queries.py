@@ -84,6 +84,35 @@ ON CONFLICT (pipeline, asset, pkey) DO UPDATE SET
     succeeded_id = excluded.succeeded_id, succeeded_at = excluded.succeeded_at,
     tenant = excluded.tenant"""
 
+# The pointers of a key after a record new to the store: it becomes the newest (and the
+# newest succeeded, if it succeeded) when it orders after the one the row points to. The same
+# result as _REFRESH_PARTITION as long as the row was current, without reading the key's
+# records back; a replaced record can make a pointer older, and takes _REFRESH_PARTITION.
+_NEWER = (
+    "(excluded.latest_at > latest_at"
+    " OR (excluded.latest_at = latest_at AND excluded.latest_id > latest_id))"
+)
+_NEWER_SUCCEEDED = (
+    "(excluded.succeeded_id IS NOT NULL AND (succeeded_id IS NULL"
+    " OR excluded.succeeded_at > succeeded_at"
+    " OR (excluded.succeeded_at = succeeded_at AND excluded.succeeded_id > succeeded_id)))"
+)
+_ADVANCE_PARTITION = f"""
+INSERT INTO asset_partitions (pipeline, asset, pkey, partition, latest_id, latest_status,
+    latest_at, succeeded_id, succeeded_at, tenant)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (pipeline, asset, pkey) DO UPDATE SET
+    partition = CASE WHEN {_NEWER} THEN excluded.partition ELSE partition END,
+    latest_id = CASE WHEN {_NEWER} THEN excluded.latest_id ELSE latest_id END,
+    latest_status = CASE WHEN {_NEWER} THEN excluded.latest_status ELSE latest_status END,
+    latest_at = CASE WHEN {_NEWER} THEN excluded.latest_at ELSE latest_at END,
+    tenant = CASE WHEN {_NEWER} THEN excluded.tenant ELSE tenant END,
+    succeeded_id = CASE WHEN {_NEWER_SUCCEEDED} THEN excluded.succeeded_id
+        ELSE succeeded_id END,
+    succeeded_at = CASE WHEN {_NEWER_SUCCEEDED} THEN excluded.succeeded_at
+        ELSE succeeded_at END
+WHERE {_NEWER} OR {_NEWER_SUCCEEDED}"""
+
 _FORGET_EMPTY_PARTITION = f"""
 DELETE FROM asset_partitions WHERE {_KEY}
 AND NOT EXISTS (SELECT 1 FROM materializations WHERE {_KEY})"""
@@ -148,7 +177,8 @@ def write(
     partition pointers and the status ranges of assets with a registered order, and log the
     batch in the change log."""
     with transaction(conn):
-        conn.executemany(_UPSERT_RUN, [run_values(r, to_micros) for r in runs])
+        if runs:
+            conn.executemany(_UPSERT_RUN, [run_values(r, to_micros) for r in runs])
         now = to_micros(datetime.now(UTC))
         conn.executemany(
             "INSERT INTO changes (at, pipeline, kind, run_id, asset, partition, status) "
@@ -157,19 +187,12 @@ def write(
         )
         if not mats:
             return
-        ids = json.dumps([m.id for m in mats])
         # A replaced record may have moved (same id, other key): refresh its old key too.
-        replaced = conn.execute(
-            "SELECT id, pipeline, asset, pkey FROM materializations "
-            "WHERE id IN (SELECT value FROM json_each(?))",
-            (ids,),
-        ).fetchall()
-        new_keys = {(pipeline, m.asset, encode_pkey(m.partition)) for m in mats}
+        replaced = _stored_keys(conn, [m.id for m in mats])
+        values = [(*materialization_values(m, to_micros), pipeline) for m in mats]
+        new_keys = {(pipeline, m.asset, v[17]) for m, v in zip(mats, values, strict=True)}
         old_keys = {(p, asset, pkey) for _, p, asset, pkey in replaced} - new_keys
-        conn.executemany(
-            _UPSERT_MATERIALIZATION,
-            [(*materialization_values(m, to_micros), pipeline) for m in mats],
-        )
+        conn.executemany(_UPSERT_MATERIALIZATION, values)
         # Skip the statements with nothing to do: only a record written before has input
         # rows to replace, and only the keys replaced records left may now be empty.
         if replaced:
@@ -179,13 +202,59 @@ def write(
                 (json.dumps([row[0] for row in replaced]),),
             )
         conn.executemany(_INSERT_INPUT, [row for m in mats for row in input_values(m)])
-        keys = new_keys | old_keys
-        conn.executemany(_REFRESH_PARTITION, [_key_params(key) for key in keys])
+        # A key only new records reach moves its pointers forward from the row alone; a key
+        # a replaced record is (or was) at is recomputed from its records.
+        recompute = old_keys | {(p, asset, pkey) for _, p, asset, pkey in replaced}
+        conn.executemany(
+            _ADVANCE_PARTITION,
+            [
+                _pointer_values(v, pipeline)
+                for v in values
+                if (pipeline, v[2], v[17]) not in recompute
+            ],
+        )
+        if recompute:
+            conn.executemany(_REFRESH_PARTITION, [_key_params(key) for key in recompute])
         if old_keys:
             conn.executemany(_FORGET_EMPTY_PARTITION, [_key_params(key) for key in old_keys])
         if orders:
-            mine = [(asset, pkey) for p, asset, pkey in keys if p == pipeline]
+            mine = [(asset, pkey) for p, asset, pkey in new_keys | old_keys if p == pipeline]
             ranges.maintain(conn, pipeline, mine, orders)
+
+
+_FEW = 16
+"""Up to this many ids are looked up with ``id IN (?, ...)``; more through ``json_each``."""
+
+
+def _stored_keys(conn: sqlite3.Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Return ``(id, pipeline, asset, pkey)`` of the records among ``ids`` already stored."""
+    select = "SELECT id, pipeline, asset, pkey FROM materializations WHERE id"
+    if len(ids) == 1:
+        return conn.execute(f"{select} = ?", ids).fetchall()
+    if len(ids) <= _FEW:
+        return conn.execute(f"{select} IN ({', '.join('?' * len(ids))})", ids).fetchall()
+    return conn.execute(
+        f"{select} IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),)
+    ).fetchall()
+
+
+def _pointer_values(values: tuple[Any, ...], pipeline: str) -> tuple[Any, ...]:
+    """The ``_ADVANCE_PARTITION`` parameters of a record's column values
+    (``materialization_values``: id 0, asset 2, partition 3, status 5, tenant 16, pkey 17,
+    event_at 18)."""
+    succeeded = values[5] == "succeeded"
+    return (
+        pipeline,
+        values[2],
+        values[17],
+        values[3],
+        values[0],
+        values[5],
+        values[18],
+        values[0] if succeeded else None,
+        values[18] if succeeded else None,
+        values[16],
+    )
 
 
 def _key_params(key: tuple[str, str, str]) -> dict[str, str]:

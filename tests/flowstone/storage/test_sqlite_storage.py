@@ -4,23 +4,27 @@ durability and the event loop."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import random
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 from flowstone.errors import StorageError
-from flowstone.storage import SQLiteStorage, open_storage
+from flowstone.storage import MaterializationRecord, SQLiteStorage, WriteBatch, open_storage
 from flowstone.storage._migrations import MIGRATIONS
 from tests.flowstone.storage.contract import StorageContract, StorageFactory
 from tests.flowstone.storage.records import (
     TENANT_INPUT_ROWS,
     TENANT_PARTITION_ROWS,
+    at,
     batch,
     check_two_pipelines_after_migrating,
     ids,
@@ -232,3 +236,70 @@ async def test_a_store_of_schema_version_2_gives_each_record_the_pipeline_of_its
     conn.commit()
     conn.close()
     await check_two_pipelines_after_migrating(SQLiteStorage(path))
+
+
+async def test_partition_pointers_stay_those_of_a_recomputation_over_random_writes(
+    tmp_path: Path,
+) -> None:
+    # New records move a key's pointers forward from its row alone; replaced and moved
+    # records recompute it. Either way the row must be, after every write, what a
+    # recomputation gives: the newest record (by finish, then id) and the newest succeeded
+    # one, ties included.
+    chooser = random.Random(17)
+    path = tmp_path / "flowstone.db"
+    written: dict[str, MaterializationRecord] = {}
+    async with SQLiteStorage(path) as storage:
+        conn = sqlite3.connect(path)
+        try:
+            for step in range(150):
+                records: list[MaterializationRecord] = []
+                for _ in range(chooser.choice([1, 1, 2, 3, 5])):
+                    if written and chooser.random() < 0.2:
+                        old = chooser.choice(list(written.values()))  # replaced, maybe moved
+                        record = dataclasses.replace(
+                            old,
+                            partition=chooser.choice([old.partition, "a", "b", None]),
+                            status=chooser.choice(["succeeded", "failed"]),
+                            finished_at=at(chooser.randrange(3)),
+                            tenant=chooser.choice([None, "t1"]),
+                        )
+                    else:
+                        record = mat(
+                            chooser.choice(["x", "y"]),
+                            chooser.choice(["a", "b", None]),
+                            run=f"r{chooser.randrange(1000):03d}",
+                            attempt=step * 10 + len(records),
+                            status=chooser.choice(["succeeded", "failed"]),
+                            finished=chooser.randrange(3),
+                            started=0,
+                            tenant=chooser.choice([None, "t1"]),
+                        )
+                    records.append(record)
+                    written[record.id] = record
+                await storage.write(WriteBatch(materializations=tuple(records)))
+                assert _pointer_rows(conn) == _recomputed_pointers(written.values()), step
+        finally:
+            conn.close()
+
+
+def _pointer_rows(conn: sqlite3.Connection) -> dict[tuple[str, str | None], tuple[object, ...]]:
+    rows = conn.execute(
+        "SELECT asset, partition, latest_id, latest_status, tenant, succeeded_id "
+        "FROM asset_partitions"
+    ).fetchall()
+    return {(asset, partition): tuple(rest) for asset, partition, *rest in rows}
+
+
+def _recomputed_pointers(
+    records: Iterable[MaterializationRecord],
+) -> dict[tuple[str, str | None], tuple[object, ...]]:
+    by_key: dict[tuple[str, str | None], list[MaterializationRecord]] = {}
+    for record in records:
+        by_key.setdefault((record.asset, record.partition), []).append(record)
+    pointers: dict[tuple[str, str | None], tuple[object, ...]] = {}
+    for key, at_key in by_key.items():
+        newest = max(at_key, key=lambda r: (r.finished_at, r.id))
+        succeeded = [r for r in at_key if r.status == "succeeded"]
+        best = max(succeeded, key=lambda r: (r.finished_at, r.id)) if succeeded else None
+        pointers[key] = (newest.id, newest.status, newest.tenant, best and best.id)
+    return pointers

@@ -24,6 +24,8 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from flowstone.partitions._order import PartitionOrder
 from flowstone.storage import MaterializationRecord, SQLiteStorage, WriteBatch
 
 UI = "FlowStone ui"
+CHROMIUM = "/usr/bin/chromium"
 TOKEN = "bench-token-123"
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINE = textwrap.dedent(
@@ -107,30 +110,36 @@ async def _seed_big(store: Path) -> None:
 def _health_bar_ms(port: int, repeats: int) -> Value:
     """Open the asset page of ``big`` in chromium; milliseconds from navigation start until
     its partition health bar is drawn (the page stamps the canvas), median of ``repeats``."""
-    if not Path("/usr/bin/chromium").exists():
+    if not Path(CHROMIUM).exists():
         return Value.missing("chromium not installed")
+    drawn: list[float] = []
+    with _signed_in_page(port, "#/assets/big") as page:
+        for _ in range(repeats):
+            page.reload()  # a fresh document: performance.now() counts from navigation
+            page.wait_for_selector("canvas.health[data-rendered]", timeout=60_000)
+            stamp = page.eval_on_selector("canvas.health", "c => c.dataset.rendered")
+            drawn.append(float(stamp))
+    return Value(
+        percentile(drawn, 50), note=f"median of {repeats} loads, slowest {max(drawn):.0f} ms"
+    )
+
+
+@contextmanager
+def _signed_in_page(port: int, path: str) -> Iterator[Any]:
+    """A chromium page of the dashboard at ``path``, signed in with the bench token."""
     from playwright.sync_api import sync_playwright
 
-    drawn: list[float] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
         )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.set_extra_http_headers({"Authorization": f"Bearer {TOKEN}"})
-            page.goto(f"http://127.0.0.1:{port}/#/assets/big")
-            for _ in range(repeats):
-                page.reload()  # a fresh document: performance.now() counts from navigation
-                page.wait_for_selector("canvas.health[data-rendered]", timeout=60_000)
-                drawn.append(
-                    float(page.eval_on_selector("canvas.health", "c => c.dataset.rendered"))
-                )
+            page.goto(f"http://127.0.0.1:{port}/{path}")
+            yield page
         finally:
             browser.close()
-    return Value(
-        percentile(drawn, 50), note=f"median of {repeats} loads, slowest {max(drawn):.0f} ms"
-    )
 
 
 def _rss_mib(pid: int) -> float:
@@ -155,22 +164,11 @@ def _thousand_assets() -> str:
 
 def _graph_layout_ms(port: int) -> Value:
     """Lay out the asset graph in chromium; the time ELK took, as the page reports it."""
-    if not Path("/usr/bin/chromium").exists():
+    if not Path(CHROMIUM).exists():
         return Value.missing("chromium not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.set_extra_http_headers({"Authorization": f"Bearer {TOKEN}"})
-            page.goto(f"http://127.0.0.1:{port}/#/graph")
-            page.wait_for_function("window.__fsGraphReady !== undefined", timeout=300_000)
-            text = page.inner_text(".toolbar .muted")
-        finally:
-            browser.close()
+    with _signed_in_page(port, "#/graph") as page:
+        page.wait_for_function("window.__fsGraphReady !== undefined", timeout=300_000)
+        text = page.inner_text(".toolbar .muted")
     return Value(float(text.rsplit(" in ", 1)[1].split(" ms")[0]), note=text)
 
 

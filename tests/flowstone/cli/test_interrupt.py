@@ -62,7 +62,15 @@ def flowstone(folder: Path, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_hear_ctrl_c,
     )
+
+
+def _hear_ctrl_c() -> None:
+    """In the child before it starts: SIGINT handled as at a terminal. A suite started as a
+    background job (`make test &`) has SIGINT ignored, children inherit that, and Python
+    then installs no KeyboardInterrupt handler: the CLI would never hear the Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(paths: list[Path], process: subprocess.Popen[str]) -> None:

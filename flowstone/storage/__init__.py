@@ -7,6 +7,7 @@ Module map:
     _memory.py           MemoryStorage
     _sqlite.py           SQLiteStorage (the default; _sqlite_queries.py holds its statements)
     _postgres.py         PostgresStorage (asyncpg; _postgres_queries.py holds its statements)
+    _postgres_session.py retryable failures, refusal messages, session settings, release
     _sql.py              queries both SQL backends share (lineage, prune, listings)
     _run_log.py          RunLogLine and the run_logs statements (captured log lines)
     _migrations.py       versioned schema migrations for both SQL dialects (the list; the

@@ -19,7 +19,6 @@ and commits the records of many tenants in one transaction.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
@@ -32,6 +31,7 @@ from flowstone.errors import StorageError, StorageUnavailable
 from flowstone.storage import _postgres_changes as pc
 from flowstone.storage import _postgres_queries as q
 from flowstone.storage import _postgres_ranges as pg_ranges
+from flowstone.storage import _postgres_session as ps
 from flowstone.storage import _postgres_write as pw
 from flowstone.storage import _sql
 from flowstone.storage._approval_postgres import PostgresApprovalStore
@@ -63,22 +63,6 @@ T = TypeVar("T")
 DEFAULT_RETRY_DELAYS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-
-# Server errors that mean "this connection or this server is going away, try again".
-_TRANSIENT_SERVER_ERRORS: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
-    asyncpg.AdminShutdownError,  # 57P01, e.g. pg_terminate_backend or a fast shutdown
-    asyncpg.CrashShutdownError,  # 57P02
-    asyncpg.CannotConnectNowError,  # 57P03, the server is starting up
-    asyncpg.InsufficientResourcesError,  # class 53: disk full, out of memory, connections
-    asyncpg.SerializationError,  # 40001
-    asyncpg.DeadlockDetectedError,  # 40P01
-)
-# Connecting cannot succeed by trying again: wrong credentials or no such database.
-_PERMANENT_CONNECT_ERRORS: tuple[type[BaseException], ...] = (
-    asyncpg.InvalidAuthorizationSpecificationError,
-    asyncpg.InvalidCatalogNameError,
-)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -143,7 +127,7 @@ class PostgresStorage(Storage):
         self._writer: asyncpg.Connection | None = None
         self._writing = False
         self._listener: tuple[asyncpg.Connection, asyncio.Event] | None = None
-        self._lock_key = lock_key(schema)
+        self._lock_key = ps.lock_key(schema)
         self._statistics = AnalyzePolicy(self.refresh_statistics)
         self.approvals = PostgresApprovalStore(self)
 
@@ -188,10 +172,10 @@ class PostgresStorage(Storage):
                 min_size=min(self._min_size, size),
                 max_size=size,
                 timeout=self._connect_timeout,
-                server_settings=_SERVER_SETTINGS,
-                reset=_keep_session,
+                server_settings=ps.SERVER_SETTINGS,
+                reset=ps.keep_session,
             )
-        except _PERMANENT_CONNECT_ERRORS as exc:
+        except ps.PERMANENT_CONNECT_ERRORS as exc:
             raise StorageError(f"cannot connect to {self.url}: {exc}") from exc
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _TransientError(exc) from exc
@@ -199,9 +183,9 @@ class PostgresStorage(Storage):
     async def _connect_writer(self) -> asyncpg.Connection:
         try:
             return await asyncpg.connect(
-                self._dsn, timeout=self._connect_timeout, server_settings=_SERVER_SETTINGS
+                self._dsn, timeout=self._connect_timeout, server_settings=ps.SERVER_SETTINGS
             )
-        except _PERMANENT_CONNECT_ERRORS as exc:
+        except ps.PERMANENT_CONNECT_ERRORS as exc:
             raise StorageError(f"cannot connect to {self.url}: {exc}") from exc
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _TransientError(exc) from exc
@@ -259,14 +243,14 @@ class PostgresStorage(Storage):
             raise StorageError(f"{self!r} is not open; call `await storage.open()` first")
         try:
             conn = await pool.acquire(timeout=self._connect_timeout)
-        except _PERMANENT_CONNECT_ERRORS as exc:
+        except ps.PERMANENT_CONNECT_ERRORS as exc:
             raise StorageError(f"cannot connect to {self.url}: {exc}") from exc
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _TransientError(exc) from exc
         try:
             return await self._on(conn, fn, tenant, sets_tenant)
         finally:
-            await _release(pool, conn)
+            await ps.release(pool, conn)
 
     async def _on(
         self,
@@ -287,12 +271,12 @@ class PostgresStorage(Storage):
         except StorageError:
             raise
         except asyncpg.InsufficientPrivilegeError as exc:
-            raise StorageError(_refused_message(self.url, tenant, exc)) from exc
+            raise StorageError(ps.refused_message(self.url, tenant, exc)) from exc
         except Exception as exc:
             # InterfaceError: asyncpg's "connection is closed / was released" family, seen
             # when the server goes away in the middle of a statement.
-            lost = (OSError, asyncpg.InterfaceError, *_TRANSIENT_SERVER_ERRORS)
-            if isinstance(exc, lost) or _is_closed(conn):
+            lost = (OSError, asyncpg.InterfaceError, *ps.TRANSIENT_SERVER_ERRORS)
+            if isinstance(exc, lost) or ps.is_closed(conn):
                 raise _TransientError(exc) from exc
             raise StorageError(f"PostgreSQL error on {self.url}: {exc}") from exc
 
@@ -310,7 +294,7 @@ class PostgresStorage(Storage):
         self._writing = True
         try:
             conn = self._writer
-            if conn is None or _is_closed(conn):
+            if conn is None or ps.is_closed(conn):
                 conn = self._writer = await self._connect_writer()
             try:
                 await self._on(conn, fn, tenant, True)
@@ -602,68 +586,10 @@ class PostgresStorage(Storage):
 
     async def _listen(self) -> asyncio.Event:
         listener = self._listener
-        if listener is not None and not _is_closed(listener[0]):
+        if listener is not None and not ps.is_closed(listener[0]):
             return listener[1]
         signal = asyncio.Event()
         conn = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
         await conn.add_listener(self._st.channel, lambda *_: signal.set())
         self._listener = (conn, signal)
         return signal
-
-
-# JIT compilation costs tens of milliseconds and only pays off for large analytical queries;
-# every query here is a short index walk.
-_SERVER_SETTINGS = {"application_name": "flowstone", "jit": "off"}
-
-
-def _refused_message(url: str, tenant: str | None, exc: BaseException) -> str:
-    scope = current_tenant()
-    if tenant is not None:
-        acting = f"acting for tenant {tenant!r}"
-    elif scope is not None:
-        acting = (
-            f"inside tenant_scope({scope!r}) but with no tenant set, since the records are "
-            f"not all {scope!r}'s"
-        )
-    else:
-        acting = "with no tenant set (outside any tenant_scope)"
-    return (
-        f"PostgreSQL at {url} refused the record store's statement {acting}: {exc}. The "
-        f"connecting role lacks a privilege or is confined by the record tables' row-level "
-        f"security policies: connect the runtime, which writes every tenant's records, as "
-        f"the owner of the record tables, and other roles inside tenant_scope() of the "
-        f"tenant whose records they read or write"
-    )
-
-
-def _is_closed(conn: asyncpg.Connection) -> bool:
-    try:
-        return bool(conn.is_closed())
-    except asyncpg.InterfaceError:
-        return True
-
-
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """Hand a released connection back to the pool as it is (asyncpg rolls back a
-    transaction left open first): the store leaves no session state, since its settings are
-    transaction-local, its advisory locks transaction-scoped and its ``LISTEN`` on a
-    connection of its own. asyncpg's default reset (``pg_advisory_unlock_all(); CLOSE ALL;
-    UNLISTEN *; RESET ALL``) would undo nothing and cost a round trip on every release."""
-
-
-async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
-    try:
-        await pool.release(conn)
-    except Exception:
-        # A connection that died mid-transaction cannot be reset; drop it. The pool opens a
-        # fresh one on the next acquire. (The pool may already have taken it back.)
-        try:
-            conn.terminate()
-        except Exception:
-            pass
-
-
-def lock_key(schema: str) -> int:
-    """Return the advisory lock key that serialises migrations of ``schema``."""
-    digest = hashlib.sha256(f"flowstone.schema:{schema}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
